@@ -1,0 +1,96 @@
+/**
+ * Primary entry point (`npm start`). Validates the configuration once (every
+ * problem at once, exit 78), makes sure the port is free, provides development
+ * credentials outside production, forks the workers and owns the signals.
+ *
+ * Exit codes: 0 clean shutdown, everything published; 1 could not start (port
+ * in use, a fatal worker start-up failure); 70 shutdown left data unpublished;
+ * 78 bad configuration.
+ */
+import net from 'node:net';
+import { loadConfig } from '../shared/config';
+import { formatConfigReport } from '../shared/config-report';
+import type { Config } from '../shared/config-schema';
+import { createLogger, type Logger } from '../shared/logger';
+import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
+import { Supervisor } from './supervisor';
+
+export const EXIT_CONFIG = 78;
+export const EXIT_START_FAILED = 1;
+export const EXIT_DATA_LOST = 70;
+
+/** Fails fast, with one clear line, when something already listens on the port. */
+function checkPortFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EADDRINUSE'));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<Config> {
+  if (!needsDevCredentials(config)) return config;
+  const dev = createDevCredentials({
+    tenantClaim: config.jwtTenantClaim,
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  });
+  logger.warn('no JWT_PUBLIC_KEY configured: generated a development key pair; this is for development only, never for production');
+  logger.info({ dev_token: dev.token, expires_at: dev.expiresAt.toISOString() }, 'development token (valid for one hour)');
+  logger.info(`try it: ${devClientCommand({ port: config.port, token: dev.token, tls: Boolean(config.sslKeyPath) })}`);
+  return Object.freeze({ ...config, jwtPublicKey: dev.publicKeyPem });
+}
+
+async function main(): Promise<void> {
+  const result = loadConfig(process.env);
+  if (!result.ok) {
+    process.stderr.write(formatConfigReport(result, { color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR }) + '\n');
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  const logger = createLogger({ level: result.config.logLevel, role: 'primary' });
+  for (const warning of result.warnings) logger.warn(warning);
+  const config = withDevCredentials(result.config, logger);
+  if (!config.jwtPublicKey && config.supportExotel) {
+    logger.warn('no JWT key configured: the native endpoint is off; /v1/ingest serves Exotel streams only');
+  }
+
+  if (!(await checkPortFree(config.port, config.host))) {
+    process.stderr.write(`error: port ${config.port} is already in use on ${config.host}; stop the other process or set PORT\n`);
+    process.exitCode = EXIT_START_FAILED;
+    return;
+  }
+
+  const supervisor = new Supervisor(config, logger);
+  let exiting = false;
+  const stop = async (code: number, why: string): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    logger.info({ reason: why }, 'stopping');
+    const outcome = await supervisor.shutdown();
+    if (!outcome.clean && code === 0) {
+      logger.error({ lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed }, 'shutdown incomplete: data was left unpublished');
+      code = EXIT_DATA_LOST;
+    } else if (code === 0) {
+      logger.info('shutdown complete: everything buffered was published');
+    }
+    logger.flush();
+    process.exit(code);
+  };
+  supervisor.onFatal = (code, text) => {
+    process.stderr.write(`error: ${text}\n`);
+    void stop(EXIT_START_FAILED, code);
+  };
+  process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
+  process.on('SIGINT', () => void stop(0, 'SIGINT'));
+
+  supervisor.start();
+  logger.info({ workers: config.workers, port: config.port, adapter: config.pubsubAdapter, pid: process.pid }, 'primary started');
+  await supervisor.whenAllReady();
+  logger.info({ workers: config.workers, port: config.port }, 'all workers ready');
+}
+
+main().catch((err) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = EXIT_START_FAILED;
+});

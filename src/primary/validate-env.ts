@@ -1,0 +1,19 @@
+/**
+ * `npm run validate:env`: checks the configuration the service would start with
+ * (environment plus CONFIG_FILE) and prints every problem at once. Starts
+ * nothing. Exit status: 0 when the configuration is valid, 78 (EX_CONFIG) when not.
+ */
+import { loadConfig } from '../shared/config';
+import { formatConfigReport } from '../shared/config-report';
+
+export const EXIT_CONFIG_INVALID = 78;
+
+function main(): void {
+  const result = loadConfig(process.env);
+  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  process.stdout.write(formatConfigReport(result, { color }));
+  // exitCode, not exit(): stdout may be a pipe that has not drained yet.
+  process.exitCode = result.ok ? 0 : EXIT_CONFIG_INVALID;
+}
+
+if (require.main === module) main();

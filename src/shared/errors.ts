@@ -1,0 +1,80 @@
+/**
+ * The one error catalogue. Every error the service raises or reports has a stable
+ * code (clients and operators key on it), a human message, and for client-facing
+ * errors the HTTP status (refused upgrade) or WebSocket close code it maps to.
+ * docs/errors.md lists the same codes; test/shared/errors.test.ts keeps them in step.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status for errors raised before the WebSocket upgrade. */
+  readonly status?: number;
+  /** WebSocket close code for errors raised on an open stream. */
+  readonly closeCode?: number;
+  /** One line for docs/errors.md. */
+  readonly doc: string;
+}
+
+export const ERRORS = {
+  // Upgrade refusals (protocol.md 1.1)
+  missing_token: { status: 401, doc: 'No bearer token in the Authorization header, access_token query parameter or bearer.<jwt> subprotocol.' },
+  invalid_token: { status: 401, doc: 'The token is malformed, badly signed, expired, not yet valid, uses a refused algorithm, or has the wrong issuer or audience.' },
+  missing_tenant: { status: 401, doc: 'The token carries no tenant claim (JWT_TENANT_CLAIM).' },
+  tenant_not_allowed: { status: 403, doc: 'The token is valid but its tenant is not in ALLOWED_TENANTS.' },
+  not_found: { status: 404, doc: 'Unknown path: streams are accepted on /v1/ingest only.' },
+  connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
+  not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
+
+  // Stream errors (protocol.md 1.2-1.4)
+  invalid_message: { closeCode: 1008, doc: 'A text message that is not valid JSON or not a known message type.' },
+  invalid_start: { closeCode: 1008, doc: 'The start message is missing a field or has a value out of range.' },
+  frame_before_start: { closeCode: 1008, doc: 'A binary frame arrived before the start message.' },
+  duplicate_start: { closeCode: 1008, doc: 'A second start message on a stream that has started.' },
+  tenant_mismatch: { closeCode: 1008, doc: 'The start message names a tenant_id other than the token\'s tenant.' },
+  interaction_mismatch: { closeCode: 1008, doc: 'The start message names an interaction_id other than the token\'s interaction_id claim.' },
+  start_timeout: { closeCode: 1008, doc: 'No start message within START_TIMEOUT_MS.' },
+  frame_too_large: { closeCode: 1009, doc: 'A frame larger than MAX_FRAME_BYTES.' },
+  backend_rejected: { closeCode: 1011, doc: 'The pub/sub backend refused a record for good (not a transient failure).' },
+  backlog_full: { closeCode: 1013, doc: 'The stream\'s unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES longer than BACKPRESSURE_TIMEOUT_MS.' },
+  server_draining: { closeCode: 1001, doc: 'The server is shutting down; reconnect and resume from the last committed seq + 1.' },
+
+  // Internal and operational errors
+  config_invalid: { doc: 'The configuration failed validation; every problem is listed at once and the process exits with status 78.' },
+  port_in_use: { doc: 'PORT (or METRICS_PORT) is already taken by another process.' },
+  record_invalid: { doc: 'A record without tenant_id or interaction_id reached the publisher: a bug, counted and never published.' },
+  publisher_closed: { doc: 'publish() was called after close().' },
+  publish_failed: { doc: 'A publish attempt failed; transient failures are retried with backoff.' },
+  backend_unavailable: { doc: 'The pub/sub backend could not be reached at start-up.' },
+  worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class IngestError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+  readonly closeCode: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IngestError';
+    this.code = code;
+    const spec: ErrorSpec = ERRORS[code];
+    this.status = spec.status;
+    this.closeCode = spec.closeCode;
+  }
+}
+
+/** A publish failure; `retryable` says whether trying again may succeed. */
+export class PublishError extends IngestError {
+  readonly retryable: boolean;
+
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(retryable ? 'publish_failed' : 'backend_rejected', message, options);
+    this.name = 'PublishError';
+    this.retryable = retryable;
+  }
+}
+
+export function isIngestError(err: unknown): err is IngestError {
+  return err instanceof IngestError;
+}

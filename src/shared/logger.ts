@@ -1,0 +1,46 @@
+/**
+ * One pino root logger per process: JSON lines on stdout, with the role and
+ * worker id on every line. Tokens are redacted wherever they could appear
+ * (headers, URLs are redacted by the caller before logging).
+ */
+import pino, { type Logger, type DestinationStream } from 'pino';
+
+export const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers["sec-websocket-protocol"]',
+  '*.headers["sec-websocket-protocol"]',
+  'password',
+  '*.password',
+  'jwtPublicKey',
+  '*.jwtPublicKey',
+];
+
+export interface LoggerOptions {
+  readonly level: string;
+  readonly role: 'primary' | 'worker' | 'tool';
+  readonly workerId?: number;
+  /** Tests pass a stream to read what was logged. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const base: Record<string, unknown> = { service: 'ingest', role: options.role, pid: process.pid };
+  if (options.workerId !== undefined) base.worker_id = options.workerId;
+  return pino(
+    {
+      level: options.level,
+      base,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+export type { Logger };

@@ -1,0 +1,31 @@
+/**
+ * Parses JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE: one or more PEM public keys (or
+ * certificates) concatenated, so that keys can be rotated by listing old and new.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
+
+export class PublicKeyParseError extends Error {}
+
+/** Returns every key in `pem`; throws PublicKeyParseError naming the bad block. */
+export function parsePublicKeys(pem: string): KeyObject[] {
+  const text = pem.replace(/\\n/g, '\n'); // keys pasted into one-line env values
+  const blocks = text.match(PEM_BLOCK) ?? [];
+  if (blocks.length === 0) throw new PublicKeyParseError('no PEM block (-----BEGIN PUBLIC KEY-----) found');
+  return blocks.map((block, i) => {
+    if (/PRIVATE KEY/.test(block.split('\n')[0] ?? '')) {
+      throw new PublicKeyParseError(`PEM block ${i + 1} is a private key; configure the public key only`);
+    }
+    try {
+      const key = createPublicKey(block);
+      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss' && key.asymmetricKeyType !== 'ec') {
+        throw new PublicKeyParseError(`PEM block ${i + 1} is a ${key.asymmetricKeyType} key, not RSA or EC`);
+      }
+      return key;
+    } catch (err) {
+      if (err instanceof PublicKeyParseError) throw err;
+      throw new PublicKeyParseError(`PEM block ${i + 1} is not a valid public key: ${(err as Error).message}`);
+    }
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * Plain counters the hot path bumps (a property increment per frame, no label
+ * lookup, no allocation); the metrics registry reads them at scrape time.
+ * Labelled counts that happen per connection or per record (not per frame) go
+ * through the small `count*` helpers.
+ */
+export class WorkerStats {
+  framesReceived = 0;
+  bytesReceived = 0;
+  acksSent = 0;
+  connectionsActive = 0;
+  streamsActive = 0;
+  backlogBytes = 0;
+  unhandledRejections = 0;
+  recordsInvalid = 0;
+  duplicateRecords = 0;
+
+  readonly connections = new Map<string, number>();
+  readonly authFailures = new Map<string, number>();
+  readonly streamCloses = new Map<string, number>();
+  readonly recordsPublished = new Map<string, number>();
+  readonly publishErrors = new Map<string, number>();
+  /** Publish durations in seconds, drained by the metrics registry at scrape. */
+  publishDurations: number[] = [];
+
+  count(map: Map<string, number>, key: string, by = 1): void {
+    map.set(key, (map.get(key) ?? 0) + by);
+  }
+
+  observePublish(seconds: number): void {
+    // Bounded: if nobody scrapes, keep a recent sample rather than grow forever.
+    if (this.publishDurations.length < 100_000) this.publishDurations.push(seconds);
+  }
+}
