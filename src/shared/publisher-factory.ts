@@ -1,0 +1,39 @@
+/**
+ * Chooses the Publisher for PUBSUB_ADAPTER. Construction never connects: the
+ * caller runs start() and handles its failure (the worker reports it to the
+ * primary), so a bad backend surfaces in one place.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config-schema';
+import { IngestError } from './errors';
+import { InMemoryPublisher } from './in-memory-publisher';
+import type { Publisher } from './publisher';
+import { RedisStreamsPublisher } from './redis-streams-publisher';
+
+export type PublisherConfig = Pick<
+  Config,
+  'pubsubAdapter' | 'redisUrl' | 'redisStreamKey' | 'redisStreamMaxlen' | 'backendConnectTimeoutMs'
+>;
+
+export function createPublisher(config: PublisherConfig, logger: Logger): Publisher {
+  switch (config.pubsubAdapter) {
+    case 'in_memory':
+      return new InMemoryPublisher();
+    case 'redis_streams':
+      return new RedisStreamsPublisher({
+        url: config.redisUrl,
+        streamKey: config.redisStreamKey,
+        maxlen: config.redisStreamMaxlen,
+        connectTimeoutMs: config.backendConnectTimeoutMs,
+        logger: logger.child({ adapter: 'redis_streams' }),
+      });
+    case 'kafka':
+      throw new IngestError('backend_unavailable', 'the kafka adapter is not available yet');
+    default:
+      return unknownAdapter(config.pubsubAdapter);
+  }
+}
+
+function unknownAdapter(name: never): never {
+  throw new IngestError('config_invalid', `unknown PUBSUB_ADAPTER "${String(name)}"`);
+}
