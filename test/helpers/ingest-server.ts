@@ -63,7 +63,7 @@ export async function startTestServer(t: TestContext, env: Record<string, string
     await server.close();
     await publisher.close();
   });
-  const url = `ws://127.0.0.1:${port}/v1/ingest`;
+  const url = `${config.sslKeyPath ? "wss" : "ws"}://127.0.0.1:${port}/v1/ingest`;
   const token = (claims: Claims = {}): string => signToken(keys.privateKey, claims);
   return {
     config,
