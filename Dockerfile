@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Image for the ingest service. Build: docker build -t ingest .
+# Run:   docker run -p 5000:5000 -e WORKERS=2 -e REDIS_URL=redis://redis:6379 \
+#          -e JWT_PUBLIC_KEY_FILE=/keys/jwt.pem -v /path/to/keys:/keys:ro ingest
+# NODE_ENV=production makes a JWT key required and the adapter default to
+# redis_streams (REDIS_URL). Stop with a grace period above SHUTDOWN_TIMEOUT_MS
+# (docker stop -t 45): docker's 10 s default cuts the shutdown short.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would build before the sources are copied.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist/src ./dist/src
+# The image's own non-root user; the code it runs is owned by root and read-only to it.
+USER node
+EXPOSE 5000
+# The primary handles SIGTERM itself (graceful drain) and reaps its workers.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/primary/main.js"]
