@@ -12,8 +12,16 @@ import { loadConfig } from '../shared/config';
 import { formatConfigReport } from '../shared/config-report';
 import type { Config } from '../shared/config-schema';
 import { createLogger, type Logger } from '../shared/logger';
+import { Registry } from 'prom-client';
+import { ClusterMetrics } from './cluster-metrics';
+import { clusterHealthBody } from './cluster-health';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
+import { MetricsServer } from './metrics-server';
+import { createPrimaryMetrics } from './primary-metrics';
+import { RollingRestart } from './rolling-restart';
 import { Supervisor } from './supervisor';
+
+const { version } = require('../../../package.json') as { version: string };
 
 export const EXIT_CONFIG = 78;
 export const EXIT_START_FAILED = 1;
@@ -55,19 +63,46 @@ async function main(): Promise<void> {
     logger.warn('no JWT key configured: the native endpoint is off; /v1/ingest serves Exotel streams only');
   }
 
-  if (!(await checkPortFree(config.port, config.host))) {
-    process.stderr.write(`error: port ${config.port} is already in use on ${config.host}; stop the other process or set PORT\n`);
-    process.exitCode = EXIT_START_FAILED;
-    return;
+  for (const [name, port] of [['PORT', config.port], ['METRICS_PORT', config.metricsPort]] as const) {
+    const host = name === 'PORT' ? config.host : config.metricsHost;
+    if (!(await checkPortFree(port, host))) {
+      process.stderr.write(`error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`);
+      process.exitCode = EXIT_START_FAILED;
+      return;
+    }
   }
 
-  const supervisor = new Supervisor(config, logger);
+  let stop: (code: number, why: string) => Promise<void> = async () => undefined;
+  const primaryMetrics = createPrimaryMetrics(version, () => supervisor.counts());
+  const supervisor = new Supervisor(config, logger, {
+    onFatal: (code, text) => {
+      process.stderr.write(`error: ${text}\n`);
+      void stop(EXIT_START_FAILED, code);
+    },
+    onRestart: () => primaryMetrics.workerRestarts.inc(),
+  });
+  const clusterMetrics = new ClusterMetrics(() => supervisor.workers(), primaryMetrics.registry, config.metricsScrapeTimeoutMs);
+  supervisor.metrics = clusterMetrics;
+  const metricsServer = new MetricsServer(
+    {
+      metrics: () => clusterMetrics.scrape(),
+      contentType: Registry.PROMETHEUS_CONTENT_TYPE,
+      health: () => clusterHealthBody(supervisor.currentView()),
+    },
+    logger,
+  );
+  const roll = new RollingRestart(supervisor, logger);
+
   let exiting = false;
-  const stop = async (code: number, why: string): Promise<void> => {
-    if (exiting) return;
+  stop = async (code: number, why: string): Promise<void> => {
+    if (exiting) {
+      logger.info({ signal: why }, 'already shutting down: ignored');
+      return;
+    }
     exiting = true;
     logger.info({ reason: why }, 'stopping');
     const outcome = await supervisor.shutdown();
+    await metricsServer.close();
     if (!outcome.clean && code === 0) {
       logger.error({ lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed }, 'shutdown incomplete: data was left unpublished');
       code = EXIT_DATA_LOST;
@@ -77,15 +112,19 @@ async function main(): Promise<void> {
     logger.flush();
     process.exit(code);
   };
-  supervisor.onFatal = (code, text) => {
-    process.stderr.write(`error: ${text}\n`);
-    void stop(EXIT_START_FAILED, code);
-  };
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
+  const onRollSignal = (signal: string): void => {
+    if (exiting) return;
+    logger.info({ signal }, 'rolling restart requested');
+    void roll.request();
+  };
+  process.on('SIGHUP', () => onRollSignal('SIGHUP'));
+  process.on('SIGUSR2', () => onRollSignal('SIGUSR2'));
 
+  const metricsPort = await metricsServer.listen(config.metricsPort, config.metricsHost);
   supervisor.start();
-  logger.info({ workers: config.workers, port: config.port, adapter: config.pubsubAdapter, pid: process.pid }, 'primary started');
+  logger.info({ workers: config.workers, port: config.port, metrics_port: metricsPort, adapter: config.pubsubAdapter }, 'primary started');
   await supervisor.whenAllReady();
   logger.info({ workers: config.workers, port: config.port }, 'all workers ready');
 }

@@ -209,6 +209,10 @@ function checkSizes(load: Load): void {
   if (maxChunkBytes !== undefined && maxStreamBacklogBytes !== undefined && maxStreamBacklogBytes < maxChunkBytes) {
     problemFor(load, 'maxStreamBacklogBytes', `at least MAX_CHUNK_BYTES (${maxChunkBytes}), so that a full chunk fits in the backlog`);
   }
+  const { port, metricsPort } = load.values;
+  if (port !== undefined && metricsPort !== undefined && port === metricsPort) {
+    problemFor(load, 'metricsPort', `a port other than PORT (${port}): metrics stay off the public listener`);
+  }
 }
 
 function collectWarnings(load: Load): void {

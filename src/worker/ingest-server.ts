@@ -56,6 +56,7 @@ export class IngestServer {
   private heartbeat: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private closePromise: Promise<void> | undefined;
+  private endGrace: (() => void) | undefined;
 
   constructor(private readonly options: IngestServerOptions) {
     const { config, logger } = options;
@@ -130,25 +131,62 @@ export class IngestServer {
     return this.state === 'ready' && (state === 'up' || state === 'degraded');
   }
 
+  /** Unpublished bytes across this worker's streams (the ingest_backlog_bytes gauge). */
+  backlogBytes(): number {
+    let bytes = 0;
+    for (const session of this.sessions.keys()) bytes += session.unpublishedBytes;
+    return bytes;
+  }
+
   /**
    * Stops taking streams and ends every open one with `code` after publishing
    * everything it buffered; then closes the listener. Idempotent.
+   *
+   * Shutdown (SIGTERM) keeps the listener open meanwhile, answering 503 on
+   * upgrades and /ready, so load balancers see the drain; a rolling restart
+   * (`stopListening`) closes it at once so new connections go to the other
+   * workers, and gives streams `graceMs` to end by themselves first.
    */
-  close(code = 1001, reason = 'server shutting down'): Promise<void> {
+  close(code = 1001, reason = 'server shutting down', options: { stopListening?: boolean; graceMs?: number } = {}): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.state = 'draining';
+    const listenerClosed = options.stopListening ? this.closeListener() : undefined;
     this.closePromise = (async () => {
+      if (options.graceMs && this.sessions.size > 0) await this.whenNoSessionsOr(options.graceMs);
       const ending = [...this.sessions.keys()].map((s) => s.shutdown(code, reason));
       await Promise.all(ending);
       await this.whenNoSessions();
       if (this.heartbeat) clearInterval(this.heartbeat);
-      await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
-        this.server.closeAllConnections?.();
-      });
+      await (listenerClosed ?? this.closeListener());
       this.state = 'closed';
     })();
     return this.closePromise;
+  }
+
+  private closeListener(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      if (this.sessions.size === 0) this.server.closeAllConnections();
+    });
+  }
+
+  private whenNoSessionsOr(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.endGrace = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endGrace = done;
+      void this.whenNoSessions().then(done);
+    });
+  }
+
+  /** A shutdown during a rolling-restart drain wins: stop waiting for streams to end by themselves. */
+  cutDrainShort(): void {
+    this.endGrace?.();
   }
 
   /** Stops retries for every session (shutdown deadline); returns the bytes given up. */

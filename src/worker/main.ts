@@ -11,12 +11,14 @@ import cluster from 'node:cluster';
 import { configFromJson, loadConfig } from '../shared/config';
 import type { Config } from '../shared/config-schema';
 import { IngestError } from '../shared/errors';
-import { isPrimaryToWorker, message, type WorkerToPrimary } from '../shared/ipc';
+import { isPrimaryToWorker, message, type ClusterView, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc';
 import { createLogger } from '../shared/logger';
 import { createPublisher } from '../shared/publisher-factory';
 import { parsePublicKeys } from '../shared/public-keys';
 import { IngestServer } from './ingest-server';
+import type { HealthBody } from './health-status';
 import { TokenVerifier } from './token-verifier';
+import { createWorkerMetrics } from './worker-metrics';
 import { WorkerStats } from './worker-stats';
 
 export const CONFIG_ENV = 'INGEST_CONFIG';
@@ -53,16 +55,40 @@ async function main(): Promise<void> {
 
   const publisher = createPublisher(config, logger);
   const verifier = config.jwtPublicKey ? TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey)) : undefined;
-  const server = new IngestServer({ config, publisher, verifier, logger, stats });
+  let clusterView: ClusterView | undefined;
+  const healthView = (local: HealthBody): HealthBody => {
+    // The primary's view covers every worker (this one's backend included);
+    // only this worker's own drain overrides it.
+    if (!clusterView) return local;
+    if (server.serverState !== 'ready') return { ...local, workers: clusterView.workers };
+    return { ...local, status: clusterView.status, pubsub: clusterView.pubsub, workers: clusterView.workers };
+  };
+  const server = new IngestServer({ config, publisher, verifier, logger, stats, healthView });
+  const metrics = createWorkerMetrics({ stats, backlogBytes: () => server.backlogBytes() });
   publisher.onHealthChange((health) => send(message({ type: 'backend_health', health })));
 
   let shuttingDown: Promise<void> | undefined;
-  const shutdown = (closeCode = 1001, reason = 'server shutting down'): Promise<void> => {
-    shuttingDown ??= runShutdown(server, publisher, config, logger, closeCode, reason);
+  const shutdown = (closeCode = 1001, reason = 'server shutting down', drainTimeoutMs?: number): Promise<void> => {
+    if (shuttingDown && drainTimeoutMs === undefined) server.cutDrainShort();
+    shuttingDown ??= runShutdown(server, publisher, stats, config, logger, { closeCode, reason, drainTimeoutMs });
     return shuttingDown;
   };
+  const onPrimaryMessage = async (msg: PrimaryToWorker): Promise<void> => {
+    switch (msg.type) {
+      case 'shutdown':
+        return shutdown(msg.closeCode, msg.reason);
+      case 'drain':
+        return shutdown(msg.closeCode, msg.reason, msg.drainTimeoutMs);
+      case 'cluster_view':
+        clusterView = msg.view;
+        return;
+      case 'metrics_request':
+        send(message({ type: 'metrics_response', requestId: msg.requestId, metrics: (await metrics.getMetricsAsJSON()) as never }));
+        return;
+    }
+  };
   process.on('message', (msg) => {
-    if (isPrimaryToWorker(msg) && msg.type === 'shutdown') void shutdown(msg.closeCode, msg.reason);
+    if (isPrimaryToWorker(msg)) onPrimaryMessage(msg).catch((err) => logger.error({ err, ipc: msg.type }, 'handling a message from the primary failed'));
   });
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
@@ -74,6 +100,7 @@ async function main(): Promise<void> {
     send(message({ type: 'ready', port }));
     logger.info({ port, adapter: publisher.adapter }, 'worker ready');
   } catch (err) {
+    if (shuttingDown) return; // stopped while starting: the shutdown path exits
     const code = err instanceof IngestError ? err.code : 'worker_startup_failed';
     const text = err instanceof Error ? err.message : String(err);
     send(message({ type: 'startup_failed', code, message: text }));
@@ -84,29 +111,53 @@ async function main(): Promise<void> {
   }
 }
 
+interface ShutdownOptions {
+  readonly closeCode: number;
+  readonly reason: string;
+  /** Rolling restart: stop listening now and let streams run on this long first. */
+  readonly drainTimeoutMs: number | undefined;
+}
+
+/**
+ * The one shutdown order: stop accepting → (rolling restart: let streams end
+ * by themselves for DRAIN_TIMEOUT_MS) → flush and publish every stream, close
+ * it → close the publisher → exit; all under SHUTDOWN_TIMEOUT_MS from the
+ * moment the streams are told to close.
+ */
 async function runShutdown(
   server: IngestServer,
   publisher: ReturnType<typeof createPublisher>,
+  stats: WorkerStats,
   config: Readonly<Config>,
   logger: ReturnType<typeof createLogger>,
-  closeCode: number,
-  reason: string,
+  options: ShutdownOptions,
 ): Promise<void> {
-  logger.info({ streams: server.activeSessions, close_code: closeCode }, 'shutting down: publishing every buffered frame');
+  const draining = options.drainTimeoutMs !== undefined;
+  logger.info({ streams: server.activeSessions, close_code: options.closeCode, drain_timeout_ms: options.drainTimeoutMs }, draining ? 'draining for a rolling restart' : 'shutting down: publishing every buffered frame');
   let lost = { streams: 0, bytes: 0 };
-  const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-  const outcome = await Promise.race([server.close(closeCode, reason).then(() => 'done' as const), deadline]);
+  const budget = config.shutdownTimeoutMs + (options.drainTimeoutMs ?? 0);
+  const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), budget).unref());
+  const closing = server.close(options.closeCode, options.reason, draining ? { stopListening: true, graceMs: options.drainTimeoutMs ?? 0 } : {});
+  const outcome = await Promise.race([closing.then(() => 'done' as const), deadline]);
   if (outcome === 'timeout') {
     lost = server.abandon();
-    logger.error({ lost_streams: lost.streams, lost_bytes: lost.bytes }, `shutdown deadline (${config.shutdownTimeoutMs} ms) passed: data left unpublished`);
+    logger.error({ lost_streams: lost.streams, lost_bytes: lost.bytes }, `shutdown deadline (${budget} ms) passed: data left unpublished`);
   }
   await Promise.race([publisher.close(), new Promise((r) => setTimeout(r, 2000).unref())]).catch((err) => {
     logger.error({ err }, 'closing the publisher failed');
   });
-  send(message({ type: 'shutdown_complete', lostStreams: lost.streams, lostBytes: lost.bytes }));
-  logger.info({ lost_bytes: lost.bytes }, 'worker stopped');
+  const lostBytes = lost.bytes + stats.bytesRejected;
+  if (stats.bytesRejected > 0) logger.error({ rejected_bytes: stats.bytesRejected }, 'the backend refused data for good during this worker\'s life');
+  logger.info({ lost_bytes: lostBytes }, 'worker stopped');
   logger.flush();
-  process.exit(lost.bytes > 0 || lost.streams > 0 ? EXIT_DATA_LOST : 0);
+  const code = lostBytes > 0 || lost.streams > 0 ? EXIT_DATA_LOST : 0;
+  // Exit once the report has left over IPC (an exit right after send() can drop it).
+  if (process.send && process.connected) {
+    setTimeout(() => process.exit(code), 1000).unref();
+    process.send(message({ type: 'shutdown_complete', lostStreams: lost.streams, lostBytes }), () => process.exit(code));
+  } else {
+    process.exit(code);
+  }
 }
 
 main().catch((err) => {

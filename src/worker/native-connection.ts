@@ -95,8 +95,13 @@ export function attachNativeConnection(
   });
   ws.on('pong', () => session.pong());
   ws.on('error', (err: Error & { code?: string }) => {
-    // ws closes the socket itself after a protocol error (1009 for an oversize
-    // frame, 1002/1007 for broken framing); the close handler flushes.
+    // ws closes the socket itself after a protocol error (1009 for a message
+    // over its maxPayload, 1002/1007 for broken framing); the close handler
+    // flushes. An oversize frame is still this stream's error, not a client close.
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      void session.fail(new IngestError('frame_too_large', `frame exceeds MAX_FRAME_BYTES (${options.maxFrameBytes})`));
+      return;
+    }
     log.warn({ err: err.message, ws_code: err.code, interaction_id: session.interactionId }, 'websocket error');
   });
   ws.on('close', (code: number) => {

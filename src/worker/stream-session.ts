@@ -264,7 +264,10 @@ export class StreamSession {
 
   /** Moves buffered frames into the publish queue as one audio record. */
   private flush(): void {
+    // A cleared timer cannot be refresh()ed back to life: drop it so the next
+    // record arms a new one.
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const record = this.buffer.take(this.base!, this.media!);
     if (record) this.queue.push(record);
   }
@@ -335,7 +338,8 @@ export class StreamSession {
       this.log.warn({ err: error.message, record_type: record.type }, 'publish failed: retrying');
       return;
     }
-    this.log.error({ err: error, record_type: record.type }, 'backend refused the record for good');
+    this.log.error({ err: error, record_type: record.type, unpublished_bytes: this.queue.backlogBytes }, 'backend refused the record for good');
+    stats.bytesRejected += this.queue.backlogBytes;
     if (this.state === 'streaming') {
       this.send(this.messages?.error(error.code, error.message));
       void this.end('error', { code: 1011, reason: 'backend refused the data' });

@@ -13,6 +13,8 @@ export class WorkerStats {
   backlogBytes = 0;
   unhandledRejections = 0;
   recordsInvalid = 0;
+  /** Bytes the backend refused for good (streams closed with 1011): never published. */
+  bytesRejected = 0;
   duplicateRecords = 0;
 
   readonly connections = new Map<string, number>();

@@ -13,7 +13,7 @@ test('npm start with no key and no broker starts 2 workers, logs a working dev t
   const port = await freePort();
   const child = spawn('npm', ['start', '--silent'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(port), WORKERS: '2', HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(port), METRICS_PORT: String(await freePort()), WORKERS: '2', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group: SIGTERM reaches npm and the primary as a terminal's would
   });
@@ -58,18 +58,18 @@ test('a port already in use: one clear line naming the port, non-zero exit, no s
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.after(() => blocker.close());
   const port = (blocker.address() as net.AddressInfo).port;
-  const cluster = startCluster(t, { PORT: String(port), WORKERS: '2' });
+  const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2' });
   const { code } = await cluster.exited;
   assert.equal(code, 1);
   const stderr = cluster.stderr.join('');
-  assert.match(stderr, new RegExp(`port ${port} is already in use`));
+  assert.match(stderr, new RegExp(`PORT ${port} is already in use`));
   assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
   assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
   assert.ok(!cluster.logs().some((e) => e.msg === 'worker ready'), 'no worker was started');
 });
 
 test('bad configuration: every problem printed at once, exit 78, nothing forked', async (t) => {
-  const cluster = startCluster(t, { PORT: '70000', WORKERS: '0', PUBSUB_ADAPTER: 'rabbitmq', ACK_INTERVAL: 'ten' });
+  const cluster = await startCluster(t, { PORT: '70000', WORKERS: '0', PUBSUB_ADAPTER: 'rabbitmq', ACK_INTERVAL: 'ten' });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   const report = cluster.stderr.join('');
@@ -78,7 +78,7 @@ test('bad configuration: every problem printed at once, exit 78, nothing forked'
 });
 
 test('NODE_ENV=production without a JWT key (and without Exotel) refuses to start with 78', async (t) => {
-  const cluster = startCluster(t, { NODE_ENV: 'production', PUBSUB_ADAPTER: 'in_memory', PORT: String(await freePort()) });
+  const cluster = await startCluster(t, { NODE_ENV: 'production', PUBSUB_ADAPTER: 'in_memory', PORT: String(await freePort()) });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   assert.match(cluster.stderr.join(''), /JWT_PUBLIC_KEY/);
@@ -86,7 +86,7 @@ test('NODE_ENV=production without a JWT key (and without Exotel) refuses to star
 
 test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   const port = await freePort();
-  const cluster = startCluster(t, { PORT: String(port), WORKERS: '2' });
+  const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2' });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
   const ready = cluster.logs().filter((e) => e.role === 'worker' && e.msg === 'worker ready');
   const victim = ready[0]!.pid as number;

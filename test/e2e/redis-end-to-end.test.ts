@@ -31,7 +31,7 @@ test('2-3 fifty concurrent streams of 200 frames through a 2-worker cluster land
   const { admin, prefix } = redisScratch(t, 'e2e');
   const keys = makeKeyPair('ec');
   const port = await freePort();
-  const cluster = startCluster(t, {
+  const cluster = await startCluster(t, {
     PORT: String(port),
     WORKERS: '2',
     PUBSUB_ADAPTER: 'redis_streams',
@@ -89,7 +89,7 @@ test('2 SIGTERM during streaming: clients get 1001, the primary exits 0, and eve
   const { admin, prefix } = redisScratch(t, 'sigterm');
   const keys = makeKeyPair('ec');
   const port = await freePort();
-  const cluster = startCluster(t, {
+  const cluster = await startCluster(t, {
     PORT: String(port),
     WORKERS: '2',
     PUBSUB_ADAPTER: 'redis_streams',

@@ -13,6 +13,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const PRIMARY_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'primary', 'main.js');
 
 export interface RunningCluster {
+  readonly metricsPort: number;
   readonly child: ChildProcess;
   readonly lines: string[];
   readonly stderr: string[];
@@ -34,10 +35,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function startCluster(t: TestContext, env: Record<string, string>, script = PRIMARY_MAIN): RunningCluster {
+/**
+ * Spawns the primary. METRICS_PORT gets a free port unless the test sets one,
+ * so clusters of concurrent tests never collide on the default 9464.
+ */
+export async function startCluster(t: TestContext, env: Record<string, string>, script = PRIMARY_MAIN): Promise<RunningCluster> {
+  const metricsPort = env.METRICS_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [script], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', METRICS_HOST: '127.0.0.1', LOG_LEVEL: 'info', METRICS_PORT: metricsPort, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -80,6 +86,7 @@ export function startCluster(t: TestContext, env: Record<string, string>, script
       }
     });
   return {
+    metricsPort: Number(metricsPort),
     child,
     lines,
     stderr,
