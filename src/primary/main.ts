@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, logger, {
     onFatal: (code, text) => {
       process.stderr.write(`error: ${text}\n`);
-      void stop(EXIT_START_FAILED, code);
+      void stop(code === 'port_in_use' ? EXIT_START_FAILED : EXIT_CONFIG, code);
     },
     onRestart: () => primaryMetrics.workerRestarts.inc(),
   });

@@ -22,6 +22,8 @@ const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** Grace after the workers' own deadline for them to report and exit before they are killed. */
 const KILL_GRACE_MS = 5_000;
+/** Start-up failures no restart can fix: the primary stops instead of crash-looping. */
+const FATAL_STARTUP_CODES: ReadonlySet<string> = new Set(['port_in_use', 'config_invalid', 'topic_missing']);
 /** How often time-based health transitions (backend down too long) are re-evaluated. */
 const HEALTH_TICK_MS = 1_000;
 
@@ -180,7 +182,7 @@ export class Supervisor {
         return;
       case 'startup_failed':
         this.logger.error({ worker_id: record.worker.id, code: msg.code }, `worker start-up failed: ${msg.message}`);
-        if (msg.code === 'port_in_use' || msg.code === 'config_invalid') this.hooks.onFatal?.(msg.code, msg.message);
+        if (FATAL_STARTUP_CODES.has(msg.code)) this.hooks.onFatal?.(msg.code, msg.message);
         return;
       case 'backend_health':
         record.backend = msg.health;

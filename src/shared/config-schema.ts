@@ -44,6 +44,16 @@ export interface Config {
   redisStreamMaxlen: number;
   kafkaBrokers: string[];
   kafkaTopic: string;
+  kafkaClientId: string;
+  kafkaSsl: boolean;
+  kafkaSslCaFile: string;
+  kafkaSaslMechanism: '' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  kafkaSaslUsername: string;
+  kafkaSaslPassword: string;
+  kafkaCompression: 'none' | 'gzip';
+  kafkaCreateTopic: boolean;
+  kafkaTopicPartitions: number;
+  kafkaTopicReplication: number;
 
   jwtPublicKey: string;
   jwtPublicKeyFile: string;
@@ -191,7 +201,7 @@ export function checkCidr(entry: string): string | undefined {
 }
 
 /** Keys whose values are secrets: masked in every report and log. */
-export const SENSITIVE_KEYS: ReadonlyArray<keyof Config> = ['jwtPublicKey', 'redisUrl'];
+export const SENSITIVE_KEYS: ReadonlyArray<keyof Config> = ['jwtPublicKey', 'redisUrl', 'kafkaSaslPassword'];
 
 export const schema: convict.Schema<Config> = {
   nodeEnv: { doc: 'Environment; `production` makes a JWT key required and the default adapter redis_streams.', format: str, default: 'development', env: 'NODE_ENV' },
@@ -223,6 +233,16 @@ export const schema: convict.Schema<Config> = {
   redisStreamMaxlen: { doc: 'Approximate cap (XADD MAXLEN ~) on the stream length; 0 keeps everything.', format: intRange(0, Number.MAX_SAFE_INTEGER), default: 0, env: 'REDIS_STREAM_MAXLEN' },
   kafkaBrokers: { doc: 'Kafka brokers, comma-separated host:port; required for kafka.', format: list(checkHostPort, { name: 'comma-separated host:port list' }), default: [], env: 'KAFKA_BROKERS' },
   kafkaTopic: { doc: 'Kafka topic for records.', format: str, default: 'ingest.audio', env: 'KAFKA_TOPIC' },
+  kafkaClientId: { doc: 'Kafka client id (shows in broker logs and quotas).', format: str, default: 'ingest', env: 'KAFKA_CLIENT_ID' },
+  kafkaSsl: { doc: 'Connect to the brokers over TLS.', format: bool, default: false, env: 'KAFKA_SSL' },
+  kafkaSslCaFile: { doc: 'PEM file of the CA that signed the brokers\' certificates (with KAFKA_SSL=true; default: the system CAs).', format: str, default: '', env: 'KAFKA_SSL_CA_FILE' },
+  kafkaSaslMechanism: { doc: 'SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: no SASL).', format: oneOf(['', 'plain', 'scram-sha-256', 'scram-sha-512']), default: '', env: 'KAFKA_SASL_MECHANISM' },
+  kafkaSaslUsername: { doc: 'SASL user name (required with KAFKA_SASL_MECHANISM).', format: str, default: '', env: 'KAFKA_SASL_USERNAME' },
+  kafkaSaslPassword: { doc: 'SASL password (required with KAFKA_SASL_MECHANISM).', format: str, default: '', env: 'KAFKA_SASL_PASSWORD', sensitive: true },
+  kafkaCompression: { doc: 'Compression of produced batches: none or gzip.', format: oneOf(['none', 'gzip']), default: 'none', env: 'KAFKA_COMPRESSION' },
+  kafkaCreateTopic: { doc: 'Create KAFKA_TOPIC at start when missing (with KAFKA_TOPIC_PARTITIONS and KAFKA_TOPIC_REPLICATION); otherwise a missing topic fails start-up.', format: bool, default: false, env: 'KAFKA_CREATE_TOPIC' },
+  kafkaTopicPartitions: { doc: 'Partitions of a topic created by KAFKA_CREATE_TOPIC.', format: intRange(1, 10000), default: 6, env: 'KAFKA_TOPIC_PARTITIONS' },
+  kafkaTopicReplication: { doc: 'Replication factor of a topic created by KAFKA_CREATE_TOPIC (-1: the broker\'s default.replication.factor).', format: intRange(-1, 100), default: -1, env: 'KAFKA_TOPIC_REPLICATION' },
 
   jwtPublicKey: { doc: 'One or more PEM public keys (concatenated) that verify stream tokens.', format: str, default: '', env: 'JWT_PUBLIC_KEY', sensitive: true },
   jwtPublicKeyFile: { doc: 'File holding one or more PEM public keys (instead of JWT_PUBLIC_KEY).', format: str, default: '', env: 'JWT_PUBLIC_KEY_FILE' },

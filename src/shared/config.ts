@@ -137,6 +137,19 @@ function checkBackend(load: Load): void {
   if (pubsubAdapter === 'kafka' && kafkaBrokers?.length === 0) {
     problemFor(load, 'kafkaBrokers', 'at least one host:port (required when PUBSUB_ADAPTER=kafka)');
   }
+  if (pubsubAdapter === 'kafka') checkKafkaSecurity(load);
+}
+
+function checkKafkaSecurity(load: Load): void {
+  const { kafkaSaslMechanism, kafkaSaslUsername, kafkaSaslPassword, kafkaSsl, kafkaSslCaFile } = load.values;
+  if (kafkaSaslMechanism) {
+    if (!kafkaSaslUsername) problemFor(load, 'kafkaSaslUsername', `a user name (required with KAFKA_SASL_MECHANISM=${kafkaSaslMechanism})`);
+    if (!kafkaSaslPassword) problemFor(load, 'kafkaSaslPassword', `a password (required with KAFKA_SASL_MECHANISM=${kafkaSaslMechanism})`);
+  }
+  if (kafkaSslCaFile) {
+    if (!kafkaSsl) problemFor(load, 'kafkaSslCaFile', 'unset unless KAFKA_SSL=true (a CA file without TLS does nothing)');
+    else readText(load, 'kafkaSslCaFile', 'a readable PEM CA file');
+  }
 }
 
 function checkJwtKeys(load: Load): void {

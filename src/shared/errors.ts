@@ -44,6 +44,7 @@ export const ERRORS = {
   publisher_closed: { doc: 'publish() was called after close().' },
   publish_failed: { doc: 'A publish attempt failed; transient failures are retried with backoff.' },
   backend_unavailable: { doc: 'The pub/sub backend could not be reached at start-up.' },
+  topic_missing: { doc: 'KAFKA_TOPIC does not exist and KAFKA_CREATE_TOPIC is false: start-up fails (exit 78).' },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;
 

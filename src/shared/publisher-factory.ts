@@ -7,13 +7,15 @@ import type { Logger } from 'pino';
 import type { Config } from './config-schema';
 import { IngestError } from './errors';
 import { InMemoryPublisher } from './in-memory-publisher';
+import { KafkaPublisher, type KafkaPublisherConfig } from './kafka-publisher';
 import type { Publisher } from './publisher';
 import { RedisStreamsPublisher } from './redis-streams-publisher';
 
 export type PublisherConfig = Pick<
   Config,
   'pubsubAdapter' | 'redisUrl' | 'redisStreamKey' | 'redisStreamMaxlen' | 'backendConnectTimeoutMs'
->;
+> &
+  KafkaPublisherConfig;
 
 export function createPublisher(config: PublisherConfig, logger: Logger): Publisher {
   switch (config.pubsubAdapter) {
@@ -28,7 +30,7 @@ export function createPublisher(config: PublisherConfig, logger: Logger): Publis
         logger: logger.child({ adapter: 'redis_streams' }),
       });
     case 'kafka':
-      throw new IngestError('backend_unavailable', 'the kafka adapter is not available yet');
+      return new KafkaPublisher(config, logger.child({ adapter: 'kafka' }));
     default:
       return unknownAdapter(config.pubsubAdapter);
   }

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { IngestError } from '../../src/shared/errors';
 import { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
+import { KafkaPublisher } from '../../src/shared/kafka-publisher';
+import { testConfig } from '../helpers/ingest-server';
 import { createPublisher, type PublisherConfig } from '../../src/shared/publisher-factory';
 import { RedisStreamsPublisher } from '../../src/shared/redis-streams-publisher';
 
 const logger = pino({ level: 'silent' });
-const config: PublisherConfig = {
-  pubsubAdapter: 'in_memory',
-  redisUrl: 'redis://127.0.0.1:6379',
-  redisStreamKey: 'ingest:audio',
-  redisStreamMaxlen: 0,
-  backendConnectTimeoutMs: 1000,
-};
+const config: PublisherConfig = { ...testConfig({ REDIS_URL: 'redis://127.0.0.1:6379', KAFKA_BROKERS: '127.0.0.1:9092' }), pubsubAdapter: 'in_memory' };
 
 test('PUBSUB_ADAPTER=in_memory gives the in-process publisher', async () => {
   const publisher = createPublisher(config, logger);
@@ -29,9 +24,10 @@ test('PUBSUB_ADAPTER=redis_streams gives the Redis publisher, not yet connected'
   assert.equal(publisher.health().state, 'connecting');
 });
 
-test('PUBSUB_ADAPTER=kafka is refused with backend_unavailable until its adapter exists', () => {
-  assert.throws(
-    () => createPublisher({ ...config, pubsubAdapter: 'kafka' }, logger),
-    (err) => err instanceof IngestError && err.code === 'backend_unavailable',
-  );
+test('PUBSUB_ADAPTER=kafka gives the Kafka publisher, not yet connected', async (t) => {
+  const publisher = createPublisher({ ...config, pubsubAdapter: 'kafka' }, logger);
+  t.after(() => publisher.close());
+  assert.ok(publisher instanceof KafkaPublisher);
+  assert.equal(publisher.adapter, 'kafka');
+  assert.equal(publisher.health().state, 'connecting');
 });

@@ -1,0 +1,238 @@
+/**
+ * The kafka adapter (protocol.md section 3): topic KAFKA_TOPIC, message key =
+ * interaction_id (one interaction stays in one partition, in order), the
+ * record's attributes as headers, the raw payload as the value of `audio`
+ * records and a JSON object as the value of the other types.
+ *
+ * Ordering: the caller keeps one record per stream in flight (record k+1 is
+ * sent only after k is confirmed), so per-stream order never depends on the
+ * producer; the idempotent producer (acks=-1) removes the duplicates its own
+ * internal retries could add. Records of different streams published in the
+ * same tick go out as one sendBatch, and while a batch is in flight the next
+ * one gathers: batching under load, no added latency when idle.
+ *
+ * kafkajs is unmaintained upstream; everything kafkajs-specific stays in this
+ * file so that a move to @confluentinc/kafka-javascript touches only it.
+ * Defects worked around here (see docs/kafka.md):
+ *  - producer.disconnect() does not wait for sends still being retried
+ *    (kafkajs #879): close() waits for our own in-flight batches first.
+ *  - exhausted retries surface as KafkaJSNumberOfRetriesExceeded and a severed
+ *    connection raises no event (kafkajs #1686, #979): every send failure is
+ *    caught and reported as a retryable PublishError, and health follows the
+ *    outcome of sends as well as the producer's events.
+ */
+import fs from 'node:fs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer, type SASLOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import { BackendHealth, type BackendHealthSnapshot } from './backend-health';
+import type { Config } from './config-schema';
+import { IngestError, PublishError } from './errors';
+import type { AdapterName, Publisher } from './publisher';
+import { assertRecordRoutable, recordAttributes, type IngestRecord } from './records';
+
+export type KafkaPublisherConfig = Pick<
+  Config,
+  | 'kafkaBrokers' | 'kafkaTopic' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSslCaFile' | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername' | 'kafkaSaslPassword' | 'kafkaCompression' | 'kafkaCreateTopic'
+  | 'kafkaTopicPartitions' | 'kafkaTopicReplication' | 'backendConnectTimeoutMs'
+>;
+
+/** Per send: kafkajs's own retries stay short so failures reach the stream's backoff and health. */
+const SEND_RETRIES = 3;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface Pending {
+  readonly message: Message;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** The Kafka message for a record: key, headers, value. */
+export function kafkaMessage(record: IngestRecord): Message {
+  const attributes = recordAttributes(record);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of attributes) headers[key] = value;
+  const value = record.type === 'audio' ? record.payload : Buffer.from(JSON.stringify(record));
+  return { key: record.interaction_id, value, headers };
+}
+
+export class KafkaPublisher implements Publisher {
+  readonly adapter: AdapterName = 'kafka';
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly healthTracker = new BackendHealth();
+  private readonly brokers: string;
+  private queue: Pending[] = [];
+  private sending: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: KafkaPublisherConfig,
+    private readonly logger?: Logger,
+  ) {
+    this.brokers = config.kafkaBrokers.join(',');
+    this.kafka = new Kafka({
+      clientId: config.kafkaClientId,
+      brokers: config.kafkaBrokers,
+      connectionTimeout: Math.min(config.backendConnectTimeoutMs, 10_000),
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      ssl: config.kafkaSsl ? (config.kafkaSslCaFile ? { ca: [fs.readFileSync(config.kafkaSslCaFile, 'utf8')] } : true) : false,
+      ...(config.kafkaSaslMechanism ? { sasl: saslOptions(config) } : {}),
+      retry: { retries: SEND_RETRIES, initialRetryTime: 100, maxRetryTime: 1000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => this.logKafkajs(entry.level, entry.log.message, entry.log),
+    });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.watchProducer();
+  }
+
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'start() after close()'));
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  publish(record: IngestRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'publish() after close()'));
+    try {
+      assertRecordRoutable(record);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!this.starting) return Promise.reject(new PublishError('publish() before start(): not connected', true));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message: kafkaMessage(record), resolve, reject });
+      if (!this.sending) this.sending = this.sendLoop();
+    });
+  }
+
+  health(): BackendHealthSnapshot {
+    return this.healthTracker.current();
+  }
+
+  onHealthChange(listener: (health: BackendHealthSnapshot) => void): () => void {
+    return this.healthTracker.onChange(listener);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** One sendBatch in flight; what arrives meanwhile forms the next batch. */
+  private async sendLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // gather this tick's publishes
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.producer.send({
+          topic: this.config.kafkaTopic,
+          acks: -1,
+          compression: this.config.kafkaCompression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          messages: batch.map((p) => p.message),
+        });
+        this.healthTracker.markUp();
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        const error = this.toPublishError(err);
+        if (error.retryable) this.healthTracker.markFailing(error.message);
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.sending = undefined;
+  }
+
+  private async connect(): Promise<void> {
+    const admin = this.kafka.admin();
+    const deadline = this.config.backendConnectTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new IngestError('backend_unavailable', `kafka brokers ${this.brokers} were not reachable within ${deadline} ms`)), deadline);
+    });
+    try {
+      await Promise.race([this.prepare(admin), timeout]);
+    } catch (err) {
+      await Promise.allSettled([admin.disconnect(), this.producer.disconnect()]);
+      if (err instanceof IngestError) throw err;
+      throw new IngestError('backend_unavailable', `kafka brokers ${this.brokers}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Checks (or creates) the topic, then connects the producer. */
+  private async prepare(admin: Admin): Promise<void> {
+    await admin.connect();
+    const topic = this.config.kafkaTopic;
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      if (!this.config.kafkaCreateTopic) {
+        throw new IngestError('topic_missing', `kafka topic "${topic}" does not exist on ${this.brokers}; create it or set KAFKA_CREATE_TOPIC=true`);
+      }
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: this.config.kafkaTopicPartitions, replicationFactor: this.config.kafkaTopicReplication }],
+      });
+      this.logger?.info({ topic, partitions: this.config.kafkaTopicPartitions }, 'kafka topic created');
+    }
+    await admin.disconnect();
+    await this.producer.connect();
+    this.healthTracker.markUp();
+  }
+
+  private watchProducer(): void {
+    const { CONNECT, DISCONNECT, REQUEST_TIMEOUT } = this.producer.events;
+    this.producer.on(CONNECT, () => this.healthTracker.markUp());
+    this.producer.on(DISCONNECT, () => {
+      if (!this.closed) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
+    });
+    this.producer.on(REQUEST_TIMEOUT, () => this.healthTracker.markFailing('kafka request timed out'));
+    if (this.logger) {
+      const logger = this.logger;
+      this.healthTracker.onChange((s) => {
+        const fields = { backend: this.adapter, target: this.brokers, state: s.state, err: s.lastError };
+        if (s.state === 'up' || s.state === 'closed') logger.info(fields, `kafka producer ${s.state}`);
+        else logger.warn(fields, `kafka producer ${s.state}`);
+      });
+    }
+  }
+
+  private toPublishError(err: unknown): PublishError {
+    const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
+    // Everything kafkajs raises on send is either a broker/connection condition
+    // (retry later) or a record the broker refuses for good (too large, invalid).
+    const permanent = e.type === 'MESSAGE_TOO_LARGE' || e.type === 'INVALID_RECORD' || e.type === 'CORRUPT_MESSAGE' || e.type === 'TOPIC_AUTHORIZATION_FAILED';
+    return new PublishError(`send to kafka topic ${this.config.kafkaTopic} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, !permanent, { cause: err });
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.sending) await this.sending.catch(() => undefined);
+    await this.producer.disconnect().catch((err: Error) => this.logger?.warn({ err: err.message }, 'kafka producer disconnect failed'));
+    this.healthTracker.markClosed();
+  }
+
+  private logKafkajs(level: logLevel, message: string, fields: Record<string, unknown>): void {
+    if (!this.logger) return;
+    const { timestamp: _t, logger: _l, message: _m, ...rest } = fields;
+    const entry = { kafkajs: rest };
+    if (level === logLevel.ERROR) this.logger.error(entry, `kafkajs: ${message}`);
+    else if (level === logLevel.WARN) this.logger.warn(entry, `kafkajs: ${message}`);
+    else this.logger.debug(entry, `kafkajs: ${message}`);
+  }
+}
+
+function saslOptions(config: KafkaPublisherConfig): SASLOptions {
+  const credentials = { username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
+  switch (config.kafkaSaslMechanism) {
+    case 'plain':
+      return { mechanism: 'plain', ...credentials };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', ...credentials };
+    default:
+      return { mechanism: 'scram-sha-512', ...credentials };
+  }
+}
