@@ -160,6 +160,23 @@ export class StreamSession {
     if (!this.paused && this.unpublishedBytes >= this.deps.limits.maxStreamBacklogBytes) this.pauseReading();
   }
 
+  /**
+   * A frame numbered by its source (telephony chunk numbers): a number already
+   * seen is a duplicate and dropped; a jump forward is a gap, counted, never
+   * waited for. Returns what happened to the frame.
+   */
+  frameAt(data: Buffer, seq: number): 'accepted' | 'duplicate' | 'gap' {
+    if (seq < this.nextSeq) {
+      this.deps.stats.duplicateFrames++;
+      return 'duplicate';
+    }
+    const outcome = seq > this.nextSeq ? 'gap' : 'accepted';
+    if (outcome === 'gap') this.deps.stats.count(this.deps.stats.sequenceGaps, this.source);
+    this.nextSeq = seq;
+    this.frame(data);
+    return outcome;
+  }
+
   keepalive(): void {
     this.lastActivityAt = Date.now();
   }

@@ -73,6 +73,8 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
   mapCounter('ingest_stream_closes_total', 'Closed connections by WebSocket close code.', ['code'], stats.streamCloses);
   mapCounter('ingest_records_published_total', 'Records confirmed by the backend.', ['adapter', 'type'], stats.recordsPublished);
   mapCounter('ingest_publish_errors_total', 'Failed publish attempts: transient (retried), rejected (for good), invalid_record (bug, dropped).', ['adapter', 'reason'], stats.publishErrors);
+  mapCounter('ingest_sequence_gaps_total', 'Jumps forward in a telephony source\'s sequence numbers (missing frames are never waited for).', ['source'], stats.sequenceGaps);
+  plainCounter('ingest_duplicate_frames_total', 'Telephony frames dropped because their sequence number was already received.', () => stats.duplicateFrames);
   plainCounter('ingest_frames_received_total', 'Audio frames received.', () => stats.framesReceived);
   plainCounter('ingest_bytes_received_total', 'Audio bytes received.', () => stats.bytesReceived);
   plainCounter('ingest_acks_sent_total', 'ack messages sent.', () => stats.acksSent);

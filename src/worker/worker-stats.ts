@@ -15,13 +15,16 @@ export class WorkerStats {
   recordsInvalid = 0;
   /** Bytes the backend refused for good (streams closed with 1011): never published. */
   bytesRejected = 0;
-  duplicateRecords = 0;
+  /** Telephony frames whose sequence number was already seen (dropped). */
+  duplicateFrames = 0;
 
   readonly connections = new Map<string, number>();
   readonly authFailures = new Map<string, number>();
   readonly streamCloses = new Map<string, number>();
   readonly recordsPublished = new Map<string, number>();
   readonly publishErrors = new Map<string, number>();
+  /** Jumps forward in a source's sequence numbers, by source. */
+  readonly sequenceGaps = new Map<string, number>();
   /** Publish durations in seconds, drained by the metrics registry at scrape. */
   publishDurations: number[] = [];
 
