@@ -8,6 +8,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
 const { ensureRedis } = require('./backends/redis-server.js');
+const { ensureKafka } = require('./backends/kafka-broker.js');
 
 function findTests(dir) {
   const out = [];
@@ -25,6 +26,7 @@ async function main() {
   const started = [];
   try {
     started.push(await ensureRedis());
+    started.push(await ensureKafka());
     let files = findTests(path.join(root, 'dist', 'test'));
     if (filter.length > 0) files = files.filter((f) => filter.some((s) => f.includes(s)));
     if (files.length === 0) throw new Error('no test files found under dist/test (did the build run?)');
@@ -36,7 +38,16 @@ async function main() {
     const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
     process.exitCode = code;
   } finally {
-    for (const stop of started.reverse()) if (stop) await stop();
+    // Stop every backend this run started, even if stopping one fails.
+    for (const stop of started.reverse()) {
+      if (!stop) continue;
+      try {
+        await stop();
+      } catch (err) {
+        console.error(`stopping a test backend failed: ${err.message}`);
+        process.exitCode = process.exitCode || 1;
+      }
+    }
   }
 }
 
