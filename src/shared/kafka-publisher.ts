@@ -22,7 +22,7 @@
  *    outcome of sends as well as the producer's events.
  */
 import fs from 'node:fs';
-import { CompressionTypes, Kafka, logLevel, type Admin, type Message, type Producer, type SASLOptions } from 'kafkajs';
+import { CompressionTypes, ConfigResourceTypes, Kafka, Partitioners, logLevel, type Admin, type Message, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { BackendHealth, type BackendHealthSnapshot } from './backend-health';
 import type { Config } from './config-schema';
@@ -34,17 +34,39 @@ export type KafkaPublisherConfig = Pick<
   Config,
   | 'kafkaBrokers' | 'kafkaTopic' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSslCaFile' | 'kafkaSaslMechanism'
   | 'kafkaSaslUsername' | 'kafkaSaslPassword' | 'kafkaCompression' | 'kafkaCreateTopic'
-  | 'kafkaTopicPartitions' | 'kafkaTopicReplication' | 'backendConnectTimeoutMs'
+  | 'kafkaTopicPartitions' | 'kafkaTopicReplication' | 'backendConnectTimeoutMs' | 'maxChunkBytes' | 'maxFrameBytes'
 >;
 
 /** Per send: kafkajs's own retries stay short so failures reach the stream's backoff and health. */
 const SEND_RETRIES = 3;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Room for a record's headers and the batch framing on top of its payload. */
+const RECORD_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * The largest record the service can produce: a chunk is flushed once it
+ * reaches MAX_CHUNK_BYTES, so it holds at most that plus one frame. Kafka's
+ * default limit (1 MiB) is below the default chunk size, so a topic must allow this.
+ */
+export function largestRecordBytes(config: Pick<Config, 'maxChunkBytes' | 'maxFrameBytes'>): number {
+  return config.maxChunkBytes + config.maxFrameBytes + RECORD_OVERHEAD_BYTES;
+}
 
 interface Pending {
   readonly message: Message;
+  /** Bytes the message takes in a record batch (value, key, headers, framing). */
+  readonly size: number;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
+}
+
+/** Per-record framing in a v2 record batch (varints, attributes), rounded up. */
+const RECORD_FRAMING_BYTES = 64;
+
+export function messageSize(message: Message): number {
+  let size = RECORD_FRAMING_BYTES + Buffer.byteLength(String(message.key ?? '')) + (message.value as Buffer).length;
+  for (const [k, v] of Object.entries(message.headers ?? {})) size += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+  return size;
 }
 
 /** The Kafka message for a record: key, headers, value. */
@@ -63,6 +85,12 @@ export class KafkaPublisher implements Publisher {
   private readonly healthTracker = new BackendHealth();
   private readonly brokers: string;
   private queue: Pending[] = [];
+  /**
+   * Kafka's max.message.bytes limits a whole record batch, not one record: one
+   * send never carries more than this, so batching never turns acceptable
+   * records into a refused batch.
+   */
+  private batchLimit: number;
   private sending: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
@@ -73,6 +101,7 @@ export class KafkaPublisher implements Publisher {
     private readonly logger?: Logger,
   ) {
     this.brokers = config.kafkaBrokers.join(',');
+    this.batchLimit = largestRecordBytes(config);
     this.kafka = new Kafka({
       clientId: config.kafkaClientId,
       brokers: config.kafkaBrokers,
@@ -84,7 +113,12 @@ export class KafkaPublisher implements Publisher {
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => this.logKafkajs(entry.level, entry.log.message, entry.log),
     });
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 on the key, as the Java client
+    });
     this.watchProducer();
   }
 
@@ -103,7 +137,8 @@ export class KafkaPublisher implements Publisher {
     }
     if (!this.starting) return Promise.reject(new PublishError('publish() before start(): not connected', true));
     return new Promise((resolve, reject) => {
-      this.queue.push({ message: kafkaMessage(record), resolve, reject });
+      const message = kafkaMessage(record);
+      this.queue.push({ message, size: messageSize(message), resolve, reject });
       if (!this.sending) this.sending = this.sendLoop();
     });
   }
@@ -126,8 +161,7 @@ export class KafkaPublisher implements Publisher {
   private async sendLoop(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // gather this tick's publishes
     while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
+      const batch = this.takeBatch();
       try {
         await this.producer.send({
           topic: this.config.kafkaTopic,
@@ -144,6 +178,17 @@ export class KafkaPublisher implements Publisher {
       }
     }
     this.sending = undefined;
+  }
+
+  /** The oldest queued messages up to batchLimit bytes (always at least one). */
+  private takeBatch(): Pending[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && (count === 0 || bytes + this.queue[count]!.size <= this.batchLimit)) {
+      bytes += this.queue[count]!.size;
+      count++;
+    }
+    return this.queue.splice(0, count);
   }
 
   private async connect(): Promise<void> {
@@ -175,13 +220,38 @@ export class KafkaPublisher implements Publisher {
       }
       await admin.createTopics({
         waitForLeaders: true,
-        topics: [{ topic, numPartitions: this.config.kafkaTopicPartitions, replicationFactor: this.config.kafkaTopicReplication }],
+        topics: [{
+          topic,
+          numPartitions: this.config.kafkaTopicPartitions,
+          replicationFactor: this.config.kafkaTopicReplication,
+          configEntries: [{ name: 'max.message.bytes', value: String(largestRecordBytes(this.config)) }],
+        }],
       });
       this.logger?.info({ topic, partitions: this.config.kafkaTopicPartitions }, 'kafka topic created');
+    } else {
+      await this.checkTopicLimit(admin, topic);
     }
     await admin.disconnect();
     await this.producer.connect();
     this.healthTracker.markUp();
+  }
+
+  /** An existing topic that cannot take a full chunk would refuse records for good (1011): say so at start. */
+  private async checkTopicLimit(admin: Admin, topic: string): Promise<void> {
+    let described;
+    try {
+      described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+    } catch (err) {
+      this.logger?.warn({ topic, err: (err as Error).message }, 'could not read the topic\'s max.message.bytes (missing DescribeConfigs permission?); not checked');
+      return;
+    }
+    const entry = described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    const limit = Number(entry?.configValue);
+    const needed = largestRecordBytes(this.config);
+    if (Number.isFinite(limit) && limit > 0) this.batchLimit = limit;
+    if (Number.isFinite(limit) && limit < needed) {
+      this.logger?.warn({ topic, max_message_bytes: limit, needed }, `kafka topic ${topic} accepts records up to ${limit} bytes, but a full chunk needs ${needed}: raise its max.message.bytes or lower MAX_CHUNK_BYTES, or large records will be refused (close 1011)`);
+    }
   }
 
   private watchProducer(): void {
@@ -219,6 +289,8 @@ export class KafkaPublisher implements Publisher {
     if (!this.logger) return;
     const { timestamp: _t, logger: _l, message: _m, ...rest } = fields;
     const entry = { kafkajs: rest };
+    // Deliberate: sends retry briefly inside kafkajs, then in the stream's own queue (see the class comment).
+    if (message.startsWith('Limiting retries for the idempotent producer')) return;
     if (level === logLevel.ERROR) this.logger.error(entry, `kafkajs: ${message}`);
     else if (level === logLevel.WARN) this.logger.warn(entry, `kafkajs: ${message}`);
     else this.logger.debug(entry, `kafkajs: ${message}`);
