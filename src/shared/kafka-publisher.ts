@@ -27,8 +27,8 @@ import type { Logger } from 'pino';
 import { BackendHealth, type BackendHealthSnapshot } from './backend-health';
 import type { Config } from './config-schema';
 import { IngestError, PublishError } from './errors';
-import type { AdapterName, Publisher } from './publisher';
-import { assertRecordRoutable, recordAttributes, type IngestRecord } from './records';
+import { publishRefusal, type AdapterName, type Publisher } from './publisher';
+import { recordAttributes, type IngestRecord } from './records';
 
 export type KafkaPublisherConfig = Pick<
   Config,
@@ -129,13 +129,8 @@ export class KafkaPublisher implements Publisher {
   }
 
   publish(record: IngestRecord): Promise<void> {
-    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'publish() after close()'));
-    try {
-      assertRecordRoutable(record);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (!this.starting) return Promise.reject(new PublishError('publish() before start(): not connected', true));
+    const refusal = publishRefusal(record, { closed: this.closed, started: this.starting !== undefined });
+    if (refusal) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const message = kafkaMessage(record);
       this.queue.push({ message, size: messageSize(message), resolve, reject });

@@ -6,8 +6,9 @@
  * next only after the previous settled), so an adapter never has to reorder;
  * it may batch publishes of different streams freely.
  */
-import type { IngestRecord } from './records';
+import { assertRecordRoutable, type IngestRecord } from './records';
 import type { BackendHealthSnapshot } from './backend-health';
+import { IngestError, PublishError } from './errors';
 
 export type AdapterName = 'in_memory' | 'redis_streams' | 'kafka';
 
@@ -41,4 +42,20 @@ export interface Publisher {
    * the same promise. publish() after close() rejects with 'publisher_closed'.
    */
   close(): Promise<void>;
+}
+
+/**
+ * The refusals every adapter makes before touching its backend, in the order
+ * the contract states them: closed, unroutable record, not started. Returns
+ * the error to reject with, or undefined to go on.
+ */
+export function publishRefusal(record: IngestRecord, state: { readonly closed: boolean; readonly started: boolean }): Error | undefined {
+  if (state.closed) return new IngestError('publisher_closed', 'publish() after close()');
+  try {
+    assertRecordRoutable(record);
+  } catch (err) {
+    return err as Error;
+  }
+  if (!state.started) return new PublishError('publish() before start(): not connected', true);
+  return undefined;
 }

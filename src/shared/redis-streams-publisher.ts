@@ -18,8 +18,8 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { BackendHealth, type BackendHealthSnapshot } from './backend-health';
 import { IngestError, PublishError } from './errors';
-import type { AdapterName, Publisher } from './publisher';
-import { assertRecordRoutable, recordAttributes, type IngestRecord } from './records';
+import { publishRefusal, type AdapterName, type Publisher } from './publisher';
+import { recordAttributes, type IngestRecord } from './records';
 import { isRetryableRedisError } from './redis-error-classifier';
 
 export interface RedisStreamsPublisherOptions {
@@ -103,13 +103,8 @@ export class RedisStreamsPublisher implements Publisher {
   }
 
   publish(record: IngestRecord): Promise<void> {
-    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'publish() after close()'));
-    try {
-      assertRecordRoutable(record);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (!this.starting) return Promise.reject(new PublishError('publish() before start(): not connected', true));
+    const refusal = publishRefusal(record, { closed: this.closed, started: this.starting !== undefined });
+    if (refusal) return Promise.reject(refusal);
     const pending = this.xadd(record);
     this.inFlight.add(pending);
     const forget = (): void => void this.inFlight.delete(pending);
