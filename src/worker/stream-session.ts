@@ -53,6 +53,8 @@ export interface StreamStart {
   readonly media: MediaFormat;
   readonly firstSeq: number;
   readonly metadata: Readonly<Record<string, unknown>>;
+  /** The tenant, when the source learns it only from its start (telephony account maps). */
+  readonly tenantId?: string;
 }
 
 type State = 'awaiting_start' | 'streaming' | 'ending' | 'closed';
@@ -80,7 +82,7 @@ export class StreamSession {
 
   constructor(
     private readonly transport: StreamTransport,
-    private readonly tenantId: string,
+    private tenantId: string,
     private readonly source: Source,
     private readonly deps: SessionDeps,
     private messages: ServerMessages | undefined,
@@ -113,6 +115,7 @@ export class StreamSession {
   /** Starts the stream; `replies` switches the reply dialect (legacy clients). */
   begin(start: StreamStart, replies?: ServerMessages): void {
     if (replies) this.messages = replies;
+    if (start.tenantId !== undefined) this.tenantId = start.tenantId;
     const streamId = start.streamId ?? randomUUID();
     this.base = {
       tenant_id: this.tenantId,
@@ -194,6 +197,13 @@ export class StreamSession {
 
   /** Called by the worker's heartbeat every PING_INTERVAL_MS. Returns false when the peer is gone. */
   heartbeat(ping: () => void): boolean {
+    if (this.paused) {
+      // Reading is paused (back-pressure): the peer's pongs sit unread in the
+      // socket, so silence proves nothing. BACKPRESSURE_TIMEOUT_MS bounds this
+      // state; after it the peer gets a full interval to answer again.
+      this.alive = true;
+      return true;
+    }
     if (!this.alive) {
       this.log.warn('no pong since the previous ping: terminating');
       void this.end('ping_timeout', { code: 0, reason: 'ping timeout', terminate: true });
