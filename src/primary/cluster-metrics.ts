@@ -6,11 +6,12 @@
  * dead one is left out, and its absence shows in
  * `ingest_metrics_workers_missing`. Late and duplicate replies are ignored.
  *
- * Counters must not drop when a worker is replaced (the summed series would
- * look like a reset and rate() would spike): the last snapshot of every
- * worker that exits is folded into a `retired` set of counters and histograms
- * that stays in the sum. Increments between that snapshot and the exit are
- * lost; they are at most one scrape interval's worth.
+ * Counters must not drop (the summed series would look like a reset and
+ * rate() would spike), neither when a worker is replaced nor when one misses
+ * a scrape: the counters and histograms of a worker that did not answer come
+ * from its last snapshot, and the last snapshot of every worker that exits is
+ * folded into a `retired` set that stays in the sum. Increments between that
+ * snapshot and the exit are lost; they are at most one scrape interval's worth.
  */
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
@@ -26,7 +27,9 @@ export class ClusterMetrics {
   private nextRequestId = 1;
   private readonly pending = new Map<number, PendingScrape>();
   private readonly lastSnapshot = new Map<number, WorkerMetricsJson>();
-  private retired: WorkerMetricsJson = [];
+  /** Cumulative snapshots of exited workers, merged into one in the background (compactRetired). */
+  private retired: WorkerMetricsJson[] = [];
+  private compacting = false;
   private readonly missing: Gauge;
 
   constructor(
@@ -45,9 +48,11 @@ export class ClusterMetrics {
   async scrape(): Promise<string> {
     const live = this.workers().filter((w) => w.isConnected());
     const responses = await this.collect(live);
-    this.missing.set(live.length - responses.size);
+    const silent = live.filter((w) => !responses.has(w.id) && !w.isDead()); // the dead ones are retired
+    this.missing.set(silent.length);
     for (const [id, metrics] of responses) this.lastSnapshot.set(id, metrics);
-    const aggregated = AggregatorRegistry.aggregate([...responses.values(), this.retired]) as Registry;
+    const stale = silent.map((w) => cumulative(this.lastSnapshot.get(w.id) ?? []));
+    const aggregated = AggregatorRegistry.aggregate([...responses.values(), ...stale, ...this.retired]) as Registry;
     return Registry.merge([aggregated, this.primaryRegistry]).metrics();
   }
 
@@ -59,17 +64,39 @@ export class ClusterMetrics {
     if (scrape.waiting.size === 0) scrape.done();
   }
 
-  /** A worker exited: keep its counters in the totals. */
-  async retire(workerId: number): Promise<void> {
+  /**
+   * A worker exited: keep its counters in the totals. Synchronous, so that no
+   * scrape ever sees the worker in neither its snapshot nor the retired set.
+   */
+  retire(workerId: number): void {
+    let last = this.lastSnapshot.get(workerId);
+    this.lastSnapshot.delete(workerId);
     for (const scrape of this.pending.values()) {
+      // A reply it sent before it died is newer than its snapshot: retire that one instead
+      // (left in the scrape too, it would be counted twice).
+      const fresh = scrape.responses.get(workerId);
+      if (fresh) last = fresh;
+      scrape.responses.delete(workerId);
       if (scrape.waiting.delete(workerId) && scrape.waiting.size === 0) scrape.done();
     }
-    const last = this.lastSnapshot.get(workerId);
-    this.lastSnapshot.delete(workerId);
     if (!last) return;
-    // At run time `type` is prom-client's string ('counter'), not the typings' enum.
-    const cumulative = last.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
-    this.retired = await AggregatorRegistry.aggregate([this.retired, cumulative]).getMetricsAsJSON() as WorkerMetricsJson;
+    this.retired.push(cumulative(last));
+    void this.compactRetired();
+  }
+
+  /** Merges the retired snapshots into one, so a crash loop does not grow the list. One merge at a time. */
+  private async compactRetired(): Promise<void> {
+    if (this.compacting || this.retired.length < 2) return;
+    this.compacting = true;
+    try {
+      const parts = this.retired.slice();
+      const merged = (await AggregatorRegistry.aggregate(parts).getMetricsAsJSON()) as WorkerMetricsJson;
+      // Only appends happen meanwhile: the merged prefix is still the first parts.length entries.
+      this.retired = [merged, ...this.retired.slice(parts.length)];
+    } finally {
+      this.compacting = false;
+    }
+    void this.compactRetired();
   }
 
   private collect(workers: Worker[]): Promise<Map<number, WorkerMetricsJson>> {
@@ -97,4 +124,10 @@ export class ClusterMetrics {
       if (scrape.waiting.size === 0) scrape.done();
     });
   }
+}
+
+/** The counters and histograms of a snapshot: what keeps adding up after the worker is gone. */
+function cumulative(metrics: WorkerMetricsJson): WorkerMetricsJson {
+  // At run time `type` is prom-client's string ('counter'), not the typings' enum.
+  return metrics.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
 }

@@ -4,8 +4,8 @@
  * credentials outside production, forks the workers and owns the signals.
  *
  * Exit codes: 0 clean shutdown, everything published; 1 could not start (port
- * in use, a fatal worker start-up failure); 70 shutdown left data unpublished;
- * 78 bad configuration.
+ * in use, a fatal worker start-up failure, or stopped while workers kept
+ * failing at start-up); 70 shutdown left data unpublished; 78 bad configuration.
  */
 import net from 'node:net';
 import { loadConfig } from '../shared/config';
@@ -106,6 +106,10 @@ async function main(): Promise<void> {
     if (!outcome.clean && code === 0) {
       logger.error({ lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed }, 'shutdown incomplete: data was left unpublished');
       code = EXIT_DATA_LOST;
+    } else if (code === 0 && outcome.startFailing) {
+      // Nothing was lost, but the service was not working: never exit 0 after a crash loop.
+      logger.error('stopped while workers were failing at start-up');
+      code = EXIT_START_FAILED;
     } else if (code === 0) {
       logger.info('shutdown complete: everything buffered was published');
     }

@@ -26,12 +26,16 @@ const KILL_GRACE_MS = 5_000;
 const FATAL_STARTUP_CODES: ReadonlySet<string> = new Set(['port_in_use', 'config_invalid', 'topic_missing']);
 /** How often time-based health transitions (backend down too long) are re-evaluated. */
 const HEALTH_TICK_MS = 1_000;
+/** The worker's exit code for a start-up failure (EXIT_STARTUP_FAILED in worker/main.ts). */
+const WORKER_STARTUP_FAILED = 69;
 
 export interface ShutdownOutcome {
   readonly clean: boolean;
   readonly lostStreams: number;
   readonly lostBytes: number;
   readonly killed: number;
+  /** Workers were failing at start-up (none became ready since the last such failure). */
+  readonly startFailing: boolean;
 }
 
 export interface WorkerRecord {
@@ -54,6 +58,7 @@ export interface SupervisorHooks {
 export class Supervisor {
   private readonly records = new Map<number, WorkerRecord>();
   private consecutiveFailures = 0;
+  private startFailing = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<ShutdownOutcome> | undefined;
@@ -176,6 +181,7 @@ export class Supervisor {
     switch (msg.type) {
       case 'ready':
         record.ready = true;
+        this.startFailing = false;
         this.logger.info({ worker_id: record.worker.id, worker_pid: record.worker.process.pid }, 'worker ready');
         this.refreshView(true);
         for (const listener of [...this.readyListeners]) listener(record);
@@ -207,6 +213,7 @@ export class Supervisor {
     for (const listener of [...this.exitListeners]) listener(record);
     this.refreshView();
     if (this.stopping || record.retiring) return;
+    if (!record.ready) this.startFailing = true;
     this.hooks.onRestart?.();
     const livedMs = Date.now() - record.startedAt;
     this.consecutiveFailures = livedMs >= STABLE_AFTER_MS ? 1 : this.consecutiveFailures + 1;
@@ -271,8 +278,9 @@ export class Supervisor {
     if (this.healthTimer) clearInterval(this.healthTimer);
     const lostBytes = records.reduce((sum, r) => sum + r.lostBytes, 0);
     const lostStreams = records.reduce((sum, r) => sum + r.lostStreams, 0);
-    const codes = records.map((r) => r.worker.process.exitCode);
+    // A worker that never became ready and failed at start-up took no stream: it lost nothing.
+    const codes = records.filter((r) => r.ready || r.worker.process.exitCode !== WORKER_STARTUP_FAILED).map((r) => r.worker.process.exitCode);
     const clean = killed === 0 && lostBytes === 0 && lostStreams === 0 && codes.every((c) => c === 0);
-    return { clean, lostBytes, lostStreams, killed };
+    return { clean, lostBytes, lostStreams, killed, startFailing: this.startFailing };
   }
 }

@@ -42,6 +42,13 @@ Workers receive the validated configuration from the primary and never read it t
   the key must belong to the certificate.
 - \`MAX_CHUNK_BYTES\` must be at least \`MAX_FRAME_BYTES\`, and \`MAX_STREAM_BACKLOG_BYTES\` at least
   \`MAX_CHUNK_BYTES\`.
+- With \`SUPPORT_EXOTEL=true\`, set \`EXOTEL_BASIC_AUTH\` or \`EXOTEL_ALLOWED_CIDRS\`; only
+  \`EXOTEL_ALLOW_UNAUTHENTICATED=true\` starts without either, with a warning at every start. Every
+  Exotel stream needs a tenant: its \`EXOTEL_BASIC_AUTH\` user's, \`EXOTEL_ACCOUNT_TENANTS\` or
+  \`EXOTEL_DEFAULT_TENANT\`. \`EXOTEL_*\` without \`SUPPORT_EXOTEL=true\` is ignored, with a warning.
+  Users and account sids appear once each. See [telephony.md](telephony.md).
+- \`TWILIO_AUTH_TOKEN\` and \`TWILIO_PUBLIC_URL\` are set together (they turn Twilio Media Streams on),
+  and then \`TWILIO_ACCOUNT_TENANTS\` needs at least one entry.
 - Warnings, not errors, with \`NODE_ENV=production\`: \`PUBSUB_ADAPTER=in_memory\` (records are lost on
   restart), and neither TLS (\`SSL_*\`) nor \`TRUSTED_PROXIES\` (tokens may travel in clear).
 

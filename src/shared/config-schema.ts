@@ -70,6 +70,14 @@ export interface Config {
   trustedProxies: string[];
 
   supportExotel: boolean;
+  exotelBasicAuth: string[];
+  exotelAllowedCidrs: string[];
+  exotelAccountTenants: string[];
+  exotelDefaultTenant: string;
+  exotelAllowUnauthenticated: boolean;
+  twilioAuthToken: string;
+  twilioPublicUrl: string;
+  twilioAccountTenants: string[];
   sslKeyPath: string;
   sslCertPath: string;
 }
@@ -200,8 +208,62 @@ export function checkCidr(entry: string): string | undefined {
   return undefined;
 }
 
+/** Tenant ids named in telephony settings: no whitespace, commas or `=` (the list syntax). */
+export const TENANT_PATTERN = /^[^\s,=]{1,128}$/;
+
+export interface CredentialEntry {
+  readonly user: string;
+  readonly password: string;
+  readonly tenant: string;
+}
+
+/**
+ * One EXOTEL_BASIC_AUTH entry, `user:password=tenant`: the user ends at the
+ * first `:` (RFC 7617 forbids it in user names), the tenant starts after the
+ * last `=`, so a password may hold `:` and `=` (never `,`, the list separator).
+ */
+export function splitCredentialEntry(entry: string): CredentialEntry | undefined {
+  const colon = entry.indexOf(':');
+  const eq = entry.lastIndexOf('=');
+  if (colon < 1 || eq <= colon + 1) return undefined;
+  const tenant = entry.slice(eq + 1);
+  if (!TENANT_PATTERN.test(tenant)) return undefined;
+  return { user: entry.slice(0, colon), password: entry.slice(colon + 1, eq), tenant };
+}
+
+/** One `account_sid=tenant` entry of EXOTEL_ACCOUNT_TENANTS / TWILIO_ACCOUNT_TENANTS. */
+export function splitTenantEntry(entry: string): { readonly key: string; readonly tenant: string } | undefined {
+  const m = /^([^\s=,]+)=([^\s=,]{1,128})$/.exec(entry);
+  return m ? { key: m[1]!, tenant: m[2]! } : undefined;
+}
+
+function checkCredentialEntry(entry: string): string | undefined {
+  // Never echo the entry: it holds a password.
+  return splitCredentialEntry(entry) ? undefined : 'user:password=tenant entries (an entry is malformed: user, password and tenant must all be present)';
+}
+
+function checkTenantEntry(entry: string): string | undefined {
+  return splitTenantEntry(entry) ? undefined : `account_sid=tenant entries (got "${entry}")`;
+}
+
+const twilioPublicUrl: convict.Format = {
+  name: 'wss:// URL without query',
+  validate(value: unknown) {
+    if (value === '') return; // Twilio is off: checked with TWILIO_AUTH_TOKEN in crossChecks
+    let url: URL | undefined;
+    try {
+      url = typeof value === 'string' ? new URL(value) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== 'wss:' || !url.hostname) throw new Error('the wss:// URL given to Twilio in <Stream url>, path included');
+    // Twilio refuses stream URLs with a query string (error 31920) and signs the URL as given.
+    if (url.search !== '' || url.hash !== '' || String(value).includes('?')) throw new Error('a wss:// URL without query string or fragment (Twilio refuses them; use <Parameter>)');
+  },
+};
+
 /** Keys whose values are secrets: masked in every report and log. */
-export const SENSITIVE_KEYS: ReadonlyArray<keyof Config> = ['jwtPublicKey', 'redisUrl', 'kafkaSaslPassword'];
+export const SENSITIVE_KEYS: ReadonlyArray<keyof Config> = ['jwtPublicKey', 'redisUrl', 'kafkaSaslPassword', 'exotelBasicAuth', 'twilioAuthToken'];
 
 export const schema: convict.Schema<Config> = {
   nodeEnv: { doc: 'Environment; `production` makes a JWT key required and the default adapter redis_streams.', format: str, default: 'development', env: 'NODE_ENV' },
@@ -258,7 +320,15 @@ export const schema: convict.Schema<Config> = {
   maxConnectionsPerIp: { doc: 'Open streams per source address per worker before upgrades get 429 (0: no limit).', format: intRange(0, 10000000), default: 0, env: 'MAX_CONNECTIONS_PER_IP' },
   trustedProxies: { doc: 'Proxies (IPs or CIDR ranges) whose X-Forwarded-For is believed; also tells the service TLS ends in front of it.', format: list(checkCidr, { name: 'comma-separated list of IP addresses or CIDR ranges' }), default: [], env: 'TRUSTED_PROXIES' },
 
-  supportExotel: { doc: 'Accept Exotel streams (see docs/telephony.md).', format: bool, default: false, env: 'SUPPORT_EXOTEL' },
+  supportExotel: { doc: 'Accept Exotel streams (Stream and Voicebot applets) on /v1/ingest (Basic or no Authorization) and /v1/exotel; see docs/telephony.md.', format: bool, default: false, env: 'SUPPORT_EXOTEL' },
+  exotelBasicAuth: { doc: 'Exotel Basic credentials, comma-separated `user:password=tenant` (the user\'s streams belong to that tenant). Passwords may not contain commas.', format: list(checkCredentialEntry, { name: 'comma-separated list of user:password=tenant' }), default: [], env: 'EXOTEL_BASIC_AUTH', sensitive: true },
+  exotelAllowedCidrs: { doc: 'Source addresses (IPs or CIDR ranges) accepted as Exotel without credentials; the address is read from X-Forwarded-For only behind TRUSTED_PROXIES.', format: list(checkCidr, { name: 'comma-separated list of IPv4/IPv6 addresses or CIDR ranges' }), default: [], env: 'EXOTEL_ALLOWED_CIDRS' },
+  exotelAccountTenants: { doc: 'Tenant of an Exotel stream by the account_sid in its start message, comma-separated `account_sid=tenant` (used when the Basic user names no tenant).', format: list(checkTenantEntry, { name: 'comma-separated list of account_sid=tenant' }), default: [], env: 'EXOTEL_ACCOUNT_TENANTS' },
+  exotelDefaultTenant: { doc: 'Tenant of an Exotel stream that neither its Basic user nor EXOTEL_ACCOUNT_TENANTS maps (empty: such streams are closed with 1008).', format: str, default: '', env: 'EXOTEL_DEFAULT_TENANT' },
+  exotelAllowUnauthenticated: { doc: 'Accept Exotel connections that prove nothing (no credentials, address outside EXOTEL_ALLOWED_CIDRS). Logged as a warning at every start; never in production.', format: bool, default: false, env: 'EXOTEL_ALLOW_UNAUTHENTICATED' },
+  twilioAuthToken: { doc: 'Twilio auth token: checks the X-Twilio-Signature of /v1/twilio upgrades. With TWILIO_PUBLIC_URL it enables Twilio Media Streams.', format: str, default: '', env: 'TWILIO_AUTH_TOKEN', sensitive: true },
+  twilioPublicUrl: { doc: 'The wss:// URL Twilio is given in TwiML `<Stream url="…">` (path included, exactly as written there): the signature covers it.', format: twilioPublicUrl, default: '', env: 'TWILIO_PUBLIC_URL' },
+  twilioAccountTenants: { doc: 'Tenant of a Twilio stream by the accountSid in its start message, comma-separated `account_sid=tenant`; other accounts are closed with 1008.', format: list(checkTenantEntry, { name: 'comma-separated list of AccountSid=tenant' }), default: [], env: 'TWILIO_ACCOUNT_TENANTS' },
   sslKeyPath: { doc: 'TLS private key (PEM); with SSL_CERT_PATH the server speaks HTTPS/WSS.', format: str, default: '', env: 'SSL_KEY_PATH' },
   sslCertPath: { doc: 'TLS certificate chain (PEM); with SSL_KEY_PATH.', format: str, default: '', env: 'SSL_CERT_PATH' },
 };

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type convict from 'convict';
 import { IngestError } from './errors';
-import { schema, SENSITIVE_KEYS, type Config } from './config-schema';
+import { schema, SENSITIVE_KEYS, splitCredentialEntry, splitTenantEntry, TENANT_PATTERN, type Config } from './config-schema';
 import { parsePublicKeys } from './public-keys';
 
 export type ConfigSource = 'default' | 'file' | 'env';
@@ -73,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
   checkJwtKeys(load);
   checkTls(load);
   checkSizes(load);
+  checkTelephony(load);
   collectWarnings(load);
   if (load.problems.length > 0) return { ok: false, problems: load.problems, warnings: load.warnings };
   return { ok: true, config: deepFreeze(load.values as Config), warnings: load.warnings };
@@ -228,6 +229,51 @@ function checkSizes(load: Load): void {
   }
 }
 
+const EXOTEL_KEYS: readonly Key[] = ['exotelBasicAuth', 'exotelAllowedCidrs', 'exotelAccountTenants', 'exotelDefaultTenant', 'exotelAllowUnauthenticated'];
+
+/** Telephony sources (docs/telephony.md): each must recognise its provider and find a tenant. */
+function checkTelephony(load: Load): void {
+  const v = load.values;
+  const { exotelBasicAuth = [], exotelAllowedCidrs = [], exotelAccountTenants = [], exotelDefaultTenant = '', twilioAccountTenants = [] } = v;
+  checkUnique(load, 'exotelBasicAuth', exotelBasicAuth.map((e) => splitCredentialEntry(e)?.user), 'each user once');
+  checkUnique(load, 'exotelAccountTenants', exotelAccountTenants.map((e) => splitTenantEntry(e)?.key), 'each account_sid once');
+  checkUnique(load, 'twilioAccountTenants', twilioAccountTenants.map((e) => splitTenantEntry(e)?.key), 'each AccountSid once');
+  if (exotelDefaultTenant !== '' && !TENANT_PATTERN.test(exotelDefaultTenant)) {
+    problemFor(load, 'exotelDefaultTenant', 'a tenant id of 1-128 characters without whitespace, commas or =');
+  }
+  // A list that failed its own format counts as set: its problem is already reported.
+  const has = (key: Key, list: readonly string[]): boolean => list.length > 0 || (load.given.has(key) && load.values[key] === undefined);
+  const hasCredentials = has('exotelBasicAuth', exotelBasicAuth);
+  if (v.supportExotel) {
+    if (!hasCredentials && !has('exotelAllowedCidrs', exotelAllowedCidrs) && v.exotelAllowUnauthenticated === false) {
+      problemFor(load, 'exotelBasicAuth', 'user:password=tenant entries, or source ranges in EXOTEL_ALLOWED_CIDRS (required with SUPPORT_EXOTEL=true so that only Exotel can stream; to accept anyone, set EXOTEL_ALLOW_UNAUTHENTICATED=true, never in production)');
+    }
+    if (!hasCredentials && !has('exotelAccountTenants', exotelAccountTenants) && exotelDefaultTenant === '') {
+      problemFor(load, 'exotelDefaultTenant', 'a tenant id (with SUPPORT_EXOTEL=true every stream needs a tenant: from its EXOTEL_BASIC_AUTH user, from EXOTEL_ACCOUNT_TENANTS, or this default)');
+    }
+    if (v.exotelAllowUnauthenticated) {
+      load.warnings.push('EXOTEL_ALLOW_UNAUTHENTICATED=true: Exotel streams are accepted from anyone who can reach /v1/ingest or /v1/exotel, without credentials or an allowed source address; set EXOTEL_BASIC_AUTH or EXOTEL_ALLOWED_CIDRS and turn this off');
+    }
+  } else if (EXOTEL_KEYS.some((key) => load.given.has(key))) {
+    load.warnings.push('EXOTEL_* settings are ignored: SUPPORT_EXOTEL is not true');
+  }
+  const { twilioAuthToken, twilioPublicUrl } = v;
+  if (twilioAuthToken && twilioPublicUrl === '') problemFor(load, 'twilioPublicUrl', 'the wss:// URL given to Twilio (required with TWILIO_AUTH_TOKEN: the signature covers it)');
+  if (twilioPublicUrl && twilioAuthToken === '') problemFor(load, 'twilioAuthToken', 'the Twilio auth token (required with TWILIO_PUBLIC_URL: it checks X-Twilio-Signature)');
+  if (twilioAuthToken && twilioPublicUrl && !has('twilioAccountTenants', twilioAccountTenants)) {
+    problemFor(load, 'twilioAccountTenants', 'at least one AccountSid=tenant (Twilio streams take their tenant from this map)');
+  }
+}
+
+function checkUnique(load: Load, key: Key, names: ReadonlyArray<string | undefined>, expected: string): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name === undefined) continue;
+    if (seen.has(name)) return problemFor(load, key, `${expected} (${name} appears twice)`);
+    seen.add(name);
+  }
+}
+
 function collectWarnings(load: Load): void {
   const { nodeEnv, pubsubAdapter, sslKeyPath, sslCertPath, trustedProxies } = load.values;
   if (nodeEnv !== 'production') return;
@@ -278,6 +324,7 @@ export function maskedConfig(config: Readonly<Config>): Readonly<Config> {
   for (const key of SENSITIVE_KEYS) {
     const value = copy[key];
     if (typeof value === 'string') (copy as unknown as Record<string, unknown>)[key] = maskSecret(value);
+    else if (Array.isArray(value)) (copy as unknown as Record<string, unknown>)[key] = value.map((item) => maskSecret(String(item)));
   }
   return deepFreeze(copy);
 }
@@ -304,6 +351,8 @@ export function maskSecret(text: string): string {
 }
 
 function shown(spec: KeySpec, raw: unknown): string {
+  // A list of secrets shows each entry masked (none: nothing), never "****" for an empty list.
+  if (spec.sensitive && Array.isArray(raw)) return raw.map((item) => maskSecret(String(item))).join(',');
   const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
   return spec.sensitive ? maskSecret(text) : text;
 }

@@ -1,7 +1,7 @@
 /**
  * A worker's HTTP(S) server: /health, /ready, /live, and WebSocket streams on
- * /v1/ingest with authentication in the `upgrade` handler, before the
- * handshake (ws runs in noServer mode). It owns every session it accepts and
+ * /v1/ingest (plus the telephony paths of sources/) with authentication in the
+ * `upgrade` handler, before the handshake (ws runs in noServer mode). It owns every session it accepts and
  * the heartbeat that pings them.
  *
  * Life: starting → ready → draining → closed (docs/architecture.md).
@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -19,6 +20,8 @@ import { ClientAddressResolver } from './client-address';
 import { ConnectionLimiter } from './connection-limiter';
 import { healthBody, type HealthBody } from './health-status';
 import { attachNativeConnection } from './native-connection';
+import { attachTelephonyConnection } from './sources/telephony-connection';
+import { TelephonyGate, type TelephonyAdmission } from './sources/telephony-gate';
 import type { StreamSession, SessionDeps } from './stream-session';
 import { redactUrl, selectSubprotocol } from './token-extractor';
 import type { TokenVerifier } from './token-verifier';
@@ -50,6 +53,9 @@ export class IngestServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<StreamSession, WebSocket>();
   private readonly guard: UpgradeGuard;
+  private readonly telephony: TelephonyGate;
+  /** Telephony sessions: never pinged (the one-way applets must receive nothing). */
+  private readonly unpinged = new WeakSet<StreamSession>();
   private readonly limiter: ConnectionLimiter;
   private readonly addresses: ClientAddressResolver;
   private readonly deps: SessionDeps;
@@ -57,12 +63,15 @@ export class IngestServer {
   private idleWaiters: Array<() => void> = [];
   private closePromise: Promise<void> | undefined;
   private endGrace: (() => void) | undefined;
+  /** During a rolling-restart drain's grace: upgrades on connections handed over before the listener closed. */
+  private admitStragglers = false;
 
   constructor(private readonly options: IngestServerOptions) {
     const { config, logger } = options;
     this.stats = options.stats ?? new WorkerStats();
     this.limiter = new ConnectionLimiter(config);
     this.guard = new UpgradeGuard(options.verifier, this.limiter);
+    this.telephony = new TelephonyGate(config, this.limiter);
     this.addresses = new ClientAddressResolver(config.trustedProxies);
     this.server = config.sslKeyPath
       ? https.createServer({ key: fs.readFileSync(config.sslKeyPath), cert: fs.readFileSync(config.sslCertPath) })
@@ -150,17 +159,33 @@ export class IngestServer {
   close(code = 1001, reason = 'server shutting down', options: { stopListening?: boolean; graceMs?: number } = {}): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.state = 'draining';
-    const listenerClosed = options.stopListening ? this.closeListener() : undefined;
+    const drained = options.stopListening ? this.stopAccepting() : undefined;
+    // Connections the primary handed over just before the listener closed still
+    // send their upgrade: serve them like the others (no new connection refused during a roll).
+    this.admitStragglers = drained !== undefined;
     this.closePromise = (async () => {
-      if (options.graceMs && this.sessions.size > 0) await this.whenNoSessionsOr(options.graceMs);
+      if (drained && options.graceMs) await this.graceUntil(drained, options.graceMs);
+      else if (options.graceMs && this.sessions.size > 0) await this.graceUntil(this.whenNoSessions(), options.graceMs);
+      this.admitStragglers = false;
       const ending = [...this.sessions.keys()].map((s) => s.shutdown(code, reason));
       await Promise.all(ending);
       await this.whenNoSessions();
       if (this.heartbeat) clearInterval(this.heartbeat);
-      await (listenerClosed ?? this.closeListener());
+      if (drained) this.server.closeAllConnections(); // idle keep-alive probes
+      await (drained ?? this.closeListener());
       this.state = 'closed';
     })();
     return this.closePromise;
+  }
+
+  /**
+   * Stops taking connections; resolves once every connection this worker holds
+   * has closed. net.Server's close, not http.Server's: the latter also closes
+   * idle connections, and one the primary handed over a moment ago, whose
+   * upgrade request is not read yet, counts as idle.
+   */
+  private stopAccepting(): Promise<void> {
+    return new Promise<void>((resolve) => net.Server.prototype.close.call(this.server, () => resolve()));
   }
 
   private closeListener(): Promise<void> {
@@ -171,7 +196,8 @@ export class IngestServer {
     });
   }
 
-  private whenNoSessionsOr(ms: number): Promise<void> {
+  /** Waits for `settled` (streams ending by themselves), at most `ms`, or until cutDrainShort(). */
+  private graceUntil(settled: Promise<void>, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -180,7 +206,7 @@ export class IngestServer {
       };
       const timer = setTimeout(done, ms);
       this.endGrace = done;
-      void this.whenNoSessions().then(done);
+      void settled.then(done);
     });
   }
 
@@ -229,19 +255,50 @@ export class IngestServer {
     socket.on('error', onSocketError);
     const path = (req.url ?? '/').split('?', 1)[0];
     const clientAddress = this.addresses.resolve(req);
-    let identity: VerifiedIdentity;
+    let accept: (ws: WebSocket) => void;
+    let release: () => void;
     try {
-      if (path !== INGEST_PATH) throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${INGEST_PATH}`);
-      if (this.state !== 'ready') throw new IngestError('not_ready', this.state === 'starting' ? 'the service is starting' : 'the service is draining');
-      identity = this.guard.admit(req, clientAddress);
+      // Telephony first: on /v1/ingest, Exotel claims Basic or absent Authorization.
+      const provider = this.telephony.route(path, req);
+      if (path !== INGEST_PATH && !provider) throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${INGEST_PATH}`);
+      if (this.state !== 'ready' && !this.admitStragglers) throw new IngestError('not_ready', this.state === 'starting' ? 'the service is starting' : 'the service is draining');
+      if (provider) {
+        const admission = this.telephony.admit(provider, req, clientAddress);
+        release = admission.release;
+        accept = (ws) => this.acceptTelephony(ws, admission);
+      } else {
+        const identity = this.guard.admit(req, clientAddress);
+        release = identity.release;
+        accept = (ws) => this.accept(ws, identity);
+      }
     } catch (err) {
       return this.refuse(req, socket, err, clientAddress);
     }
     this.stats.count(this.stats.connections, 'accepted');
+    // ws never calls back when the handshake itself fails (bad key or version,
+    // socket gone first): the slot taken by admit() must come back then too.
+    socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError);
-      this.accept(ws, identity);
+      socket.off('close', release);
+      accept(ws);
     });
+  }
+
+  private acceptTelephony(ws: WebSocket, admission: TelephonyAdmission): void {
+    const logger = this.options.logger.child({ source: admission.source, client: admission.clientAddress });
+    const register = (session: StreamSession): void => {
+      this.sessions.set(session, ws);
+      this.unpinged.add(session);
+    };
+    attachTelephonyConnection(ws, admission, { ...this.deps, logger }, { startTimeoutMs: this.options.config.startTimeoutMs }, register);
+    this.stats.connectionsActive++;
+    this.stats.count(this.stats.telephonyConnections, admission.source);
+    ws.once('close', () => {
+      admission.release();
+      this.stats.connectionsActive--;
+    });
+    logger.debug('telephony stream connected');
   }
 
   private accept(ws: WebSocket, identity: VerifiedIdentity): void {
@@ -279,7 +336,7 @@ export class IngestServer {
 
   private pingAll(): void {
     for (const [session, ws] of this.sessions) {
-      if (ws.readyState === ws.OPEN) session.heartbeat(() => ws.ping());
+      if (ws.readyState === ws.OPEN && !this.unpinged.has(session)) session.heartbeat(() => ws.ping());
     }
   }
 }

@@ -15,7 +15,8 @@ export function refuseUpgrade(socket: Duplex, error: IngestError, extraHeaders: 
     Connection: 'close',
     ...extraHeaders,
   };
-  if (status === 401) headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
+  const challenge = challengeFor(error);
+  if (challenge) headers['WWW-Authenticate'] = challenge;
   const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
   if (!socket.writable) {
     socket.destroy();
@@ -23,4 +24,16 @@ export function refuseUpgrade(socket: Duplex, error: IngestError, extraHeaders: 
   }
   socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${head}\r\n\r\n${body}`);
+}
+
+/**
+ * The 401 challenge names the scheme the refused client should use: Bearer
+ * for native streams (protocol.md 1.1), Basic for Exotel. Twilio signs its
+ * requests instead of answering a challenge, so it gets none.
+ */
+function challengeFor(error: IngestError): string | undefined {
+  if (error.status !== 401) return undefined;
+  if (error.code === 'exotel_unauthorized') return 'Basic realm="ingest", charset="UTF-8"';
+  if (error.code === 'twilio_signature_invalid') return undefined;
+  return 'Bearer error="invalid_token"';
 }

@@ -74,6 +74,9 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
   mapCounter('ingest_records_published_total', 'Records confirmed by the backend.', ['adapter', 'type'], stats.recordsPublished);
   mapCounter('ingest_publish_errors_total', 'Failed publish attempts: transient (retried), rejected (for good), invalid_record (bug, dropped).', ['adapter', 'reason'], stats.publishErrors);
   mapCounter('ingest_sequence_gaps_total', 'Jumps forward in a telephony source\'s sequence numbers (missing frames are never waited for).', ['source'], stats.sequenceGaps);
+  mapCounter('ingest_invalid_payloads_total', 'Telephony media payloads skipped because they are not canonical base64 of whole samples.', ['source'], stats.invalidPayloads);
+  mapCounter('ingest_telephony_messages_ignored_total', 'Telephony messages skipped without effect: invalid_json, unknown_event, before_start, unknown_track, invalid_field.', ['source', 'reason'], stats.telephonyIgnored);
+  mapCounter('ingest_telephony_connections_total', 'Accepted telephony connections, by source (exotel, twilio).', ['source'], stats.telephonyConnections);
   plainCounter('ingest_duplicate_frames_total', 'Telephony frames dropped because their sequence number was already received.', () => stats.duplicateFrames);
   plainCounter('ingest_frames_received_total', 'Audio frames received.', () => stats.framesReceived);
   plainCounter('ingest_bytes_received_total', 'Audio bytes received.', () => stats.bytesReceived);

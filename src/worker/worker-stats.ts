@@ -25,6 +25,12 @@ export class WorkerStats {
   readonly publishErrors = new Map<string, number>();
   /** Jumps forward in a source's sequence numbers, by source. */
   readonly sequenceGaps = new Map<string, number>();
+  /** Telephony media payloads refused (not canonical base64 of whole samples), by source. */
+  readonly invalidPayloads = new Map<string, number>();
+  /** Telephony messages skipped without effect, by `source|reason`. */
+  readonly telephonyIgnored = new Map<string, number>();
+  /** Accepted telephony connections, by source. */
+  readonly telephonyConnections = new Map<string, number>();
   /** Publish durations in seconds, drained by the metrics registry at scrape. */
   publishDurations: number[] = [];
 

@@ -112,7 +112,7 @@ test('every problem is reported at once', () => {
 });
 
 test('production with SUPPORT_EXOTEL=true needs no JWT key', () => {
-  okOf({ NODE_ENV: 'production', REDIS_URL: 'redis://localhost:6379', SUPPORT_EXOTEL: 'true' });
+  okOf({ NODE_ENV: 'production', REDIS_URL: 'redis://localhost:6379', SUPPORT_EXOTEL: 'true', EXOTEL_BASIC_AUTH: 'exotel:pw=tenant-a' });
 });
 
 test('JWT_PUBLIC_KEY_FILE content becomes config.jwtPublicKey', () => {
@@ -150,7 +150,7 @@ test('maskedConfig masks sensitive values and leaves the config alone', () => {
 });
 
 test('CONFIG_FILE values are used and the environment overrides them', () => {
-  const file = write('config-ok.json', JSON.stringify({ PORT: 6000, WORKERS: 3, PUBSUB_ADAPTER: 'kafka', KAFKA_BROKERS: ['k1:9092', 'k2:9092'], SUPPORT_EXOTEL: true }));
+  const file = write('config-ok.json', JSON.stringify({ PORT: 6000, WORKERS: 3, PUBSUB_ADAPTER: 'kafka', KAFKA_BROKERS: ['k1:9092', 'k2:9092'], SUPPORT_EXOTEL: true, EXOTEL_BASIC_AUTH: ['exotel:pw=tenant-a'] }));
   const { config } = okOf({ CONFIG_FILE: file, PORT: '7000' });
   assert.equal(config.port, 7000);
   assert.equal(config.workers, 3);
@@ -226,7 +226,7 @@ test('configFromJson refuses JSON that is not a whole config', () => {
 });
 
 test('the report colours problems red, warnings yellow and the OK line green, only when asked', () => {
-  const bad = loadConfig({ PORT: '0', NODE_ENV: 'production', SUPPORT_EXOTEL: 'true', PUBSUB_ADAPTER: 'in_memory' });
+  const bad = loadConfig({ PORT: '0', NODE_ENV: 'production', SUPPORT_EXOTEL: 'true', EXOTEL_BASIC_AUTH: 'exotel:pw=tenant-a', PUBSUB_ADAPTER: 'in_memory' });
   const plain = formatConfigReport(bad, { color: false });
   assert.ok(!plain.includes('\u001b['), 'no escape codes without color');
   assert.match(plain, /^configuration invalid: 1 problem\n {2}PORT: got "0", expected an integer from 1 to 65535\n2 warnings:\n/);
