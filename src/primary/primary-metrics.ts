@@ -4,7 +4,8 @@
  * metrics under the `ingest_primary_` prefix (so they never collide with the
  * workers' summed process metrics).
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectLintCleanDefaultMetrics } from '../worker/worker-metrics';
 
 export interface PrimaryMetrics {
   readonly registry: Registry;
@@ -26,6 +27,6 @@ export function createPrimaryMetrics(version: string, workerCounts: () => Record
   const workerRestarts = new Counter({ name: 'ingest_worker_restarts_total', help: 'Workers replaced after an unexpected exit.', registers });
   const buildInfo = new Gauge({ name: 'ingest_build_info', help: 'Build information (value 1).', labelNames: ['version', 'node'], registers });
   buildInfo.set({ version, node: process.version }, 1);
-  collectDefaultMetrics({ register: registry, prefix: 'ingest_primary_' });
+  collectLintCleanDefaultMetrics(registry, 'ingest_primary_');
   return { registry, workerRestarts };
 }

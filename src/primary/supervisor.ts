@@ -220,7 +220,9 @@ export class Supervisor {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.consecutiveFailures - 1)) - BACKOFF_BASE_MS;
     this.logger.error({ worker_id: worker.id, exit_code: code, signal, lived_ms: livedMs, restart_in_ms: delay }, 'worker exited unexpectedly: replacing it');
     if (delay <= 0) {
-      this.fork();
+      // A replacement that failed during a rolling restart leaves the old worker
+      // serving: refill only slots that are really empty.
+      if (this.activeRecords().length < this.config.workers) this.fork();
       return;
     }
     if (this.restartTimer) return; // one pending restart refills every missing slot

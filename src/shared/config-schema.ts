@@ -284,7 +284,7 @@ export const schema: convict.Schema<Config> = {
   drainTimeoutMs: { doc: 'Rolling restart (SIGHUP): how long an old worker lets its streams run on before it closes the rest with 1012.', format: intRange(0, 3600000), default: 30000, env: 'DRAIN_TIMEOUT_MS' },
   metricsPort: { doc: 'Port of the primary\'s internal listener for /metrics (the whole cluster) and /health; never the public PORT.', format: intRange(1, 65535), default: 9464, env: 'METRICS_PORT' },
   metricsHost: { doc: 'Address the metrics listener binds to.', format: str, default: '0.0.0.0', env: 'METRICS_HOST' },
-  metricsScrapeTimeoutMs: { doc: 'How long a scrape waits for each worker\'s metrics; a late worker is left out and counted in ingest_metrics_workers_missing.', format: intRange(10, 60000), default: 2000, env: 'METRICS_SCRAPE_TIMEOUT_MS' },
+  metricsScrapeTimeoutMs: { doc: 'How long a scrape waits for each worker\'s metrics; a late worker\'s numbers come from its last answer and it is counted in ingest_metrics_workers_missing.', format: intRange(10, 60000), default: 2000, env: 'METRICS_SCRAPE_TIMEOUT_MS' },
   shutdownTimeoutMs: { doc: 'Deadline for a graceful shutdown (flush and publish everything) on SIGTERM.', format: intRange(100, 3600000), default: 30000, env: 'SHUTDOWN_TIMEOUT_MS' },
 
   pubsubAdapter: { doc: 'Backend: redis_streams, kafka or in_memory (default redis_streams when NODE_ENV=production, else in_memory).', format: oneOf(['in_memory', 'redis_streams', 'kafka']), default: 'in_memory', env: 'PUBSUB_ADAPTER' },

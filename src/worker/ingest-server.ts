@@ -27,6 +27,7 @@ import { redactUrl, selectSubprotocol } from './token-extractor';
 import type { TokenVerifier } from './token-verifier';
 import { refuseUpgrade } from './upgrade-refusal';
 import { UpgradeGuard, type VerifiedIdentity } from './upgrade-guard';
+import { UnservedConnections } from './unserved-connections';
 import { WorkerStats } from './worker-stats';
 
 export type ServerState = 'starting' | 'ready' | 'draining' | 'closed';
@@ -65,6 +66,7 @@ export class IngestServer {
   private endGrace: (() => void) | undefined;
   /** During a rolling-restart drain's grace: upgrades on connections handed over before the listener closed. */
   private admitStragglers = false;
+  private readonly unserved = new UnservedConnections();
 
   constructor(private readonly options: IngestServerOptions) {
     const { config, logger } = options;
@@ -76,7 +78,11 @@ export class IngestServer {
     this.server = config.sslKeyPath
       ? https.createServer({ key: fs.readFileSync(config.sslKeyPath), cert: fs.readFileSync(config.sslCertPath) })
       : http.createServer();
-    this.server.on('request', (req, res) => this.onRequest(req, res));
+    this.server.on(config.sslKeyPath ? 'secureConnection' : 'connection', (socket: Duplex) => this.unserved.track(socket));
+    this.server.on('request', (req, res) => {
+      this.unserved.served(req.socket);
+      this.onRequest(req, res);
+    });
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (err, socket) => {
       logger.debug({ err: err.message }, 'malformed HTTP request');
@@ -164,7 +170,7 @@ export class IngestServer {
     // send their upgrade: serve them like the others (no new connection refused during a roll).
     this.admitStragglers = drained !== undefined;
     this.closePromise = (async () => {
-      if (drained && options.graceMs) await this.graceUntil(drained, options.graceMs);
+      if (drained && options.graceMs) await this.graceUntil(this.whenSettled(), options.graceMs);
       else if (options.graceMs && this.sessions.size > 0) await this.graceUntil(this.whenNoSessions(), options.graceMs);
       this.admitStragglers = false;
       const ending = [...this.sessions.keys()].map((s) => s.shutdown(code, reason));
@@ -194,6 +200,14 @@ export class IngestServer {
       this.server.closeIdleConnections();
       if (this.sessions.size === 0) this.server.closeAllConnections();
     });
+  }
+
+  /** No stream left, and no connection handed over whose request is still to come. */
+  private async whenSettled(): Promise<void> {
+    while (this.sessions.size > 0 || this.unserved.size > 0) {
+      await this.whenNoSessions();
+      await this.unserved.whenNone(); // a straggler's upgrade may start a session: check again
+    }
   }
 
   /** Waits for `settled` (streams ending by themselves), at most `ms`, or until cutDrainShort(). */
@@ -282,6 +296,7 @@ export class IngestServer {
       socket.off('error', onSocketError);
       socket.off('close', release);
       accept(ws);
+      this.unserved.served(socket); // after accept(): the session already counts
     });
   }
 
