@@ -15,6 +15,7 @@ import type { Publisher } from '../shared/publisher';
 import type { EndReason, IngestRecord, RecordBase, Source } from '../shared/records';
 import type { MediaFormat, ServerMessages } from '../shared/protocol';
 import { IngestError } from '../shared/errors';
+import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import type { WorkerStats } from './worker-stats';
@@ -71,12 +72,11 @@ export class StreamSession {
   private lastActivityAt = Date.now();
   private lastCommitted = 0;
   private alive = true;
-  private paused = false;
+  private readonly backpressure: BackpressureGate;
   private socketClosed = false;
   private finished = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private backpressureTimer: NodeJS.Timeout | undefined;
   private endPromise: Promise<void> | undefined;
   private log: Logger;
 
@@ -92,6 +92,9 @@ export class StreamSession {
       onConfirmed: (record, ms) => this.onConfirmed(record, ms),
       onFailed: (error, record, outcome) => this.onPublishFailed(error, record, outcome),
       onBacklogDrained: () => this.onBacklogDrained(),
+    });
+    this.backpressure = new BackpressureGate(transport, deps.limits.maxStreamBacklogBytes, deps.limits.backpressureTimeoutMs, () => {
+      if (this.state === 'streaming') void this.fail(makeBacklogError(this.unpublishedBytes));
     });
   }
 
@@ -160,7 +163,9 @@ export class StreamSession {
       stats.acksSent++;
       this.send(this.messages.ack(seq));
     }
-    if (!this.paused && this.unpublishedBytes >= this.deps.limits.maxStreamBacklogBytes) this.pauseReading();
+    if (this.backpressure.check(this.unpublishedBytes)) {
+      this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
+    }
   }
 
   /**
@@ -197,7 +202,7 @@ export class StreamSession {
 
   /** Called by the worker's heartbeat every PING_INTERVAL_MS. Returns false when the peer is gone. */
   heartbeat(ping: () => void): boolean {
-    if (this.paused) {
+    if (this.backpressure.isPaused) {
       // Reading is paused (back-pressure): the peer's pongs sit unread in the
       // socket, so silence proves nothing. BACKPRESSURE_TIMEOUT_MS bounds this
       // state; after it the peer gets a full interval to answer again.
@@ -259,7 +264,7 @@ export class StreamSession {
       this.queue.push({ type: 'stream_ended', ...this.base!, received_at: new Date().toISOString(), last_seq: this.nextSeq - 1, frames: this.frames, reason });
       this.deps.stats.streamsActive--;
     }
-    if (this.paused) this.transport.resume();
+    this.backpressure.release();
     this.endPromise = this.finishEnd(reason, close, wasStreaming);
     return this.endPromise;
   }
@@ -321,24 +326,8 @@ export class StreamSession {
     this.idleTimer = setTimeout(this.onIdleCheck, limit - idleFor);
   };
 
-  private pauseReading(): void {
-    this.paused = true;
-    this.transport.pause();
-    this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
-    this.backpressureTimer = setTimeout(() => {
-      this.backpressureTimer = undefined;
-      if (!this.paused || this.state !== 'streaming') return;
-      void this.fail(makeBacklogError(this.unpublishedBytes));
-    }, this.deps.limits.backpressureTimeoutMs);
-  }
-
   private onBacklogDrained(): void {
-    if (!this.paused || this.unpublishedBytes >= this.deps.limits.maxStreamBacklogBytes) return;
-    this.paused = false;
-    if (this.backpressureTimer) clearTimeout(this.backpressureTimer);
-    this.backpressureTimer = undefined;
-    if (this.state === 'streaming') {
-      this.transport.resume();
+    if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
       this.log.info('backlog below its limit: reading resumed');
     }
   }
@@ -380,9 +369,8 @@ export class StreamSession {
   private clearTimers(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.backpressureTimer) clearTimeout(this.backpressureTimer);
     this.idleTimer = undefined;
-    this.backpressureTimer = undefined;
+    this.backpressure.release();
   }
 
   private maybeFinished(): void {
