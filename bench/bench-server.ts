@@ -20,7 +20,7 @@ const variant = process.env.BENCH_VARIANT ?? 'floor';
 const publicKeyPem = process.env.BENCH_PUBLIC_KEY ?? '';
 
 function floorServer(): Promise<number> {
-  const key = parsePublicKeys(publicKeyPem)[0]!;
+  const key = parsePublicKeys(publicKeyPem)[0];
   const server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 65536 });
   server.on('upgrade', (req, socket, head) => {

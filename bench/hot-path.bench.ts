@@ -68,7 +68,7 @@ async function measure(variant: string, publicKeyPem: string, token: string, str
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function main(): Promise<void> {

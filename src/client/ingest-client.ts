@@ -55,8 +55,8 @@ export class IngestClient {
   private closeInfo: CloseInfo | undefined;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) this.messages.push(JSON.parse(data.toString('utf8')) as ServerMessage);
       this.notify();
     });
     this.closed = new Promise((resolve) => {
@@ -89,7 +89,7 @@ export class IngestClient {
         res.on('end', () => {
           let body: { error?: string; message?: string } = {};
           try {
-            body = JSON.parse(text);
+            body = JSON.parse(text) as { error?: string; message?: string };
           } catch {
             body = { message: text };
           }

@@ -14,7 +14,7 @@
  * snapshot and the exit are lost; they are at most one scrape interval's worth.
  */
 import type { Worker } from 'node:cluster';
-import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry, type PrometheusContentType } from 'prom-client';
 import { message, type WorkerMetricsJson } from '../shared/ipc';
 
 interface PendingScrape {
@@ -52,7 +52,7 @@ export class ClusterMetrics {
     this.missing.set(silent.length);
     for (const [id, metrics] of responses) this.lastSnapshot.set(id, metrics);
     const stale = silent.map((w) => cumulative(this.lastSnapshot.get(w.id) ?? []));
-    const aggregated = AggregatorRegistry.aggregate([...responses.values(), ...stale, ...this.retired]) as Registry;
+    const aggregated = AggregatorRegistry.aggregate<PrometheusContentType>([...responses.values(), ...stale, ...this.retired]);
     return Registry.merge([aggregated, this.primaryRegistry]).metrics();
   }
 

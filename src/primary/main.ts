@@ -21,6 +21,7 @@ import { createPrimaryMetrics } from './primary-metrics';
 import { RollingRestart } from './rolling-restart';
 import { Supervisor } from './supervisor';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir's compiled tree; read it at run time
 const { version } = require('../../../package.json') as { version: string };
 
 export const EXIT_CONFIG = 78;

@@ -234,7 +234,7 @@ export function splitCredentialEntry(entry: string): CredentialEntry | undefined
 /** One `account_sid=tenant` entry of EXOTEL_ACCOUNT_TENANTS / TWILIO_ACCOUNT_TENANTS. */
 export function splitTenantEntry(entry: string): { readonly key: string; readonly tenant: string } | undefined {
   const m = /^([^\s=,]+)=([^\s=,]{1,128})$/.exec(entry);
-  return m ? { key: m[1]!, tenant: m[2]! } : undefined;
+  return m ? { key: m[1], tenant: m[2] } : undefined;
 }
 
 function checkCredentialEntry(entry: string): string | undefined {

@@ -112,7 +112,7 @@ function readConfigFile(load: Load, path: string): Record<string, unknown> {
 function resolveKey(load: Load, spec: KeySpec): void {
   const given = load.given.get(spec.key);
   // Clone defaults so freezing the result never freezes the schema's arrays.
-  const raw = given ? given.raw : structuredClone(spec.item.default);
+  const raw: unknown = given ? given.raw : structuredClone(spec.item.default as unknown);
   const value: unknown = spec.format.coerce ? spec.format.coerce(raw) : raw;
   try {
     spec.format.validate?.(value, spec.item);

@@ -179,8 +179,8 @@ export class KafkaPublisher implements Publisher {
   private takeBatch(): Pending[] {
     let bytes = 0;
     let count = 0;
-    while (count < this.queue.length && (count === 0 || bytes + this.queue[count]!.size <= this.batchLimit)) {
-      bytes += this.queue[count]!.size;
+    while (count < this.queue.length && (count === 0 || bytes + this.queue[count].size <= this.batchLimit)) {
+      bytes += this.queue[count].size;
       count++;
     }
     return this.queue.splice(0, count);

@@ -92,7 +92,7 @@ export function recordAttributes(record: IngestRecord): Array<[string, string]> 
     if (key === 'payload') continue;
     const value = fields[key];
     if (value === undefined) continue;
-    out.push([key, typeof value === 'object' ? JSON.stringify(value) : String(value)]);
+    out.push([key, typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)]);
   }
   return out;
 }

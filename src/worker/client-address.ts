@@ -30,7 +30,7 @@ export class ClientAddressResolver {
     // Walk from the right: each trusted hop vouches for the one before it.
     const hops = value.split(',').map((h) => normalize(h.trim())).filter((h) => net.isIP(h) !== 0);
     for (let i = hops.length - 1; i >= 0; i--) {
-      if (!this.isTrusted(hops[i]!)) return hops[i]!;
+      if (!this.isTrusted(hops[i])) return hops[i];
     }
     return hops[0] ?? peer;
   }
@@ -43,7 +43,7 @@ export function normalize(address: string): string {
 
 export function addRange(list: net.BlockList, entry: string): void {
   const [addr, bits] = entry.split('/');
-  const family = net.isIPv6(addr!) ? 'ipv6' : 'ipv4';
-  if (bits === undefined) list.addAddress(addr!, family);
-  else list.addSubnet(addr!, Number(bits), family);
+  const family = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
+  if (bits === undefined) list.addAddress(addr, family);
+  else list.addSubnet(addr, Number(bits), family);
 }

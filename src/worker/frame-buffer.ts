@@ -38,7 +38,7 @@ export class FrameBuffer {
   take(base: Omit<RecordBase, 'received_at'>, media: MediaFormat): AudioRecord | undefined {
     const count = this.frames.length;
     if (count === 0) return undefined;
-    const payload = count === 1 ? this.frames[0]! : Buffer.concat(this.frames, this.bytesHeld);
+    const payload = count === 1 ? this.frames[0] : Buffer.concat(this.frames, this.bytesHeld);
     const record: AudioRecord = {
       type: 'audio',
       ...base,

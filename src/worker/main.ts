@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         clusterView = msg.view;
         return;
       case 'metrics_request':
-        send(message({ type: 'metrics_response', requestId: msg.requestId, metrics: (await metrics.getMetricsAsJSON()) as never }));
+        send(message({ type: 'metrics_response', requestId: msg.requestId, metrics: (await metrics.getMetricsAsJSON()) }));
         return;
     }
   };

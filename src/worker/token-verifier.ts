@@ -190,7 +190,7 @@ function decode(token: string): { alg: string; claims: Claims } {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw invalid('token payload is not a JSON object');
   }
-  return { alg: header.alg, claims: payload as Claims };
+  return { alg: header.alg, claims: payload };
 }
 
 function numericClaim(claims: Claims, name: string): number | undefined {

@@ -81,7 +81,7 @@ export function parseLenientNumber(value: unknown): number | undefined {
   const m = NUMBER_WITH_UNIT.exec(value);
   if (!m) return undefined;
   const n = Number(m[1]);
-  return /^k/i.test(m[2]!) ? n * 1000 : n;
+  return /^k/i.test(m[2]) ? n * 1000 : n;
 }
 
 /** A non-negative safe integer (chunk numbers), else undefined. */
@@ -105,7 +105,7 @@ const ALAW = new Set(['alaw', 'a-law', 'pcma', 'g711a', 'g711-alaw', 'g711_alaw'
  */
 export function encodingFromName(name: string | undefined): Encoding | undefined {
   if (name === undefined) return undefined;
-  const bare = name.toLowerCase().split(';', 1)[0]!.trim().replace(/^audio\//, '').replace(/^x-/, '');
+  const bare = name.toLowerCase().split(';', 1)[0].trim().replace(/^audio\//, '').replace(/^x-/, '');
   if (MULAW.has(bare)) return 'mulaw';
   if (ALAW.has(bare)) return 'alaw';
   return undefined;
