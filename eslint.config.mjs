@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cache/', 'test/backends/*.js', 'test/run-tests.js', 'ops/'] },
+  { ignores: ['eslint.config.mjs', 'dist/', 'node_modules/', '.cache/', 'test/backends/*.js', 'test/run-tests.js', 'ops/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

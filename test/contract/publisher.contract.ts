@@ -29,11 +29,11 @@ export interface PublisherHarness {
   /** A fresh publisher, not started; the suite starts and closes it. */
   readonly publisher: Publisher;
   /** Every record the backend holds for this tenant, in the backend's order for each stream. */
-  readBack(tenantId: string): Promise<ReadRecord[]>;
+  readonly readBack: (tenantId: string) => Promise<ReadRecord[]>;
   /** Makes the backend unreachable for the publisher (optional: enables the outage test). */
-  breakBackend?(): Promise<void>;
+  readonly breakBackend?: () => Promise<void>;
   /** Ends what breakBackend started. */
-  restoreBackend?(): Promise<void>;
+  readonly restoreBackend?: () => Promise<void>;
 }
 
 /** Builds a harness; it registers its own cleanup (keys, proxies, clients) on `t`. */

@@ -7,41 +7,22 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../helpers/cluster';
+import type { RunningCluster } from '../helpers/cluster';
 import { pollUntil } from '../helpers/http-get';
 import { frameBytes } from '../helpers/ingest-server';
 import { scrapeMetrics } from '../helpers/prometheus';
-import { redisScratch, REDIS_URL } from '../helpers/redis';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
 import { makeKeyPair, signToken } from '../helpers/tokens';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json is outside the compiled tree
 const { version } = require('../../../package.json') as { version: string };
 
-interface Setup {
-  readonly cluster: RunningCluster;
-  readonly url: string;
-  readonly token: string;
-}
-
-async function startMetricsCluster(t: TestContext, env: Record<string, string> = {}): Promise<Setup> {
-  const { prefix } = redisScratch(t, 'metrics');
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
-    BUFFER_DURATION_MS: '200',
-    ...env,
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  return { cluster, url: `ws://127.0.0.1:${port}/v1/ingest`, token: signToken(keys.privateKey, { tenant_id: 'tenant-a' }) };
+function startMetricsCluster(t: TestContext, env: Record<string, string> = {}): Promise<RedisCluster> {
+  return startRedisCluster(t, 'metrics', { BUFFER_DURATION_MS: '200', ...env });
 }
 
 /** Runs `count` streams of `frames` frames (sizes differ per stream and per frame) to stopped + 1000; returns the bytes sent. */
-async function load(t: TestContext, setup: Setup, count: number, frames: number, label: string): Promise<number> {
+async function load(t: TestContext, setup: RedisCluster, count: number, frames: number, label: string): Promise<number> {
   const sizes = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const client = await IngestClient.connect(setup.url, { token: setup.token });
@@ -173,7 +154,7 @@ test('counters do not drop when a worker is replaced: the totals after a SIGKILL
   assert.equal(before.value('ingest_frames_received_total'), 8 * 50);
   assert.equal(before.value('ingest_bytes_received_total'), bytes);
 
-  const victim = readyWorkerPids(cluster)[0]!;
+  const victim = readyWorkerPids(cluster)[0];
   process.kill(victim, 'SIGKILL');
   await cluster.waitForLog((e) => e.role === 'primary' && e.msg === 'worker ready' && !readyWorkerPids(cluster).slice(0, 2).includes(e.worker_pid as number), 'a replacement');
   const after = await scrapeMetrics(cluster.metricsPort);

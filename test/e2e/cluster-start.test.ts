@@ -41,7 +41,7 @@ test('npm start with no key and no broker starts 2 workers, logs a working dev t
   const [, token] = await waitFor(/"dev_token":"([^"]+)"/);
   assert.match(out, /development only/);
   assert.match(out, new RegExp(`npm run client -- --url ws://localhost:${port}/v1/ingest --token `));
-  const client = await IngestClient.connect(`ws://127.0.0.1:${port}/v1/ingest`, { token: token! });
+  const client = await IngestClient.connect(`ws://127.0.0.1:${port}/v1/ingest`, { token: token });
   await client.start({ interactionId: 'dev-call' });
   client.sendFrame(Buffer.alloc(320, 1));
   const { stopped, close } = await client.stop();
@@ -89,7 +89,7 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2' });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
   const ready = cluster.logs().filter((e) => e.role === 'worker' && e.msg === 'worker ready');
-  const victim = ready[0]!.pid as number;
+  const victim = ready[0].pid as number;
   process.kill(victim, 'SIGKILL');
   await cluster.waitForLog((e) => e.msg === 'worker exited unexpectedly: replacing it' && e.signal === 'SIGKILL', 'exit noticed');
   await cluster.waitForLog((e) => e.role === 'worker' && e.msg === 'worker ready' && e.pid !== victim && !ready.some((r) => r.pid === e.pid), 'replacement ready');

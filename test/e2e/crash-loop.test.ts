@@ -29,7 +29,7 @@ test('a crash loop is retried with growing, capped delays; /health says unhealth
   await cluster.waitForLog(() => exits().length >= EXITS, `${EXITS} failed starts`);
 
   const delays = exits().slice(0, EXITS).map((e) => e.restart_in_ms as number);
-  for (let i = 1; i < delays.length; i++) assert.ok(delays[i]! > delays[i - 1]!, `restart delays grow: ${delays}`);
+  for (let i = 1; i < delays.length; i++) assert.ok(delays[i] > delays[i - 1], `restart delays grow: ${delays.join(', ')}`);
   for (const delay of delays) assert.ok(delay >= 0 && delay <= BACKOFF_CAP_MS, `restart delay ${delay} within the cap`);
   for (const exit of exits().slice(0, EXITS)) {
     assert.equal(exit.exit_code, 69, 'start-up failure');

@@ -6,28 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, startCluster } from '../helpers/cluster';
 import { frameBytes } from '../helpers/ingest-server';
-import { readStream, redisScratch, REDIS_URL } from '../helpers/redis';
+import { readStream } from '../helpers/redis';
+import { startRedisCluster } from '../helpers/redis-cluster';
 import { assertResumedAudioCovers, countdown, deferred, runResumingStream } from '../helpers/resuming-stream';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
-import { makeKeyPair, signToken } from '../helpers/tokens';
 
 const STREAMS = 40;
 const FRAMES = 200;
 const ACK_INTERVAL = 10;
 
 test('a worker killed with SIGKILL mid-stream is replaced; its clients resume from committed + 1 and every frame lands in Redis; the other worker\'s streams are untouched', { timeout: 120_000 }, async (t) => {
-  const { admin, prefix } = redisScratch(t, 'crash');
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
+  const { cluster, admin, streamKey, url, token } = await startRedisCluster(t, 'crash', {
     ACK_INTERVAL: String(ACK_INTERVAL),
     // Records by size, never by time: at the kill every stream has some frames
     // committed and some only acked (received, buffered), which the kill loses.
@@ -35,13 +25,10 @@ test('a worker killed with SIGKILL mid-stream is replaced; its clients resume fr
     MAX_FRAME_BYTES: '4096',
     MAX_CHUNK_BYTES: '4096',
   });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
   // The primary's lines (its own order), not the workers' (theirs may come after "all workers ready").
   const workersBefore = cluster.logs().filter((e) => e.role === 'primary' && e.msg === 'worker ready').map((e) => e.worker_pid as number);
   assert.equal(workersBefore.length, 2);
 
-  const url = `ws://127.0.0.1:${port}/v1/ingest`;
-  const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
   const sent: SentStream[] = Array.from({ length: STREAMS }, (_, i) => ({
     interactionId: `crash-${i}`,
     tenantId: 'tenant-a',
@@ -62,7 +49,7 @@ test('a worker killed with SIGKILL mid-stream is replaced; its clients resume fr
   for (const e of cluster.logs()) {
     if (e.msg === 'stream started' && typeof e.interaction_id === 'string' && !firstServer.has(e.interaction_id)) firstServer.set(e.interaction_id, e.pid as number);
   }
-  const victim = workersBefore[0]!;
+  const victim = workersBefore[0];
   const onVictim = new Set(sent.filter((s) => firstServer.get(s.interactionId) === victim).map((s) => s.interactionId));
   assert.ok(onVictim.size > 0 && onVictim.size < STREAMS, `streams spread over both workers (${onVictim.size} of ${STREAMS} on the victim)`);
 
@@ -73,23 +60,23 @@ test('a worker killed with SIGKILL mid-stream is replaced; its clients resume fr
   const replacement = await cluster.waitForLog((e) => e.role === 'primary' && e.msg === 'worker ready' && !workersBefore.includes(e.worker_pid as number), 'a replacement worker');
   const outcomes = await results;
 
-  const grouped = byInteraction(await readStream(admin, `${prefix}:audio`));
+  const grouped = byInteraction(await readStream(admin, streamKey));
   for (const [i, s] of sent.entries()) {
-    const { connections, stopped } = outcomes[i]!;
+    const { connections, stopped } = outcomes[i];
     // `frames` counts what the last connection carried.
     assert.deepEqual(stopped, { type: 'stopped', last_seq: FRAMES, frames: FRAMES - connections.at(-1)!.firstSeq + 1 });
     const records = grouped.get(s.interactionId);
     assert.ok(records, `${s.interactionId} has records`);
     if (onVictim.has(s.interactionId)) {
-      assert.equal(connections[0]!.close.code, 1006, `${s.interactionId}: the killed worker's connection closes abnormally`);
+      assert.equal(connections[0].close.code, 1006, `${s.interactionId}: the killed worker's connection closes abnormally`);
       for (let k = 1; k < connections.length; k++) {
-        assert.equal(connections[k]!.firstSeq, connections[k - 1]!.committed + 1, `${s.interactionId}: resumed at the last committed seq + 1`);
+        assert.equal(connections[k].firstSeq, connections[k - 1].committed + 1, `${s.interactionId}: resumed at the last committed seq + 1`);
       }
       assert.ok(connections.length >= 2, `${s.interactionId} reconnected`);
       assertResumedAudioCovers(records, s, FRAMES);
     } else {
-      assert.equal(connections.length + outcomes[i]!.lostConnects, 1, `${s.interactionId} on the surviving worker needed no reconnection`);
-      assert.equal(connections[0]!.close.code, 1000);
+      assert.equal(connections.length + outcomes[i].lostConnects, 1, `${s.interactionId} on the surviving worker needed no reconnection`);
+      assert.equal(connections[0].close.code, 1000);
       assert.equal(records.filter((r) => text(r, 'type') === 'stream_started').length, 1);
       assertAudioCovers(records, s, FRAMES); // exactly once: untouched by the kill
     }

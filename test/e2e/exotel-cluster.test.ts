@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { freePort, startCluster } from '../helpers/cluster';
-import { readStream, redisScratch, REDIS_URL } from '../helpers/redis';
+import { readStream } from '../helpers/redis';
+import { startRedisCluster } from '../helpers/redis-cluster';
 import { fieldsOf } from '../helpers/stream-check';
 import { assertCallRecords, type FieldMap } from '../helpers/telephony-check';
 import { buildCall, playCall, type SimulatedCall, type SimulatorOptions } from '../helpers/telephony-simulator';
@@ -24,7 +25,7 @@ function variant(i: number): SimulatorOptions {
     casing: i % 2 === 0 ? 'snake' : 'camel',
     stringNumbers: i % 3 !== 0,
     binaryJson: i % 5 === 0,
-    sampleRate: [8000, 16000, 24000][i % 3]!,
+    sampleRate: [8000, 16000, 24000][i % 3],
     chunks: 40 + (i % 11),
     dtmf: [{ afterChunk: 5 + (i % 7), digit: String(i % 10), durationMs: 80 }],
     marks: [{ afterChunk: 30, name: `mark-${i}` }],
@@ -34,24 +35,22 @@ function variant(i: number): SimulatorOptions {
 }
 
 test('4.1 two hundred concurrent simulated Exotel calls through a 2-worker cluster land in Redis: every byte, in order, dtmf and mark in place', async (t) => {
-  const { admin, prefix } = redisScratch(t, 'exotel-e2e');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:{tenant_id}`,
-    SUPPORT_EXOTEL: 'true',
-    EXOTEL_BASIC_AUTH: USERS.map((u) => `${u.user}:${u.password}=${u.tenant}`).join(','),
-    BUFFER_DURATION_MS: '200',
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
+  // Exotel clients authenticate with Basic auth: no JWT key.
+  const { cluster, admin, prefix, port } = await startRedisCluster(
+    t,
+    'exotel-e2e',
+    {
+      SUPPORT_EXOTEL: 'true',
+      EXOTEL_BASIC_AUTH: USERS.map((u) => `${u.user}:${u.password}=${u.tenant}`).join(','),
+      BUFFER_DURATION_MS: '200',
+    },
+    { streamKey: (p) => `${p}:{tenant_id}`, jwt: false },
+  );
 
   const calls: Array<{ call: SimulatedCall; tenant: string; rate: number }> = [];
   await Promise.all(
     Array.from({ length: CALLS }, async (_, i) => {
-      const user = USERS[i % USERS.length]!;
+      const user = USERS[i % USERS.length];
       const options = variant(i);
       const call = buildCall(options);
       calls.push({ call, tenant: user.tenant, rate: options.sampleRate! });

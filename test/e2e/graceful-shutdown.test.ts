@@ -8,44 +8,33 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../helpers/cluster';
 import { httpGet, pollUntil } from '../helpers/http-get';
 import { frameBytes } from '../helpers/ingest-server';
-import { readStream, redisScratch, startTcpProxy, type TcpProxy } from '../helpers/redis';
+import { readStream, startTcpProxy, type TcpProxy } from '../helpers/redis';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
-import { makeKeyPair, signToken } from '../helpers/tokens';
 
 const FRAMES = 60;
 const ACK_INTERVAL = 10;
 
-interface Setup {
-  readonly cluster: RunningCluster;
+interface Setup extends RedisCluster {
   readonly proxy: TcpProxy;
-  readonly port: number;
-  readonly url: string;
-  readonly token: string;
-  readonly prefix: string;
-  readonly admin: ReturnType<typeof redisScratch>['admin'];
 }
 
+/** Redis reached through a TCP proxy the test can stall. */
 async function startBehindProxy(t: TestContext, label: string, env: Record<string, string> = {}): Promise<Setup> {
-  const { admin, prefix } = redisScratch(t, label);
   const proxy = await startTcpProxy(t);
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL: proxy.url,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
-    ACK_INTERVAL: String(ACK_INTERVAL),
-    BUFFER_DURATION_MS: '30000', // nothing is published by time: the shutdown must publish it
-    ...env,
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  return { cluster, proxy, port, url: `ws://127.0.0.1:${port}/v1/ingest`, token: signToken(keys.privateKey, { tenant_id: 'tenant-a' }), prefix, admin };
+  const setup = await startRedisCluster(
+    t,
+    label,
+    {
+      ACK_INTERVAL: String(ACK_INTERVAL),
+      BUFFER_DURATION_MS: '30000', // nothing is published by time: the shutdown must publish it
+      ...env,
+    },
+    { redisUrl: proxy.url },
+  );
+  return { ...setup, proxy };
 }
 
 interface Running {
@@ -65,9 +54,9 @@ async function streamsUnderLoad(t: TestContext, setup: Setup, count: number): Pr
         if (!client.closeState) client.ws.terminate();
       });
       await client.start({ interactionId: sent.interactionId });
-      for (let seq = 1; seq <= FRAMES; seq++) client.sendFrame(sent.frames[seq - 1]!);
+      for (let seq = 1; seq <= FRAMES; seq++) client.sendFrame(sent.frames[seq - 1]);
       await client.waitForMessage((m) => m.type === 'ack' && m.seq === FRAMES);
-      for (let seq = FRAMES + 1; seq <= FRAMES + 5; seq++) client.sendFrame(sent.frames[seq - 1]!); // not acked: may or may not land
+      for (let seq = FRAMES + 1; seq <= FRAMES + 5; seq++) client.sendFrame(sent.frames[seq - 1]); // not acked: may or may not land
       return { client, sent, acked: FRAMES };
     }),
   );
@@ -77,7 +66,7 @@ async function streamsUnderLoad(t: TestContext, setup: Setup, count: number): Pr
 async function startsPublished(setup: Setup, streams: Running[]): Promise<void> {
   await pollUntil(
     async () => {
-      const grouped = byInteraction(await readStream(setup.admin, `${setup.prefix}:audio`));
+      const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
       return streams.every((s) => grouped.has(s.sent.interactionId)) ? true : undefined;
     },
     'every stream_started record in Redis',
@@ -114,7 +103,7 @@ test('SIGTERM under load: /ready turns 503 (Retry-After) while the workers flush
   assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS, 'exited within SHUTDOWN_TIMEOUT_MS');
   assert.ok(cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
 
-  const grouped = byInteraction(await readStream(setup.admin, `${setup.prefix}:audio`));
+  const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
   for (const { client, sent, acked } of streams) {
     const close = await client.closed;
     assert.equal(close.code, 1001, `${sent.interactionId}: closed for the shutdown`);

@@ -71,11 +71,11 @@ test('4 fifty streams of 200 frames through a 2-worker cluster land in Kafka in 
     assert.ok(records, `${s.interactionId} has messages keyed by its interaction_id`);
     assert.equal(new Set(records.map((r) => r.partition)).size, 1, 'one interaction stays in one partition');
     assert.deepEqual(records.map((r) => r.headers.type).filter((t, i, a) => t !== 'audio' || a[i - 1] !== 'audio'), ['stream_started', 'audio', 'stream_ended']);
-    const started = records[0]!;
+    const started = records[0];
     assert.equal(started.headers.tenant_id, s.tenantId);
     assert.equal(started.headers.source, 'native');
-    assert.deepEqual(JSON.parse(started.value.toString()).metadata, { agent: `a-${s.interactionId}` }, 'non-audio value is the record as JSON');
-    const ended = JSON.parse(records.at(-1)!.value.toString());
+    assert.deepEqual((JSON.parse(started.value.toString()) as { metadata: unknown }).metadata, { agent: `a-${s.interactionId}` }, 'non-audio value is the record as JSON');
+    const ended = JSON.parse(records.at(-1)!.value.toString()) as { reason: string; last_seq: number };
     assert.equal(ended.reason, 'stop');
     assert.equal(ended.last_seq, FRAMES);
     let expected = 1;

@@ -18,7 +18,7 @@ import { makeKeyPair, signToken } from '../helpers/tokens';
 
 async function privateBroker(t: TestContext) {
   const [port, controllerPort] = await kafkaBroker.freePorts(2);
-  const broker = kafkaBroker.restartable({ port: port!, controllerPort: controllerPort! });
+  const broker = kafkaBroker.restartable({ port: port, controllerPort: controllerPort });
   t.after(() => broker.reset());
   await broker.start();
   return broker;
@@ -63,7 +63,7 @@ test('4 broker outage mid-stream through the cluster: streams keep being acked, 
     BUFFER_DURATION_MS: '100', ACK_INTERVAL: '5', BACKEND_UNHEALTHY_AFTER_MS: '600000',
   });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const health = async (): Promise<string> => JSON.parse((await httpGet(`http://127.0.0.1:${cluster.metricsPort}/health`)).body).status;
+  const health = async (): Promise<string> => (JSON.parse((await httpGet(`http://127.0.0.1:${cluster.metricsPort}/health`)).body) as { status: string }).status;
   assert.equal(await health(), 'healthy');
 
   const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
@@ -115,7 +115,7 @@ test('4 broker outage mid-stream through the cluster: streams keep being acked, 
       for (let seq = start; seq <= end; seq++) seen.set(seq, m.value.subarray((seq - start) * frameSize, (seq - start + 1) * frameSize));
     }
     for (let seq = 1; seq <= 60; seq++) {
-      assert.ok(seen.get(seq)?.equals(s.frames[seq - 1]!), `outage-${s.index}: frame ${seq} present and byte-exact`);
+      assert.ok(seen.get(seq)?.equals(s.frames[seq - 1]), `outage-${s.index}: frame ${seq} present and byte-exact`);
     }
   }
   t.diagnostic(`duplicate audio records after the outage (at least once delivery): ${duplicates}`);

@@ -7,32 +7,18 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../helpers/cluster';
+import type { RunningCluster } from '../helpers/cluster';
 import { pollUntil } from '../helpers/http-get';
 import { frameBytes } from '../helpers/ingest-server';
 import { promtoolCheckMetrics, scrapeMetrics, startPrometheus } from '../helpers/prometheus';
-import { redisScratch, REDIS_URL } from '../helpers/redis';
-import { makeKeyPair, signToken } from '../helpers/tokens';
+import { startRedisCluster } from '../helpers/redis-cluster';
 
 /** A 2-worker cluster on Redis after a little load: every labelled series (accepted, refused, records, closes) exists. */
 async function clusterAfterLoad(t: TestContext): Promise<RunningCluster> {
-  const { prefix } = redisScratch(t, 'prometheus');
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
-    BUFFER_DURATION_MS: '200',
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const url = `ws://127.0.0.1:${port}/v1/ingest`;
+  const { cluster, url, token } = await startRedisCluster(t, 'prometheus', { BUFFER_DURATION_MS: '200' });
   await Promise.all(
     Array.from({ length: 4 }, async (_, i) => {
-      const client = await IngestClient.connect(url, { token: signToken(keys.privateKey, { tenant_id: 'tenant-a' }) });
+      const client = await IngestClient.connect(url, { token });
       await client.start({ interactionId: `prom-${i}` });
       for (let seq = 1; seq <= 30; seq++) client.sendFrame(frameBytes(i, seq));
       assert.equal((await client.stop()).close.code, 1000);
@@ -83,8 +69,8 @@ test('a real Prometheus server scrapes the metrics port: target up with no error
   }, 'the query to return a sample', 60_000, 200);
   assert.equal(result.resultType, 'vector');
   assert.equal(result.result.length, 1);
-  assert.equal(result.result[0]!.metric.job, 'ingest');
-  assert.equal(result.result[0]!.value[1], '2');
+  assert.equal(result.result[0].metric.job, 'ingest');
+  assert.equal(result.result[0].value[1], '2');
   cluster.child.kill('SIGTERM');
   assert.equal((await cluster.exited).code, 0);
 });

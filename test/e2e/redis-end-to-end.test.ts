@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, startCluster } from '../helpers/cluster';
 import { frameBytes } from '../helpers/ingest-server';
-import { readStream, redisScratch, REDIS_URL } from '../helpers/redis';
+import { readStream } from '../helpers/redis';
+import { startRedisCluster } from '../helpers/redis-cluster';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
-import { makeKeyPair, signToken } from '../helpers/tokens';
 
 const STREAMS = 50;
 const FRAMES = 200;
@@ -28,30 +27,20 @@ async function runStream(url: string, token: string, sent: SentStream): Promise<
 }
 
 test('2-3 fifty concurrent streams of 200 frames through a 2-worker cluster land in Redis exactly once, in order, byte-exact', async (t) => {
-  const { admin, prefix } = redisScratch(t, 'e2e');
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:{tenant_id}`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
-    BUFFER_DURATION_MS: '200',
-    MAX_FRAME_BYTES: '4096',
-    MAX_CHUNK_BYTES: '16384',
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const url = `ws://127.0.0.1:${port}/v1/ingest`;
+  const { cluster, admin, prefix, url, sign } = await startRedisCluster(
+    t,
+    'e2e',
+    { BUFFER_DURATION_MS: '200', MAX_FRAME_BYTES: '4096', MAX_CHUNK_BYTES: '16384' },
+    { streamKey: (p) => `${p}:{tenant_id}` },
+  );
   const tenants = ['tenant-a', 'tenant-b'];
   const sent: SentStream[] = Array.from({ length: STREAMS }, (_, i) => ({
     interactionId: `call-${i}`,
-    tenantId: tenants[i % 2]!,
+    tenantId: tenants[i % 2],
     firstSeq: i % 5 === 0 ? 1001 : 1,
     frames: Array.from({ length: FRAMES }, (_, k) => frameBytes(i, k + 1, 160 + (i % 7) * 32)),
   }));
-  await Promise.all(sent.map((s) => runStream(url, signToken(keys.privateKey, { tenant_id: s.tenantId }), s)));
+  await Promise.all(sent.map((s) => runStream(url, sign({ tenant_id: s.tenantId }), s)));
 
   for (const tenant of tenants) {
     const grouped = byInteraction(await readStream(admin, `${prefix}:${tenant}`));
@@ -86,22 +75,10 @@ test('2-3 fifty concurrent streams of 200 frames through a 2-worker cluster land
 });
 
 test('2 SIGTERM during streaming: clients get 1001, the primary exits 0, and every acked frame is in Redis', async (t) => {
-  const { admin, prefix } = redisScratch(t, 'sigterm');
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
+  const { cluster, admin, streamKey, url, token } = await startRedisCluster(t, 'sigterm', {
     BUFFER_DURATION_MS: '30000', // nothing is flushed by time: SIGTERM must flush it
     ACK_INTERVAL: '5',
   });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const url = `ws://127.0.0.1:${port}/v1/ingest`;
-  const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
   const streams = await Promise.all(
     Array.from({ length: 10 }, async (_, i) => {
       const sent: SentStream = { interactionId: `term-${i}`, tenantId: 'tenant-a', firstSeq: 1, frames: [] };
@@ -109,7 +86,7 @@ test('2 SIGTERM during streaming: clients get 1001, the primary exits 0, and eve
       await client.start({ interactionId: sent.interactionId });
       for (let seq = 1; seq <= 50; seq++) {
         sent.frames.push(frameBytes(i, seq));
-        client.sendFrame(sent.frames[seq - 1]!);
+        client.sendFrame(sent.frames[seq - 1]);
       }
       await client.waitForMessage((m) => m.type === 'ack' && m.seq === 50);
       return { client, sent };
@@ -122,7 +99,7 @@ test('2 SIGTERM during streaming: clients get 1001, the primary exits 0, and eve
     assert.equal(client.lastCommitted(), 50, 'everything acked was committed before the close');
   }
   assert.deepEqual(await cluster.exited, { code: 0, signal: null });
-  const grouped = byInteraction(await readStream(admin, `${prefix}:audio`));
+  const grouped = byInteraction(await readStream(admin, streamKey));
   for (const { sent } of streams) {
     const records = grouped.get(sent.interactionId)!;
     assert.ok(records, `${sent.interactionId} in Redis`);

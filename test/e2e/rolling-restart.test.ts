@@ -8,41 +8,17 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../helpers/cluster';
+import type { RunningCluster } from '../helpers/cluster';
 import { frameBytes } from '../helpers/ingest-server';
-import { readStream, redisScratch, REDIS_URL } from '../helpers/redis';
+import { readStream } from '../helpers/redis';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
 import { countdown, deferred, runResumingStream } from '../helpers/resuming-stream';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
-import { makeKeyPair, signToken } from '../helpers/tokens';
 
 const ACK_INTERVAL = 10;
 
-interface Setup {
-  readonly cluster: RunningCluster;
-  readonly url: string;
-  readonly token: string;
-  readonly prefix: string;
-  readonly admin: ReturnType<typeof redisScratch>['admin'];
-}
-
-async function startRedisCluster(t: TestContext, label: string, env: Record<string, string>): Promise<Setup> {
-  const { admin, prefix } = redisScratch(t, label);
-  const keys = makeKeyPair('ec');
-  const port = await freePort();
-  const cluster = await startCluster(t, {
-    PORT: String(port),
-    WORKERS: '2',
-    PUBSUB_ADAPTER: 'redis_streams',
-    REDIS_URL,
-    REDIS_STREAM_KEY: `${prefix}:audio`,
-    JWT_PUBLIC_KEY: keys.publicKeyPem,
-    ACK_INTERVAL: String(ACK_INTERVAL),
-    BUFFER_DURATION_MS: '200',
-    ...env,
-  });
-  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  return { cluster, url: `ws://127.0.0.1:${port}/v1/ingest`, token: signToken(keys.privateKey, { tenant_id: 'tenant-a' }), prefix, admin };
-}
+/** What every cluster in this file runs with; each test adds its drain and shutdown timeouts. */
+const ROLL_ENV = { ACK_INTERVAL: String(ACK_INTERVAL), BUFFER_DURATION_MS: '200' };
 
 /** Pids of the workers the primary reported ready, in order (its own lines, so in its own order). */
 function readyWorkerPids(cluster: RunningCluster): number[] {
@@ -93,7 +69,7 @@ async function shortStream(t: TestContext, url: string, token: string, sent: Sen
 }
 
 /** `lanes` loops of back-to-back short streams until `until` resolves. */
-function shortStreamLoops(t: TestContext, setup: Setup, lanes: number, until: Promise<void>): Promise<ShortStream[]> {
+function shortStreamLoops(t: TestContext, setup: RedisCluster, lanes: number, until: Promise<void>): Promise<ShortStream[]> {
   let done = false;
   void until.then(() => (done = true));
   const all: ShortStream[] = [];
@@ -112,7 +88,7 @@ function shortStreamLoops(t: TestContext, setup: Setup, lanes: number, until: Pr
 test('SIGHUP rolls every worker while 100 streams run and new ones keep arriving: none refused, old streams get 1012 and resume, every frame in Redis, every pid new', { timeout: 180_000 }, async (t) => {
   const LONG = 100;
   const FRAMES = 100;
-  const setup = await startRedisCluster(t, 'roll', { DRAIN_TIMEOUT_MS: '500' });
+  const setup = await startRedisCluster(t, 'roll', { ...ROLL_ENV, DRAIN_TIMEOUT_MS: '500' });
   const { cluster } = setup;
   const pidsBefore = readyWorkerPids(cluster);
   assert.equal(pidsBefore.length, 2);
@@ -151,20 +127,20 @@ test('SIGHUP rolls every worker while 100 streams run and new ones keep arriving
   }
   const servers = streamServers(cluster);
   for (const [i, s] of sent.entries()) {
-    const { connections, lostConnects } = outcomes[i]!;
+    const { connections, lostConnects } = outcomes[i];
     assert.equal(lostConnects, 0, `${s.interactionId}: every connect answered`);
     const closes = connections.map((c) => c.close.code);
     assert.equal(closes.at(-1), 1000);
-    assert.ok(closes.length >= 2, `${s.interactionId} was on an old worker: closed with 1012 at least once (${closes})`);
-    for (const code of closes.slice(0, -1)) assert.equal(code, 1012, `${s.interactionId}: drained with 1012 (${closes})`);
+    assert.ok(closes.length >= 2, `${s.interactionId} was on an old worker: closed with 1012 at least once (${closes.join(', ')})`);
+    for (const code of closes.slice(0, -1)) assert.equal(code, 1012, `${s.interactionId}: drained with 1012 (${closes.join(', ')})`);
     for (let k = 1; k < connections.length; k++) {
-      assert.equal(connections[k - 1]!.committed, FRAMES / 2, `${s.interactionId}: the drain committed everything received before closing`);
-      assert.equal(connections[k]!.firstSeq, connections[k - 1]!.committed + 1, `${s.interactionId}: resumed at committed + 1`);
+      assert.equal(connections[k - 1].committed, FRAMES / 2, `${s.interactionId}: the drain committed everything received before closing`);
+      assert.equal(connections[k].firstSeq, connections[k - 1].committed + 1, `${s.interactionId}: resumed at committed + 1`);
     }
     assert.ok(pidsAfter.includes(servers.get(connections.at(-1)!.streamId!)!), `${s.interactionId} ends on a new worker`);
   }
 
-  const grouped = byInteraction(await readStream(setup.admin, `${setup.prefix}:audio`));
+  const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
   for (const s of [...sent, ...shortStreams.map((x) => x.sent)]) {
     const records = grouped.get(s.interactionId);
     assert.ok(records, `${s.interactionId} has records`);
@@ -176,7 +152,7 @@ test('SIGHUP rolls every worker while 100 streams run and new ones keep arriving
 });
 
 /** Opens held streams until each of the two workers serves at least one; returns their clients. */
-async function streamsOnBothWorkers(t: TestContext, setup: Setup, label: string): Promise<Array<{ client: IngestClient; sent: SentStream }>> {
+async function streamsOnBothWorkers(t: TestContext, setup: RedisCluster, label: string): Promise<Array<{ client: IngestClient; sent: SentStream }>> {
   const out: Array<{ client: IngestClient; sent: SentStream }> = [];
   const workers = (): Set<unknown> =>
     new Set(setup.cluster.logs().filter((e) => e.msg === 'stream started' && String(e.interaction_id).startsWith(`${label}-`)).map((e) => e.worker_id));
@@ -198,7 +174,7 @@ async function streamsOnBothWorkers(t: TestContext, setup: Setup, label: string)
 
 test('a SIGHUP during a rolling restart queues one more roll, never a parallel one', { timeout: 120_000 }, async (t) => {
   // A long drain keeps the first roll in progress until the test ends its streams.
-  const setup = await startRedisCluster(t, 'roll-twice', { DRAIN_TIMEOUT_MS: '600000' });
+  const setup = await startRedisCluster(t, 'roll-twice', { ...ROLL_ENV, DRAIN_TIMEOUT_MS: '600000' });
   const { cluster } = setup;
   const streams = await streamsOnBothWorkers(t, setup, 'held');
   cluster.child.kill('SIGHUP');
@@ -222,7 +198,7 @@ test('a SIGHUP during a rolling restart queues one more roll, never a parallel o
 });
 
 test('SIGTERM during a rolling restart wins: the roll stops, the primary exits 0 and every acked frame is in Redis', { timeout: 120_000 }, async (t) => {
-  const setup = await startRedisCluster(t, 'roll-term', { DRAIN_TIMEOUT_MS: '600000', SHUTDOWN_TIMEOUT_MS: '30000' });
+  const setup = await startRedisCluster(t, 'roll-term', { ...ROLL_ENV, DRAIN_TIMEOUT_MS: '600000', SHUTDOWN_TIMEOUT_MS: '30000' });
   const { cluster } = setup;
   const streams = await streamsOnBothWorkers(t, setup, 'term');
   cluster.child.kill('SIGHUP');
@@ -235,7 +211,7 @@ test('SIGTERM during a rolling restart wins: the roll stops, the primary exits 0
   assert.ok(!cluster.logs().some((e) => e.msg === 'rolling restart complete'), 'the roll did not go on');
   assert.equal(readyWorkerPids(cluster).length, 3, 'no worker forked after SIGTERM');
 
-  const grouped = byInteraction(await readStream(setup.admin, `${setup.prefix}:audio`));
+  const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
   for (const { client, sent } of streams) {
     const close = await client.closed;
     assert.ok([1001, 1012].includes(close.code), `${sent.interactionId}: closed with ${close.code}`);

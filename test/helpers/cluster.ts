@@ -51,14 +51,14 @@ export async function startCluster(t: TestContext, env: Record<string, string>, 
   const listeners = new Set<() => void>();
   const notify = (): void => listeners.forEach((l) => l());
   let pending = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     pending += chunk;
     const parts = pending.split('\n');
     pending = parts.pop() ?? '';
     lines.push(...parts.filter((p) => p.length > 0));
     notify();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr.push(chunk);
     notify();
   });

@@ -48,8 +48,8 @@ export async function startTestServer(t: TestContext, env: Record<string, string
   const config = testConfig({ JWT_PUBLIC_KEY: keys.publicKeyPem, ...env });
   const lines: string[] = [];
   const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter((l: string) => l.length > 0));
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
       cb();
     },
   });

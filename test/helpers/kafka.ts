@@ -12,6 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 type KafkaBroker = typeof import('../backends/kafka-broker');
 
 /** The broker kit (plain JS in test/backends, which tsc does not copy into dist/). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with test/run-tests.js, not compiled into dist/
 export const kafkaBroker = require(path.join(process.env.INGEST_TEST_ROOT ?? process.cwd(), 'test', 'backends', 'kafka-broker.js')) as KafkaBroker;
 export const SHARED_BROKERS = kafkaBroker.KAFKA_BROKERS;
 

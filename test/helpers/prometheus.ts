@@ -30,8 +30,8 @@ export function parseExposition(body: string): Sample[] {
     const match = SAMPLE_LINE.exec(line);
     if (!match) throw new Error(`not an exposition sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, key, raw] of (match[2] ?? '').matchAll(LABEL_PAIR)) labels[key!] = raw!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+    for (const [, key, raw] of (match[2] ?? '').matchAll(LABEL_PAIR)) labels[key] = raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
   }
   return samples;
 }
@@ -114,7 +114,7 @@ export async function startPrometheus(t: TestContext, targetPort: number): Promi
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (log = (log + c).slice(-4000)));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (log = (log + c).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const failedToSpawn = new Promise<never>((_, reject) =>
     child.once('error', (err: NodeJS.ErrnoException) =>

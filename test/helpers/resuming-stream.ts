@@ -95,7 +95,7 @@ export async function runResumingStream(t: TestContext, options: ResumingStreamO
         }
         const stopAt = options.hold && !released ? options.hold.beforeSeq - 1 : last;
         const end = Math.min(stopAt, next + options.ackInterval - 1);
-        for (let seq = next; seq <= end; seq++) client.sendFrame(sent.frames[seq - sent.firstSeq]!);
+        for (let seq = next; seq <= end; seq++) client.sendFrame(sent.frames[seq - sent.firstSeq]);
         if ((end - firstSeq + 1) % options.ackInterval === 0) {
           await client.waitForMessage((m) => m.type === 'ack' && m.seq === end);
         }

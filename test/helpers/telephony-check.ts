@@ -88,7 +88,7 @@ export function assertCallRecords(records: readonly FieldMap[], call: SimulatedC
       assert.equal(field(r, 'tenant_id'), expected.tenant, `${label}: tenant`);
       assert.equal(field(r, 'source'), source, `${label}: source`);
     }
-    const started = list[0]!;
+    const started = list[0];
     assert.equal(field(started, 'encoding'), expected.encoding ?? (source === 'twilio' ? 'mulaw' : 'pcm_s16le'));
     assert.equal(field(started, 'sample_rate'), String(expected.sampleRate ?? 8000));
     assert.equal(field(started, 'channels'), '1');

@@ -148,7 +148,7 @@ export function buildCall(options: SimulatorOptions = {}): SimulatedCall {
   push({ event: 'start', stream_sid: streamSid, start: startBody(provider, options, { callSid, streamSid, accountSid, trackNames }) });
   for (let chunk = 1; chunk <= chunks; chunk++) {
     for (const [track, sent] of tracks) {
-      const media: Record<string, unknown> = { chunk, timestamp: chunk * 20, payload: sent.chunks[chunk - 1]!.toString('base64') };
+      const media: Record<string, unknown> = { chunk, timestamp: chunk * 20, payload: sent.chunks[chunk - 1].toString('base64') };
       if (provider === 'twilio') media.track = track;
       push({ event: 'media', stream_sid: streamSid, media }, true);
     }

@@ -23,9 +23,9 @@ function okOf(env: NodeJS.ProcessEnv) {
 test('SUPPORT_EXOTEL=true with neither credentials nor ranges refuses to start and says how to fix it', () => {
   const problems = problemsOf({ SUPPORT_EXOTEL: 'true', EXOTEL_DEFAULT_TENANT: 't' });
   assert.equal(problems.length, 1);
-  assert.equal(problems[0]!.variable, 'EXOTEL_BASIC_AUTH');
-  assert.match(problems[0]!.expected, /EXOTEL_ALLOWED_CIDRS/);
-  assert.match(problems[0]!.expected, /EXOTEL_ALLOW_UNAUTHENTICATED=true/);
+  assert.equal(problems[0].variable, 'EXOTEL_BASIC_AUTH');
+  assert.match(problems[0].expected, /EXOTEL_ALLOWED_CIDRS/);
+  assert.match(problems[0].expected, /EXOTEL_ALLOW_UNAUTHENTICATED=true/);
 });
 
 test('EXOTEL_ALLOW_UNAUTHENTICATED=true starts, with a warning every time the configuration is loaded', () => {
@@ -47,7 +47,7 @@ test('Exotel settings parse into lists; credentials are masked in reports and in
   assert.deepEqual(config.exotelAllowedCidrs, ['203.0.113.0/24', '2001:db8::/32']);
   assert.deepEqual(maskedConfig(config).exotelBasicAuth, ['****', '****']);
   const bad = problemsOf({ SUPPORT_EXOTEL: 'true', EXOTEL_BASIC_AUTH: 'exo:secretpw' });
-  assert.equal(bad[0]!.variable, 'EXOTEL_BASIC_AUTH');
+  assert.equal(bad[0].variable, 'EXOTEL_BASIC_AUTH');
   assert.ok(!JSON.stringify(bad).includes('secretpw'), 'a malformed entry is not echoed');
 });
 

@@ -85,7 +85,7 @@ for (const [rule, env, variable, expected] of BAD) {
   test(rule, () => {
     const problems = problemsOf(env);
     assert.deepEqual(problems.map((p) => p.variable), [variable], `problems: ${JSON.stringify(problems)}`);
-    assert.match(problems[0]!.expected, expected);
+    assert.match(problems[0].expected, expected);
   });
 }
 
@@ -128,7 +128,7 @@ test('a TLS key that matches its certificate is accepted', () => {
 });
 
 test('secrets are masked in problems and in the report', () => {
-  const secrets = ['s3cret-pw', 'BEGIN PRIVATE KEY', JWT_PRIVATE_PEM.split('\n')[1]!];
+  const secrets = ['s3cret-pw', 'BEGIN PRIVATE KEY', JWT_PRIVATE_PEM.split('\n')[1]];
   const env = { REDIS_URL: 'http://user:s3cret-pw@cache.internal:6379', JWT_PUBLIC_KEY: JWT_PRIVATE_PEM };
   const result = loadConfig(env);
   const problems = problemsOf(env);
@@ -170,32 +170,32 @@ test('an unknown CONFIG_FILE key is a problem', () => {
   const file = write('config-unknown.json', JSON.stringify({ PROT: 5000 }));
   const problems = problemsOf({ CONFIG_FILE: file });
   assert.equal(problems.length, 1);
-  assert.equal(problems[0]!.variable, 'CONFIG_FILE');
-  assert.match(problems[0]!.expected, /"PROT" is not one/);
+  assert.equal(problems[0].variable, 'CONFIG_FILE');
+  assert.match(problems[0].expected, /"PROT" is not one/);
 });
 
 test('an unreadable or invalid CONFIG_FILE is a problem', () => {
-  assert.match(problemsOf({ CONFIG_FILE: missing })[0]!.expected, /readable JSON file.*ENOENT/);
-  assert.match(problemsOf({ CONFIG_FILE: write('config-broken.json', '{"PORT": ') })[0]!.expected, /readable JSON file/);
-  assert.match(problemsOf({ CONFIG_FILE: write('config-array.json', '[1]') })[0]!.expected, /JSON object/);
+  assert.match(problemsOf({ CONFIG_FILE: missing })[0].expected, /readable JSON file.*ENOENT/);
+  assert.match(problemsOf({ CONFIG_FILE: write('config-broken.json', '{"PORT": ') })[0].expected, /readable JSON file/);
+  assert.match(problemsOf({ CONFIG_FILE: write('config-array.json', '[1]') })[0].expected, /JSON object/);
 });
 
 test('production defaults the adapter to redis_streams', () => {
   assert.equal(okOf(PROD).config.pubsubAdapter, 'redis_streams');
   const problems = problemsOf({ NODE_ENV: 'production', JWT_PUBLIC_KEY: JWT_PUBLIC_PEM });
-  assert.match(problems[0]!.expected, /the default with NODE_ENV=production/);
+  assert.match(problems[0].expected, /the default with NODE_ENV=production/);
 });
 
 test('production with in_memory is a warning, not a problem', () => {
   const { warnings } = okOf({ ...PROD, PUBSUB_ADAPTER: 'in_memory', TRUSTED_PROXIES: '10.0.0.0/8' });
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /lost on restart/);
+  assert.match(warnings[0], /lost on restart/);
 });
 
 test('production with neither TLS nor TRUSTED_PROXIES is a warning', () => {
   const { warnings } = okOf(PROD);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /no TLS and no proxy hint.*TRUSTED_PROXIES/);
+  assert.match(warnings[0], /no TLS and no proxy hint.*TRUSTED_PROXIES/);
   assert.deepEqual(okOf({ ...PROD, TRUSTED_PROXIES: '10.0.0.0/8,::1' }).warnings, []);
 });
 
@@ -231,8 +231,8 @@ test('the report colours problems red, warnings yellow and the OK line green, on
   assert.ok(!plain.includes('\u001b['), 'no escape codes without color');
   assert.match(plain, /^configuration invalid: 1 problem\n {2}PORT: got "0", expected an integer from 1 to 65535\n2 warnings:\n/);
   const colored = formatConfigReport(bad, { color: true });
-  assert.match(colored, /\u001b\[31m {2}PORT: got "0"/);
-  assert.match(colored, /\u001b\[33m {2}PUBSUB_ADAPTER=in_memory/);
+  assert.ok(colored.includes('\u001b[31m  PORT: got "0"'), 'problems in red');
+  assert.ok(colored.includes('\u001b[33m  PUBSUB_ADAPTER=in_memory'), 'warnings in yellow');
   const good = formatConfigReport(loadConfig({ WORKERS: '1' }), { color: true });
   assert.equal(good, '\u001b[32mconfiguration OK: adapter in_memory, port 5000, 1 worker\u001b[0m\n');
 });

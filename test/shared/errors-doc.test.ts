@@ -31,11 +31,11 @@ function readDocRows(text: string): Map<string, DocRow> {
   for (const line of text.split('\n')) {
     const match = /^\|\s*`([a-z0-9_]+)`\s*\|(.*)\|\s*$/.exec(line);
     if (!match) continue;
-    const code = match[1]!;
-    const cells = match[2]!.split(/(?<!\\)\|/).map((c) => unescape(c.trim()));
+    const code = match[1];
+    const cells = match[2].split(/(?<!\\)\|/).map((c) => unescape(c.trim()));
     assert.equal(cells.length, 3, `docs/errors.md: the row for ${code} must have 4 cells (code, HTTP status, close code, meaning)`);
     assert.ok(!rows.has(code), `docs/errors.md lists ${code} twice`);
-    rows.set(code, { status: cells[0]!, closeCode: cells[1]!, meaning: cells[2]! });
+    rows.set(code, { status: cells[0], closeCode: cells[1], meaning: cells[2] });
   }
   return rows;
 }

@@ -179,7 +179,7 @@ test('publishes in flight when the connection drops reject at once as retryable'
   const outcomes = await Promise.allSettled(pending);
   for (const outcome of outcomes) {
     assert.equal(outcome.status, 'rejected');
-    assert.ok(isPublishError(true)((outcome as PromiseRejectedResult).reason));
+    assert.ok(isPublishError(true)((outcome).reason));
   }
   await waitForHealth(publisher, stateIs('down'), 'down');
 });

@@ -5,33 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
+import type { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
 import type { AudioRecord, IngestRecord, StreamEndedRecord } from '../../src/shared/records';
 import type { IngestClient } from '../../src/client/ingest-client';
 import { httpGet } from '../helpers/http-get';
-import { frameBytes, startTestServer, type TestServer } from '../helpers/ingest-server';
+import { memoryPublisher, waitForRecord } from '../helpers/in-memory-records';
+import { frameBytes, startTestServer } from '../helpers/ingest-server';
 import { DEFAULT_TENANT } from '../helpers/tokens';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher, 'these tests need the in_memory publisher');
-  return server.publisher;
-}
-
-/** Resolves with the first record (already published or still to come) matching `predicate`. */
-function waitForRecord<T extends IngestRecord>(publisher: InMemoryPublisher, predicate: (r: IngestRecord) => r is T): Promise<T> {
-  return new Promise((resolve) => {
-    const found = publisher.records().find(predicate);
-    if (found) return resolve(found);
-    const off = publisher.onRecord((record) => {
-      if (!predicate(record)) return;
-      off();
-      resolve(record);
-    });
-  });
-}
 
 function endOf(interactionId: string): (r: IngestRecord) => r is StreamEndedRecord {
   return (r): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === interactionId;
@@ -75,7 +58,7 @@ function assertCovers(audio: AudioRecord[], frames: Buffer[], firstSeq = 1): voi
 
 test('2 frames are published as one audio record as soon as the buffer reaches MAX_CHUNK_BYTES', async (t) => {
   const server = await startTestServer(t, { MAX_CHUNK_BYTES: '4096', MAX_FRAME_BYTES: '1024' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-chunks' });
   const frames = sendFrames(client, 1, 1, 12, 1024);
@@ -93,7 +76,7 @@ test('2 frames are published as one audio record as soon as the buffer reaches M
 
 test('2 frames are published once the oldest buffered frame is BUFFER_DURATION_MS old, for every buffer of the stream', async (t) => {
   const server = await startTestServer(t, { BUFFER_DURATION_MS: '100' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-timed' });
   const frames: Buffer[] = [];
@@ -113,7 +96,7 @@ test('2 frames are published once the oldest buffered frame is BUFFER_DURATION_M
 
 test('2 a MAX_CHUNK_BYTES flush does not stop the BUFFER_DURATION_MS timer for the frames that follow', async (t) => {
   const server = await startTestServer(t, { BUFFER_DURATION_MS: '100', MAX_CHUNK_BYTES: '4096', MAX_FRAME_BYTES: '1024' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-mixed' });
   const frames = sendFrames(client, 1, 1, 4, 1024); // a full chunk: flushed by size
@@ -127,7 +110,7 @@ test('2 a MAX_CHUNK_BYTES flush does not stop the BUFFER_DURATION_MS timer for t
 
 test('2 records of each stream are published in order, with contiguous seq ranges and byte-exact payloads', async (t) => {
   const server = await startTestServer(t, { MAX_CHUNK_BYTES: '4096', MAX_FRAME_BYTES: '1024' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const a = await server.connect();
   const b = await server.connect();
   await a.start({ interactionId: 'call-a', firstSeq: 1 });
@@ -155,7 +138,7 @@ test('2 records of each stream are published in order, with contiguous seq range
 
 test('3 records carry type, tenant_id, interaction_id, stream_id, source and received_at, plus their own fields', async (t) => {
   const server = await startTestServer(t);
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   const metadata = { agent_id: 'a-7', queue: { name: 'sales', priority: 2 } };
   const started = await client.start({ interactionId: 'call-fields', encoding: 'mulaw', sampleRate: 16000, channels: 2, metadata });
@@ -173,18 +156,18 @@ test('3 records carry type, tenant_id, interaction_id, stream_id, source and rec
   }
   const [startedRecord, audio, ended] = records;
   const base = ['type', 'tenant_id', 'interaction_id', 'stream_id', 'source', 'received_at'];
-  assert.deepEqual(Object.keys(startedRecord!).sort(), [...base, 'encoding', 'sample_rate', 'channels', 'first_seq', 'metadata'].sort());
+  assert.deepEqual(Object.keys(startedRecord).sort(), [...base, 'encoding', 'sample_rate', 'channels', 'first_seq', 'metadata'].sort());
   assert.deepEqual(startedRecord, { ...startedRecord, encoding: 'mulaw', sample_rate: 16000, channels: 2, first_seq: 1, metadata });
-  assert.deepEqual(Object.keys(audio!).sort(), [...base, 'seq_start', 'seq_end', 'frames', 'encoding', 'sample_rate', 'channels', 'payload'].sort());
+  assert.deepEqual(Object.keys(audio).sort(), [...base, 'seq_start', 'seq_end', 'frames', 'encoding', 'sample_rate', 'channels', 'payload'].sort());
   assert.deepEqual({ ...audio, payload: undefined }, { ...audio, payload: undefined, seq_start: 1, seq_end: 5, frames: 5, encoding: 'mulaw', sample_rate: 16000, channels: 2 });
   assert.ok((audio as AudioRecord).payload.equals(Buffer.concat(frames)));
-  assert.deepEqual(Object.keys(ended!).sort(), [...base, 'last_seq', 'frames', 'reason'].sort());
+  assert.deepEqual(Object.keys(ended).sort(), [...base, 'last_seq', 'frames', 'reason'].sort());
   assert.deepEqual(ended, { ...ended, last_seq: 5, frames: 5, reason: 'stop' });
 });
 
 test('3 a client that closes without stop still gets its frames published, and the stream ends with reason client_closed', async (t) => {
   const server = await startTestServer(t);
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-hangup' });
   const frames = sendFrames(client, 1, 1, 9);
@@ -196,7 +179,7 @@ test('3 a client that closes without stop still gets its frames published, and t
 
 test('2 while the backend fails, frames are still acked and health is degraded; once it recovers everything is committed and published', async (t) => {
   const server = await startTestServer(t, { ACK_INTERVAL: '10', MAX_CHUNK_BYTES: '4096', MAX_FRAME_BYTES: '1024' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-outage' });
   publisher.setFailing(true);
@@ -207,7 +190,7 @@ test('2 while the backend fails, frames are still acked and health is degraded; 
     assert.equal(audioOf(publisher, 'call-outage').length, 0);
     const health = await httpGet(`http://127.0.0.1:${server.port}/health`);
     assert.equal(health.status, 200);
-    assert.equal(JSON.parse(health.body).status, 'degraded');
+    assert.equal((JSON.parse(health.body) as { status: string }).status, 'degraded');
 
     publisher.setFailing(false);
     await waitForCommitted(client, 20);
@@ -217,7 +200,7 @@ test('2 while the backend fails, frames are still acked and health is degraded; 
     const records = recordsOf(publisher, 'call-outage');
     assert.equal(records[0]?.type, 'stream_started');
     assert.equal(records.at(-1)?.type, 'stream_ended');
-    assert.equal(JSON.parse((await httpGet(`http://127.0.0.1:${server.port}/health`)).body).status, 'healthy');
+    assert.equal((JSON.parse((await httpGet(`http://127.0.0.1:${server.port}/health`)).body) as { status: string }).status, 'healthy');
   } finally {
     publisher.setFailing(false);
   }
@@ -231,7 +214,7 @@ test('2 at MAX_STREAM_BACKLOG_BYTES the server stops reading, closes with 1013 a
     MAX_STREAM_BACKLOG_BYTES: '4096',
     BACKPRESSURE_TIMEOUT_MS: '200',
   });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-backlog' });
   publisher.setFailing(true);
@@ -265,7 +248,7 @@ test('2 when the backlog drains before BACKPRESSURE_TIMEOUT_MS, reading resumes 
     MAX_STREAM_BACKLOG_BYTES: '4096',
     BACKPRESSURE_TIMEOUT_MS: '60000',
   });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-resume' });
   publisher.setFailing(true);
@@ -296,7 +279,7 @@ test('1.5 a stream paused at its backlog limit is not taken for a dead peer: it 
     MAX_STREAM_BACKLOG_BYTES: '4096',
     BACKPRESSURE_TIMEOUT_MS: '1500', // five ping intervals while paused
   });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-paused' });
   publisher.setFailing(true);

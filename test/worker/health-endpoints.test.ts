@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
 import { httpGet, type HttpAnswer } from '../helpers/http-get';
 import { frameBytes, startTestServer, type TestServer } from '../helpers/ingest-server';
+import { memoryPublisher as memory } from '../helpers/in-memory-records';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -18,11 +18,6 @@ function get(server: TestServer, path: string): Promise<HttpAnswer> {
 function json(answer: HttpAnswer): Record<string, unknown> {
   assert.equal(answer.headers['content-type'], 'application/json');
   return JSON.parse(answer.body) as Record<string, unknown>;
-}
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher, 'these tests need the in_memory publisher');
-  return server.publisher;
 }
 
 /**

@@ -7,31 +7,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
+import type { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
 import type { AudioRecord, IngestRecord, StreamEndedRecord, StreamStartedRecord } from '../../src/shared/records';
 import type { IngestClient, ServerMessage } from '../../src/client/ingest-client';
-import { frameBytes, startTestServer, type TestServer } from '../helpers/ingest-server';
+import { memoryPublisher, waitForRecord } from '../helpers/in-memory-records';
+import { frameBytes, startTestServer } from '../helpers/ingest-server';
 import { DEFAULT_TENANT } from '../helpers/tokens';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher, 'these tests need the in_memory publisher');
-  return server.publisher;
-}
-
-/** Resolves with the first record (already published or still to come) matching `predicate`. */
-function waitForRecord<T extends IngestRecord>(publisher: InMemoryPublisher, predicate: (r: IngestRecord) => r is T): Promise<T> {
-  return new Promise((resolve) => {
-    const found = publisher.records().find(predicate);
-    if (found) return resolve(found);
-    const off = publisher.onRecord((record) => {
-      if (!predicate(record)) return;
-      off();
-      resolve(record);
-    });
-  });
-}
 
 const isEnded = (r: IngestRecord): r is StreamEndedRecord => r.type === 'stream_ended';
 const audioOf = (publisher: InMemoryPublisher): AudioRecord[] => publisher.records().filter((r): r is AudioRecord => r.type === 'audio');
@@ -75,7 +58,7 @@ test('1.3 start is answered with started {type, stream_id (uuid), interaction_id
   assert.match(String(started.stream_id), UUID);
   assert.equal(started.interaction_id, 'call-123');
   assert.equal(started.next_seq, 1);
-  const record = await waitForRecord(memory(server), (r): r is StreamStartedRecord => r.type === 'stream_started');
+  const record = await waitForRecord(memoryPublisher(server), (r): r is StreamStartedRecord => r.type === 'stream_started');
   assert.equal(record.stream_id, started.stream_id);
 });
 
@@ -90,11 +73,11 @@ test('1.2 first_seq is honoured: next_seq, acks, stopped and record seq ranges c
   assert.equal(close.code, 1000);
   assert.deepEqual(client.messages.filter((m) => m.type === 'ack').map((m) => m.seq), [105, 110]);
   assert.deepEqual(stopped, { type: 'stopped', last_seq: 110, frames: 10 });
-  const audio = audioOf(memory(server));
+  const audio = audioOf(memoryPublisher(server));
   assert.equal(audio[0]?.seq_start, 101);
   assert.equal(audio.at(-1)?.seq_end, 110);
   assert.ok(Buffer.concat(audio.map((r) => r.payload)).equals(Buffer.concat(frames)));
-  const startedRecord = memory(server).records().find((r): r is StreamStartedRecord => r.type === 'stream_started');
+  const startedRecord = memoryPublisher(server).records().find((r): r is StreamStartedRecord => r.type === 'stream_started');
   assert.equal(startedRecord?.first_seq, 101);
 });
 
@@ -112,7 +95,7 @@ test('1.3 an ack follows every ACK_INTERVAL-th frame and names that frame\'s seq
 test('1.3 committed is sent only once the backend confirmed the record holding the frames', async (t) => {
   // One frame per record, so each frame is committed on its own while the stream runs.
   const server = await startTestServer(t, { MAX_CHUNK_BYTES: '1024', MAX_FRAME_BYTES: '1024' });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const client = await server.connect();
   await client.start({ interactionId: 'call-committed' });
   sendFrames(client, 1, 3, 1024);
@@ -136,7 +119,7 @@ test('1.3 after stop the last frame is committed, then stopped {last_seq, frames
   const committedAt = client.messages.findIndex((m) => m.type === 'committed' && m.seq === 7);
   const stoppedAt = client.messages.findIndex((m) => m.type === 'stopped');
   assert.ok(committedAt >= 0 && committedAt < stoppedAt, 'committed 7 precedes stopped');
-  const ended = memory(server).records().find(isEnded);
+  const ended = memoryPublisher(server).records().find(isEnded);
   assert.deepEqual({ reason: ended?.reason, last_seq: ended?.last_seq, frames: ended?.frames }, { reason: 'stop', last_seq: 7, frames: 7 });
 });
 
@@ -171,7 +154,7 @@ test('1.2 keepalive resets the idle timer: a silent stream that sends keepalives
   const { stopped, close } = await client.stop();
   assert.equal(close.code, 1000);
   assert.deepEqual(stopped, { type: 'stopped', last_seq: 0, frames: 0 });
-  assert.equal(memory(server).records().find(isEnded)?.reason, 'stop');
+  assert.equal(memoryPublisher(server).records().find(isEnded)?.reason, 'stop');
 });
 
 test('1.4 a stream with no frame or keepalive for IDLE_TIMEOUT_MS is closed with 1000 and ends with reason idle_timeout', async (t) => {
@@ -182,7 +165,7 @@ test('1.4 a stream with no frame or keepalive for IDLE_TIMEOUT_MS is closed with
   const { code } = await client.closed;
   assert.equal(code, 1000);
   // The close waits for the backend: the records are there already.
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const ended = publisher.records().find(isEnded);
   assert.equal(ended?.reason, 'idle_timeout');
   assert.equal(ended?.frames, 2);
@@ -194,7 +177,7 @@ test('1.2 no start within START_TIMEOUT_MS closes the connection with 1008', asy
   const server = await startTestServer(t, { START_TIMEOUT_MS: '100' });
   const client = await server.connect();
   await assertClosedWith(client, 1008, 'start_timeout');
-  assert.equal(memory(server).records().length, 0);
+  assert.equal(memoryPublisher(server).records().length, 0);
 });
 
 test('1.2 a binary frame before start closes the connection with 1008', async (t) => {
@@ -211,7 +194,7 @@ test('1.2 a second start closes the stream with 1008 and what was buffered is st
   const frames = sendFrames(client, 1, 3);
   client.sendJson({ type: 'start', interaction_id: 'call-twice' });
   await assertClosedWith(client, 1008, 'duplicate_start');
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const ended = await waitForRecord(publisher, isEnded);
   assert.deepEqual({ reason: ended.reason, frames: ended.frames }, { reason: 'error', frames: 3 });
   assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
@@ -264,7 +247,7 @@ for (const [what, fields] of invalidStarts) {
     client.sendJson({ type: 'start', ...fields });
     await assertClosedWith(client, 1008, 'invalid_start');
     assert.equal(client.messages.some((m) => m.type === 'started'), false);
-    assert.equal(memory(server).records().length, 0);
+    assert.equal(memoryPublisher(server).records().length, 0);
   });
 }
 
@@ -276,7 +259,7 @@ test('1.2 start fields at their limits are accepted (128-char id, 48000 Hz, 2 ch
   assert.equal(Buffer.byteLength(JSON.stringify(metadata)), 4096);
   const started = await client.start({ interactionId, sampleRate: 48000, channels: 2, encoding: 'opus', metadata });
   assert.equal(started.interaction_id, interactionId);
-  const record = await waitForRecord(memory(server), (r): r is StreamStartedRecord => r.type === 'stream_started');
+  const record = await waitForRecord(memoryPublisher(server), (r): r is StreamStartedRecord => r.type === 'stream_started');
   assert.deepEqual(
     { encoding: record.encoding, sample_rate: record.sample_rate, channels: record.channels, metadata: record.metadata },
     { encoding: 'opus', sample_rate: 48000, channels: 2, metadata },
@@ -291,7 +274,7 @@ test('1.2 a frame over MAX_FRAME_BYTES closes the stream with 1009 and the frame
   const frames = sendFrames(client, 1, 3, 1024); // exactly the limit: accepted
   client.sendFrame(Buffer.alloc(2000, 7));
   await assertClosedWith(client, 1009, 'frame_too_large');
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const ended = await waitForRecord(publisher, isEnded);
   assert.deepEqual({ reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames }, { reason: 'error', last_seq: 3, frames: 3 });
   const audio = audioOf(publisher);
@@ -307,7 +290,7 @@ test('1.2 a frame over the default MAX_FRAME_BYTES (65536) closes the stream wit
   client.sendFrame(Buffer.alloc(65537, 7));
   const { code } = await client.closed;
   assert.equal(code, 1009);
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const ended = await waitForRecord(publisher, isEnded);
   assert.deepEqual({ reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames }, { reason: 'error', last_seq: 2, frames: 2 });
   assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
@@ -318,7 +301,7 @@ test('1.2 a start whose tenant_id differs from the token\'s tenant is refused wi
   const client = await server.connect();
   client.sendJson({ type: 'start', interaction_id: 'call-1', media, tenant_id: 'tenant-b' });
   await assertClosedWith(client, 1008, 'tenant_mismatch');
-  assert.equal(memory(server).records().length, 0);
+  assert.equal(memoryPublisher(server).records().length, 0);
 });
 
 test('1.2 a start whose tenant_id equals the token\'s tenant is accepted', async (t) => {
@@ -334,7 +317,7 @@ test('1.1 a token with an interaction_id claim refuses a start for another inter
   const client = await server.connect({ claims: { interaction_id: 'call-granted' } });
   client.sendJson({ type: 'start', interaction_id: 'call-other', media });
   await assertClosedWith(client, 1008, 'interaction_mismatch');
-  assert.equal(memory(server).records().length, 0);
+  assert.equal(memoryPublisher(server).records().length, 0);
 });
 
 test('1.1 a token with an interaction_id claim accepts a start for that interaction', async (t) => {
@@ -363,7 +346,7 @@ test('1.2.1 a legacy start ({"event":"start"}, pcm16, top-level media) is answer
   assert.deepEqual(client.messages.filter((m) => m.event === 'ack').map((m) => m.seq), [2, 4]);
   assert.deepEqual(client.messages.find((m) => m.event === 'committed'), { event: 'committed', seq: 4 });
   assert.deepEqual(client.messages.at(-1), { event: 'stopped', last_seq: 4, frames: 4 });
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const startedRecord = publisher.records().find((r): r is StreamStartedRecord => r.type === 'stream_started');
   assert.deepEqual([startedRecord?.encoding, startedRecord?.sample_rate, startedRecord?.channels], ['pcm_s16le', 24000, 1]);
   const audio = audioOf(publisher);
@@ -379,7 +362,7 @@ test('1.2.1 a legacy start whose tenant_id differs from the token\'s is refused 
   assert.equal(code, 1008);
   // Refused before the dialect switch: the error is in the current form.
   assert.equal(client.messages.at(-1)?.code, 'tenant_mismatch');
-  assert.equal(memory(server).records().length, 0);
+  assert.equal(memoryPublisher(server).records().length, 0);
 });
 
 test('1.5 a peer that does not answer pings is terminated, and its buffered frames are published with reason ping_timeout', async (t) => {
@@ -389,8 +372,8 @@ test('1.5 a peer that does not answer pings is terminated, and its buffered fram
   t.after(() => ws.terminate());
   const messages: ServerMessage[] = [];
   let pings = 0;
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) messages.push(JSON.parse(data.toString()) as ServerMessage);
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (!isBinary) messages.push(JSON.parse(data.toString('utf8')) as ServerMessage);
   });
   ws.on('ping', () => pings++);
   const closed = once(ws, 'close');
@@ -402,7 +385,7 @@ test('1.5 a peer that does not answer pings is terminated, and its buffered fram
   assert.equal(code, 1006, 'terminated, no close handshake');
   assert.ok(pings >= 1, 'the server pinged before giving up');
   assert.deepEqual(messages.filter((m) => m.type === 'ack').map((m) => m.seq), [1, 2, 3]);
-  const publisher = memory(server);
+  const publisher = memoryPublisher(server);
   const ended = await waitForRecord(publisher, isEnded);
   assert.deepEqual({ reason: ended.reason, frames: ended.frames, last_seq: ended.last_seq }, { reason: 'ping_timeout', frames: 3, last_seq: 3 });
   assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));

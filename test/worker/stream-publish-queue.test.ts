@@ -30,7 +30,7 @@ class ScriptedPublisher implements Publisher {
   nthCall(n: number): Promise<(typeof this.calls)[number]> {
     return new Promise((resolve) => {
       const check = (): void => {
-        if (this.calls.length >= n) resolve(this.calls[n - 1]!);
+        if (this.calls.length >= n) resolve(this.calls[n - 1]);
         else this.waiters.push(check);
       };
       check();

@@ -38,5 +38,5 @@ test('with SSL_KEY_PATH and SSL_CERT_PATH the service serves streams over wss://
       .on('error', reject);
   });
   assert.equal(health.status, 200);
-  assert.equal(JSON.parse(health.body).status, 'healthy');
+  assert.equal((JSON.parse(health.body) as { status: string }).status, 'healthy');
 });

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { test } from 'node:test';
-import { InMemoryPublisher } from '../../src/shared/in-memory-publisher';
 import type { IngestRecord, StreamEndedRecord } from '../../src/shared/records';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
+import { memoryPublisher, waitForRecord } from '../helpers/in-memory-records';
 import { startTestServer, type TestServer } from '../helpers/ingest-server';
 import {
   expiredToken,
@@ -68,24 +68,9 @@ async function assertStreams(client: IngestClient, interactionId = 'call-ok'): P
   assert.equal(close.code, 1000);
 }
 
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher, 'these tests need the in_memory publisher');
-  return server.publisher;
-}
-
 /** Resolves once `interactionId`'s stream_ended record is published (its socket has closed by then). */
 function streamEnded(server: TestServer, interactionId: string): Promise<IngestRecord> {
-  const publisher = memory(server);
-  const match = (r: IngestRecord): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === interactionId;
-  return new Promise((resolve) => {
-    const found = publisher.records().find(match);
-    if (found) return resolve(found);
-    const off = publisher.onRecord((record) => {
-      if (!match(record)) return;
-      off();
-      resolve(record);
-    });
-  });
+  return waitForRecord(memoryPublisher(server), (r): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === interactionId);
 }
 
 test('1.1 an upgrade without a token is refused with 401, WWW-Authenticate and a JSON {error, message} body', async (t) => {
@@ -192,7 +177,7 @@ test('1.1 the tenant claim name is configurable (JWT_TENANT_CLAIM)', async (t) =
   const withoutOrg = signToken(server.keys.privateKey);
   await assertRefused(server, server.connect({ token: withoutOrg }), 401, 'missing_tenant', withoutOrg);
   await assertStreams(await server.connect({ claims: { org: 'tenant-org' } }));
-  assert.equal(memory(server).records()[0]?.tenant_id, 'tenant-org');
+  assert.equal(memoryPublisher(server).records()[0]?.tenant_id, 'tenant-org');
 });
 
 test('1.1 a valid token whose tenant is not in ALLOWED_TENANTS is refused with 403, an allowed tenant is accepted', async (t) => {

@@ -13,13 +13,9 @@ import { createWorkerMetrics } from '../../../src/worker/worker-metrics';
 import { startTestServer, type TestServer } from '../../helpers/ingest-server';
 import { assertCallRecords, field, trackRecords, whenCallEnded } from '../../helpers/telephony-check';
 import { buildCall, connectProvider, playCall, simulateCall, type SimulatorOptions } from '../../helpers/telephony-simulator';
+import { memoryPublisher as memory } from '../../helpers/in-memory-records';
 
 const EXOTEL_ENV = { SUPPORT_EXOTEL: 'true', EXOTEL_BASIC_AUTH: 'exo:s3cret=tenant-x' };
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher);
-  return server.publisher;
-}
 
 /** Resolves once a record matching `predicate` is published (or already was). */
 function whenRecord(publisher: InMemoryPublisher, predicate: (r: IngestRecord) => boolean): Promise<void> {
@@ -75,7 +71,7 @@ test('4.1 the sample rate comes from media_format (with a unit suffix), else the
   for (const [query, options, want] of cases) {
     const call = buildCall({ chunks: 3, ...options });
     if (options.sampleRate !== undefined) {
-      const start = call.script[1]!.body as { start: { media_format: Record<string, unknown> } };
+      const start = call.script[1].body as { start: { media_format: Record<string, unknown> } };
       start.start.media_format.sample_rate = `${options.sampleRate}Hz`;
     }
     await playCall(exotelUrl(server, '/v1/exotel', query), call);
@@ -113,23 +109,23 @@ test('4.1 invalid payloads (not base64, padding bits set, not whole samples, mis
   assert.equal(result.close.code, 1000);
   const records = (await whenCallEnded(memory(server), call)).filter((r) => field(r, 'interaction_id') === call.callSid);
   const audio = records.filter((r) => field(r, 'type') === 'audio');
-  const kept = [1, 2, 7, 8, 9, 10, 11, 12].map((chunk) => call.tracks.get('')!.chunks[chunk - 1]!);
+  const kept = [1, 2, 7, 8, 9, 10, 11, 12].map((chunk) => call.tracks.get('')!.chunks[chunk - 1]);
   assert.ok(Buffer.concat(audio.map((r) => r.get('payload')!)).equals(Buffer.concat(kept)), 'only the valid chunks, nothing else');
   assert.equal(field(records.at(-1)!, 'frames'), '8');
   assert.equal(server.server.stats.invalidPayloads.get('exotel'), 4);
   const logged = server.logs.filter((l) => l.code === 'invalid_payload');
   assert.equal(logged.length, 1, 'the first invalid payload of a stream is logged (then every 100th)');
-  assert.equal(logged[0]!.interaction_id, call.callSid);
-  assert.equal(logged[0]!.stream_id, call.streamSid);
-  assert.equal(logged[0]!.tenant_id, 'tenant-x');
-  assert.equal(logged[0]!.chunk, 3);
+  assert.equal(logged[0].interaction_id, call.callSid);
+  assert.equal(logged[0].stream_id, call.streamSid);
+  assert.equal(logged[0].tenant_id, 'tenant-x');
+  assert.equal(logged[0].chunk, 3);
 });
 
 test('4.1 duplicate chunk numbers are dropped and gaps are counted in ingest_sequence_gaps_total{source="exotel"}', async (t) => {
   const server = await startTestServer(t, EXOTEL_ENV);
   const call = buildCall({ chunks: 10 });
   const mediaIndex = (chunk: number) => call.script.findIndex((m) => m.media && (m.body as { media: { chunk: string } }).media.chunk === String(chunk));
-  call.script.splice(mediaIndex(4) + 1, 0, call.script[mediaIndex(4)]!, call.script[mediaIndex(2)]!); // 4 again, then 2 again
+  call.script.splice(mediaIndex(4) + 1, 0, call.script[mediaIndex(4)], call.script[mediaIndex(2)]); // 4 again, then 2 again
   call.script.splice(mediaIndex(7), 1); // chunk 7 never arrives
   await playCall(exotelUrl(server), call);
   const records = trackRecords(await whenCallEnded(memory(server), call), call, '');
@@ -171,7 +167,7 @@ test('4.1 unknown events, non-JSON text and binary audio frames are ignored and 
 test('4.1 a start without call_sid closes the stream with 1008 and publishes nothing', async (t) => {
   const server = await startTestServer(t, EXOTEL_ENV);
   const call = buildCall({ chunks: 2 });
-  const start = call.script[1]!.body as { start: Record<string, unknown> };
+  const start = call.script[1].body as { start: Record<string, unknown> };
   delete start.start.call_sid;
   const { close } = await playCall(exotelUrl(server), call);
   assert.equal(close.code, 1008);

@@ -6,16 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InMemoryPublisher } from '../../../src/shared/in-memory-publisher';
 import { IngestClient, UpgradeRefused } from '../../../src/client/ingest-client';
 import { startTestServer, type TestServer } from '../../helpers/ingest-server';
 import { assertCallRecords, whenCallEnded } from '../../helpers/telephony-check';
 import { connectProvider, simulateCall, UpgradeRefusedError, type SimulatorOptions } from '../../helpers/telephony-simulator';
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher);
-  return server.publisher;
-}
+import { memoryPublisher as memory } from '../../helpers/in-memory-records';
 
 function url(server: TestServer, path: string, userinfo = ''): string {
   return `ws://${userinfo ? `${userinfo}@` : ''}127.0.0.1:${server.port}${path}`;

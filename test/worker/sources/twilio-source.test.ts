@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
-import { InMemoryPublisher } from '../../../src/shared/in-memory-publisher';
 import { twilioProtocol } from '../../../src/worker/sources/twilio-source';
 import { startTestServer, type TestServer } from '../../helpers/ingest-server';
 import { assertCallRecords, field, trackRecords, whenCallEnded } from '../../helpers/telephony-check';
 import { buildCall, connectProvider, playCall, simulateCall, UpgradeRefusedError } from '../../helpers/telephony-simulator';
+import { memoryPublisher as memory } from '../../helpers/in-memory-records';
 
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const PUBLIC_URL = 'wss://ingest.example.com/v1/twilio';
@@ -19,11 +19,6 @@ const TWILIO_ENV = { TWILIO_AUTH_TOKEN: TOKEN, TWILIO_PUBLIC_URL: PUBLIC_URL, TW
 /** As Twilio documents it: HMAC-SHA1 keyed with the auth token over the URL it called, base64. */
 function signature(url: string, token = TOKEN): string {
   return createHmac('sha1', token).update(url).digest('base64');
-}
-
-function memory(server: TestServer): InMemoryPublisher {
-  assert.ok(server.publisher instanceof InMemoryPublisher);
-  return server.publisher;
 }
 
 function twilioUrl(server: TestServer): string {
