@@ -9,11 +9,9 @@ import type { Config } from '../../shared/config-schema';
 import { IngestError } from '../../shared/errors';
 import { AddressAllowList, BasicCredentialStore, parseBasicAuthorization } from '../telephony-auth';
 import { extractToken } from '../token-extractor';
-import { accountTenants, compact, type SourceProtocol, type TelephonyEvent, type TelephonyProvider, type TelephonyStart } from './source-protocol';
+import { accountTenants, compact, type SourceProtocol, type TelephonyProvider, type TelephonyStart } from './source-protocol';
 import {
-  counterField,
   encodingFromName,
-  field,
   numberField,
   objectField,
   parseLenientNumber,
@@ -22,6 +20,7 @@ import {
   validSampleRate,
   type JsonObject,
 } from './telephony-message';
+import { translateEvent, type ProviderDialect } from './event-translation';
 
 export const EXOTEL_PATH = '/v1/exotel';
 /** The native path (ingest-server.ts INGEST_PATH), which existing Exotel deployments were given. */
@@ -71,37 +70,10 @@ function queryRate(req: IncomingMessage): number | undefined {
 }
 
 export function exotelProtocol(urlRate: number | undefined): SourceProtocol {
-  return { translate: (message) => translate(message, urlRate) };
+  const dialect: ProviderDialect = { start: (message) => startOf(message, urlRate), track: () => undefined };
+  return { translate: (message) => translateEvent(message, dialect) };
 }
 
-function translate(message: JsonObject, urlRate: number | undefined): TelephonyEvent {
-  const event = stringField(message, 'event');
-  switch (event) {
-    case 'connected':
-      return { kind: 'connected' };
-    case 'start':
-      return { kind: 'start', start: startOf(message, urlRate) };
-    case 'media': {
-      const media = objectField(message, 'media');
-      return { kind: 'media', track: undefined, chunk: counterField(media, 'chunk'), payload: field(media, 'payload') };
-    }
-    case 'dtmf': {
-      const dtmf = objectField(message, 'dtmf');
-      const digit = stringField(dtmf, 'digit');
-      if (digit === undefined) return { kind: 'ignored', reason: 'invalid_field', detail: 'dtmf without a digit' };
-      return { kind: 'dtmf', track: undefined, digit, durationMs: numberField(dtmf, 'duration') };
-    }
-    case 'mark': {
-      const name = stringField(objectField(message, 'mark'), 'name');
-      if (name === undefined) return { kind: 'ignored', reason: 'invalid_field', detail: 'mark without a name' };
-      return { kind: 'mark', track: undefined, name };
-    }
-    case 'stop':
-      return { kind: 'stop', reason: stringField(objectField(message, 'stop'), 'reason') };
-    default:
-      return { kind: 'ignored', reason: 'unknown_event', detail: `event ${String(event).slice(0, 40)}` };
-  }
-}
 
 /**
  * The ids are inside `start` and, on some paths, only at the top level. The

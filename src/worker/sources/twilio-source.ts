@@ -8,8 +8,9 @@ import type { Config } from '../../shared/config-schema';
 import { IngestError } from '../../shared/errors';
 import type { MediaFormat } from '../../shared/protocol';
 import { TwilioSignatureVerifier } from '../telephony-auth';
-import { accountTenants, compact, type SourceProtocol, type TelephonyEvent, type TelephonyProvider, type TelephonyStart } from './source-protocol';
-import { counterField, field, numberField, objectField, stringField, type JsonObject } from './telephony-message';
+import { accountTenants, compact, type SourceProtocol, type TelephonyProvider, type TelephonyStart } from './source-protocol';
+import { field, objectField, stringField, type JsonObject } from './telephony-message';
+import { translateEvent, type ProviderDialect } from './event-translation';
 
 export const TWILIO_PATH = '/v1/twilio';
 const TWILIO_MEDIA: MediaFormat = Object.freeze({ encoding: 'mulaw', sample_rate: 8000, channels: 1 });
@@ -31,42 +32,15 @@ export function twilioProvider(config: Readonly<Config>): TelephonyProvider | un
   };
 }
 
-export const twilioProtocol: SourceProtocol = { translate };
+const dialect: ProviderDialect = { start: startOf, track: (section) => trackName(stringField(section, 'track')) };
+
+export const twilioProtocol: SourceProtocol = { translate: (message) => translateEvent(message, dialect) };
 
 /** `inbound_track` (dtmf) and `inbound` (media) name the same track. */
 function trackName(value: string | undefined): string | undefined {
   return value === undefined ? undefined : value.replace(/_track$/, '');
 }
 
-function translate(message: JsonObject): TelephonyEvent {
-  const event = stringField(message, 'event');
-  switch (event) {
-    case 'connected':
-      return { kind: 'connected' };
-    case 'start':
-      return { kind: 'start', start: startOf(message) };
-    case 'media': {
-      const media = objectField(message, 'media');
-      return { kind: 'media', track: trackName(stringField(media, 'track')), chunk: counterField(media, 'chunk'), payload: field(media, 'payload') };
-    }
-    case 'dtmf': {
-      const dtmf = objectField(message, 'dtmf');
-      const digit = stringField(dtmf, 'digit');
-      if (digit === undefined) return { kind: 'ignored', reason: 'invalid_field', detail: 'dtmf without a digit' };
-      return { kind: 'dtmf', track: trackName(stringField(dtmf, 'track')), digit, durationMs: numberField(dtmf, 'duration') };
-    }
-    case 'mark': {
-      const name = stringField(objectField(message, 'mark'), 'name');
-      if (name === undefined) return { kind: 'ignored', reason: 'invalid_field', detail: 'mark without a name' };
-      return { kind: 'mark', track: undefined, name };
-    }
-    case 'stop':
-      // Twilio's stop carries no reason.
-      return { kind: 'stop', reason: stringField(objectField(message, 'stop'), 'reason') };
-    default:
-      return { kind: 'ignored', reason: 'unknown_event', detail: `event ${String(event).slice(0, 40)}` };
-  }
-}
 
 function startOf(message: JsonObject): TelephonyStart {
   const start = objectField(message, 'start') ?? {};
