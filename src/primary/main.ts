@@ -9,11 +9,12 @@
  */
 import net from 'node:net';
 import { loadConfig } from '../shared/config';
-import { formatConfigReport } from '../shared/config-report';
+import { formatConfigReport, problemLine } from '../shared/config-report';
 import type { Config } from '../shared/config-schema';
 import { createLogger, type Logger } from '../shared/logger';
 import { Registry } from 'prom-client';
 import { ClusterMetrics } from './cluster-metrics';
+import { reloadConfig } from './config-reload';
 import { clusterHealthBody } from './cluster-health';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
 import { MetricsServer } from './metrics-server';
@@ -121,7 +122,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
   const onRollSignal = (signal: string): void => {
     if (exiting) return;
-    logger.info({ signal }, 'rolling restart requested');
+    logger.info({ signal }, 'rolling restart requested: re-reading the configuration');
+    const reload = reloadConfig(supervisor.config, process.env);
+    if (!reload.ok) {
+      logger.error({ problems: reload.problems.map(problemLine) }, 'rolling restart refused: the configuration no longer validates; the workers keep running as they are');
+      return;
+    }
+    for (const warning of reload.warnings) logger.warn(warning);
+    if (reload.kept.length > 0) logger.warn({ settings: reload.kept }, 'these settings change only with a full restart: kept as they were');
+    if (reload.changed.length > 0) logger.info({ settings: reload.changed }, 'configuration changed: the new workers use it');
+    supervisor.reconfigure(reload.config);
     void roll.request();
   };
   process.on('SIGHUP', () => onRollSignal('SIGHUP'));

@@ -68,10 +68,20 @@ export class Supervisor {
   metrics: ClusterMetrics | undefined;
 
   constructor(
-    readonly config: Readonly<Config>,
+    private currentConfig: Readonly<Config>,
     private readonly logger: Logger,
     private readonly hooks: SupervisorHooks = {},
   ) {}
+
+  /** The configuration new workers get. */
+  get config(): Readonly<Config> {
+    return this.currentConfig;
+  }
+
+  /** New workers (replacements, the next rolling restart) start with `next`; running ones keep theirs. */
+  reconfigure(next: Readonly<Config>): void {
+    this.currentConfig = next;
+  }
 
   get draining(): boolean {
     return this.stopping !== undefined;
