@@ -38,6 +38,7 @@ export const ERRORS = {
   frame_too_large: { closeCode: 1009, doc: 'A frame larger than MAX_FRAME_BYTES.' },
   backend_rejected: { closeCode: 1011, doc: 'The pub/sub backend refused a record for good (not a transient failure).' },
   backlog_full: { closeCode: 1013, doc: 'The stream\'s unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES longer than BACKPRESSURE_TIMEOUT_MS.' },
+  internal_error: { closeCode: 1011, doc: 'The server failed to handle a message (a bug, logged); the stream is flushed and closed.' },
   server_draining: { closeCode: 1001, doc: 'The server is shutting down; reconnect and resume from the last committed seq + 1.' },
 
   // Internal and operational errors

@@ -80,7 +80,7 @@ function parseStart(body: Record<string, unknown>, dialect: Dialect): StartMessa
   }
   const metadata = body.metadata ?? {};
   if (!isPlainObject(metadata)) throw invalidStart('metadata must be a JSON object');
-  if (Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
+  if (serialisedBytes(metadata) > MAX_METADATA_BYTES) {
     throw invalidStart(`metadata must be at most ${MAX_METADATA_BYTES} bytes serialised`);
   }
   return {
@@ -109,6 +109,18 @@ function parseMedia(source: unknown, dialect: Dialect): MediaFormat {
   const channels = source.channels ?? 1;
   if (channels !== 1 && channels !== 2) throw invalidStart('media.channels must be 1 or 2');
   return { encoding: encoding as Encoding, sample_rate: sampleRate, channels };
+}
+
+/**
+ * Bytes of `value` as JSON; Infinity when it cannot be serialised at all (a
+ * client can nest a 10 KB object deep enough to overflow JSON.stringify's stack).
+ */
+export function serialisedBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value));
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 /** Server → client messages, pre-shaped per dialect. Cheap string building: acks are on the hot path. */

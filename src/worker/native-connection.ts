@@ -89,8 +89,11 @@ export function attachNativeConnection(
     try {
       onText(data.toString('utf8'));
     } catch (err) {
-      if (err instanceof IngestError) void session.fail(err);
-      else throw err;
+      // Anything but a protocol error is a bug here: it ends this stream (after
+      // flushing it), never the worker and every other stream on it.
+      if (err instanceof IngestError) return void session.fail(err);
+      log.error({ err, interaction_id: session.interactionId }, 'unexpected error handling a client message');
+      void session.fail(new IngestError('internal_error', 'the server failed to handle this message'));
     }
   });
   ws.on('pong', () => session.pong());

@@ -229,7 +229,7 @@ export class StreamSession {
     this.log.warn({ code: error.code, close_code: error.closeCode }, error.message);
     this.send(this.messages?.error(error.code, error.message));
     const code = error.closeCode ?? 1008;
-    return this.end('error', { code, reason: truncateReason(error.message) });
+    return this.end('error', { code, reason: error.message });
   }
 
   /** Graceful server-side close (shutdown 1001, rolling restart 1012): everything published first. */
@@ -275,16 +275,16 @@ export class StreamSession {
     wasStreaming: boolean,
   ): Promise<void> {
     if (close?.terminate) this.transport.terminate();
-    else if (close && !close.waitForBackend) this.transport.close(close.code, close.reason);
+    else if (close && !close.waitForBackend) this.closeSocket(close.code, close.reason);
     await this.queue.whenIdle();
     const failure = this.queue.failure;
     if (close?.waitForBackend && !this.socketClosed) {
       if (failure) {
         this.send(this.messages?.error(failure.code, failure.message));
-        this.transport.close(1011, 'backend refused the data');
+        this.closeSocket(1011, 'backend refused the data');
       } else {
         if (close.stopped) this.send(this.messages?.stopped(this.nextSeq - 1, this.frames));
-        this.transport.close(close.code, close.reason);
+        this.closeSocket(close.code, close.reason);
       }
     }
     this.state = 'closed';
@@ -292,6 +292,16 @@ export class StreamSession {
       this.log.info({ reason, frames: this.frames, last_seq: this.nextSeq - 1, committed: this.lastCommitted, unpublished_bytes: this.queue.backlogBytes }, 'stream ended');
     }
     this.maybeFinished();
+  }
+
+  /** A close that cannot throw: a session that failed to close would never finish, and hold up shutdown. */
+  private closeSocket(code: number, reason: string): void {
+    try {
+      this.transport.close(code, truncateReason(reason));
+    } catch (err) {
+      this.log.error({ err, close_code: code }, 'closing the socket failed: terminating it');
+      this.transport.terminate();
+    }
   }
 
   /** Moves buffered frames into the publish queue as one audio record. */
@@ -304,9 +314,9 @@ export class StreamSession {
     if (record) this.queue.push(record);
   }
 
+  /** Armed by the first frame of each record; flush() clears it. */
   private armFlushTimer(): void {
-    if (this.flushTimer) this.flushTimer.refresh();
-    else this.flushTimer = setTimeout(this.onFlushTimer, this.deps.limits.bufferDurationMs);
+    this.flushTimer = setTimeout(this.onFlushTimer, this.deps.limits.bufferDurationMs);
   }
 
   private readonly onFlushTimer = (): void => {
@@ -316,8 +326,11 @@ export class StreamSession {
   private readonly onIdleCheck = (): void => {
     this.idleTimer = undefined;
     if (this.state !== 'streaming') return;
-    const idleFor = Date.now() - this.lastActivityAt;
     const limit = this.deps.limits.idleTimeoutMs;
+    // While reading is paused the client's frames sit unread: it is not idle,
+    // and BACKPRESSURE_TIMEOUT_MS (1013) is what bounds that state.
+    if (this.backpressure.isPaused) this.lastActivityAt = Date.now();
+    const idleFor = Date.now() - this.lastActivityAt;
     if (idleFor >= limit) {
       this.log.info({ idle_ms: idleFor }, 'idle timeout');
       void this.end('idle_timeout', { code: 1000, reason: 'idle timeout', waitForBackend: true });
@@ -368,6 +381,7 @@ export class StreamSession {
 
   private clearTimers(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.backpressure.release();
@@ -391,7 +405,10 @@ function makeBacklogError(bytes: number): IngestError {
   return new IngestError('backlog_full', `unpublished backlog of ${bytes} bytes did not drain in time`);
 }
 
-/** WebSocket close reasons are limited to 123 bytes. */
+/** WebSocket close reasons are limited to 123 bytes: cut by whole characters, never inside one. */
 export function truncateReason(reason: string): string {
-  return Buffer.byteLength(reason) <= 123 ? reason : Buffer.from(reason).subarray(0, 120).toString() + '...';
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = [...reason];
+  while (Buffer.byteLength(cut.join('')) > 120) cut = cut.slice(0, -1);
+  return cut.join('') + '...';
 }

@@ -216,6 +216,31 @@ test('1.2 a text message of an unknown type closes the stream with 1008', async 
   await assertClosedWith(client, 1008, 'invalid_message');
 });
 
+test('1.2 metadata nested too deep to serialise is an invalid start (1008), and the worker keeps serving', async (t) => {
+  const server = await startTestServer(t);
+  const client = await server.connect();
+  // About 12 KB of JSON that overflows JSON.stringify's stack when re-serialised.
+  client.ws.send(`{"type":"start","interaction_id":"call-deep","metadata":{"a":${'['.repeat(6000)}${']'.repeat(6000)}}}`);
+  await assertClosedWith(client, 1008, 'invalid_start');
+  const next = await server.connect();
+  await next.start({ interactionId: 'call-after-deep' });
+  assert.equal((await next.stop()).close.code, 1000);
+});
+
+test('1.4 a close reason cut to the 123-byte limit never splits a character, and the stream ends normally', async (t) => {
+  const server = await startTestServer(t);
+  const client = await server.connect();
+  await client.start({ interactionId: 'call-unicode' });
+  client.sendFrame(frameBytes(1, 1));
+  client.sendJson({ type: '中'.repeat(60) });
+  const { code, reason } = await client.closed;
+  assert.equal(code, 1008);
+  assert.ok(Buffer.byteLength(reason) <= 123, `reason of ${Buffer.byteLength(reason)} bytes`);
+  assert.ok(!reason.includes('\uFFFD'), 'no broken character');
+  await waitForRecord(memoryPublisher(server), (r): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === 'call-unicode');
+  await server.server.close(); // a stuck session would hold this forever
+});
+
 test('1.2 stop before start closes the connection with 1008', async (t) => {
   const server = await startTestServer(t);
   const client = await server.connect();

@@ -13,7 +13,7 @@
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
-import { INTERACTION_ID_PATTERN, MAX_METADATA_BYTES } from '../../shared/protocol';
+import { INTERACTION_ID_PATTERN, MAX_METADATA_BYTES, serialisedBytes } from '../../shared/protocol';
 import { wsTransport } from '../native-connection';
 import { StreamSession, type SessionDeps } from '../stream-session';
 import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
@@ -71,7 +71,15 @@ class TelephonyConnection {
       this.startTimer = undefined;
       if (!this.first.started) void this.first.fail(new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`));
     }, this.options.startTimeoutMs);
-    this.ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onMessage(data, isBinary);
+      } catch (err) {
+        // A bug ends this connection's streams (flushed first), never the worker.
+        this.deps.logger.error({ err }, 'unexpected error handling a telephony message');
+        for (const session of this.sessions) void session.fail(new IngestError('internal_error', 'the server failed to handle this message'));
+      }
+    });
     this.ws.on('pong', () => this.sessions.forEach((s) => s.pong()));
     this.ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
@@ -152,7 +160,7 @@ class TelephonyConnection {
 
   /** Metadata as large as a native start's at most: oversized custom parameters are dropped, and said so. */
   private boundedMetadata(start: TelephonyStart): Readonly<Record<string, unknown>> {
-    if (Buffer.byteLength(JSON.stringify(start.metadata)) <= MAX_METADATA_BYTES) return start.metadata;
+    if (serialisedBytes(start.metadata) <= MAX_METADATA_BYTES) return start.metadata;
     this.deps.logger.warn({ interaction_id: start.callSid }, `custom parameters over ${MAX_METADATA_BYTES} bytes: left out of stream_started`);
     const { custom_parameters: _dropped, ...rest } = start.metadata;
     return { ...rest, custom_parameters_dropped: true };
