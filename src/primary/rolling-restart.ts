@@ -43,7 +43,10 @@ export class RollingRestart {
     this.logger.info({ workers: old.length }, 'rolling restart: replacing workers one at a time');
     for (const record of old) {
       if (this.supervisor.draining) return;
-      if (record.worker.isDead()) continue;
+      if (record.worker.isDead()) {
+        this.supervisor.refill();
+        continue;
+      }
       let replacement;
       try {
         replacement = await this.supervisor.forkAndWaitReady();
@@ -54,6 +57,7 @@ export class RollingRestart {
       if (this.supervisor.draining) return;
       this.logger.info({ old_worker: record.worker.id, new_worker: replacement.worker.id }, 'replacement ready: draining the old worker');
       await this.supervisor.retire(record);
+      this.supervisor.refill();
     }
     this.logger.info('rolling restart complete');
   }

@@ -160,6 +160,16 @@ export class Supervisor {
     return exited.finally(() => clearTimeout(killTimer));
   }
 
+  /**
+   * Forks workers until WORKERS are serving or starting. A worker that died
+   * while a roll had one extra running was not replaced (the count looked
+   * full); the roll calls this after each step.
+   */
+  refill(): void {
+    if (this.stopping) return;
+    while (this.activeRecords().length < this.config.workers) this.fork();
+  }
+
   /** Workers serving now (not already being replaced), oldest first. */
   activeRecords(): WorkerRecord[] {
     return [...this.records.values()].filter((r) => !r.retiring);

@@ -40,6 +40,8 @@ export type KafkaPublisherConfig = Pick<
 /** Per send: kafkajs's own retries stay short so failures reach the stream's backoff and health. */
 const SEND_RETRIES = 3;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Broker verdicts that no retry changes: the record (or the client's rights) must change. */
+const PERMANENT_KAFKA_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'TOPIC_AUTHORIZATION_FAILED']);
 /** Room for a record's headers and the batch framing on top of its payload. */
 const RECORD_OVERHEAD_BYTES = 64 * 1024;
 
@@ -157,22 +159,34 @@ export class KafkaPublisher implements Publisher {
     await new Promise<void>((resolve) => setImmediate(resolve)); // gather this tick's publishes
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
-      try {
-        await this.producer.send({
-          topic: this.config.kafkaTopic,
-          acks: -1,
-          compression: this.config.kafkaCompression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          messages: batch.map((p) => p.message),
-        });
-        this.healthTracker.markUp();
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        const error = this.toPublishError(err);
-        if (error.retryable) this.healthTracker.markFailing(error.message);
-        for (const p of batch) p.reject(error);
+      const error = await this.send(batch);
+      if (error && !error.retryable && batch.length > 1) {
+        // The broker refused the batch for good: find the record it refuses,
+        // so that other streams' records in the same batch are not refused with it.
+        for (const pending of batch) await this.send([pending]);
       }
     }
     this.sending = undefined;
+  }
+
+  /** One produce request; settles every record in it. Returns the error, if any, without settling on a permanent one for a batch. */
+  private async send(batch: Pending[]): Promise<PublishError | undefined> {
+    try {
+      await this.producer.send({
+        topic: this.config.kafkaTopic,
+        acks: -1,
+        compression: this.config.kafkaCompression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: batch.map((p) => p.message),
+      });
+      this.healthTracker.markUp();
+      for (const p of batch) p.resolve();
+      return undefined;
+    } catch (err) {
+      const error = this.toPublishError(err);
+      if (error.retryable) this.healthTracker.markFailing(error.message);
+      if (error.retryable || batch.length === 1) for (const p of batch) p.reject(error);
+      return error;
+    }
   }
 
   /** The oldest queued messages up to batchLimit bytes (always at least one). */
@@ -267,10 +281,12 @@ export class KafkaPublisher implements Publisher {
   }
 
   private toPublishError(err: unknown): PublishError {
-    const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
+    const e = err as { name?: string; message?: string; type?: string; cause?: { type?: string } };
     // Everything kafkajs raises on send is either a broker/connection condition
     // (retry later) or a record the broker refuses for good (too large, invalid).
-    const permanent = e.type === 'MESSAGE_TOO_LARGE' || e.type === 'INVALID_RECORD' || e.type === 'CORRUPT_MESSAGE' || e.type === 'TOPIC_AUTHORIZATION_FAILED';
+    // kafkajs wraps some protocol errors (KafkaJSNonRetriableError): look inside.
+    const type = e.type ?? e.cause?.type;
+    const permanent = type !== undefined && PERMANENT_KAFKA_ERRORS.has(type);
     return new PublishError(`send to kafka topic ${this.config.kafkaTopic} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, !permanent, { cause: err });
   }
 

@@ -18,10 +18,6 @@ export class ConnectionLimiter {
 
   constructor(private readonly limits: ConnectionLimits) {}
 
-  get active(): number {
-    return this.total;
-  }
-
   /** Takes a slot or throws connection_limit; the returned function gives it back (once). */
   acquire(tenantId: string, ip: string): () => void {
     const { maxConnectionsPerWorker, maxConnectionsPerTenant, maxConnectionsPerIp } = this.limits;

@@ -36,6 +36,8 @@ export const INGEST_PATH = '/v1/ingest';
 const RETRY_AFTER_S = '5';
 /** Room for the start message (metadata up to 4 KiB) whatever MAX_FRAME_BYTES is. */
 const MIN_MESSAGE_BYTES = 16 * 1024;
+/** How long a closing handshake may take before the socket is destroyed. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
 
 export interface IngestServerOptions {
   readonly config: Readonly<Config>;
@@ -95,7 +97,10 @@ export class IngestServer {
       perMessageDeflate: false,
       maxPayload: Math.max(config.maxFrameBytes, MIN_MESSAGE_BYTES),
       handleProtocols: (protocols) => selectSubprotocol(protocols),
-    });
+      // A peer that does not answer our close frame is dropped after this, not
+      // ws's 30 s default, which would outlast a default SHUTDOWN_TIMEOUT_MS.
+      closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS,
+    } as ConstructorParameters<typeof WebSocketServer>[0]);
     this.deps = {
       limits: config,
       publisher: options.publisher,
@@ -232,9 +237,14 @@ export class IngestServer {
   /** Stops retries for every session (shutdown deadline); returns the bytes given up. */
   abandon(): { streams: number; bytes: number } {
     let bytes = 0;
-    for (const session of this.sessions.keys()) bytes += session.abandon();
+    let streams = 0;
+    for (const session of this.sessions.keys()) {
+      const lost = session.abandon();
+      bytes += lost;
+      if (lost > 0) streams++; // a session only waiting for its peer's close lost nothing
+    }
     for (const ws of this.sessions.values()) ws.terminate();
-    return { streams: this.sessions.size, bytes };
+    return { streams, bytes };
   }
 
   private whenNoSessions(): Promise<void> {

@@ -37,6 +37,13 @@ function send(body: WorkerToPrimary): void {
   if (process.send && process.connected) process.send(body);
 }
 
+/** Exits once `body` has left over IPC (an exit right after send() can drop it), or after a second at most. */
+function reportAndExit(body: WorkerToPrimary, code: number): void {
+  if (!process.send || !process.connected) process.exit(code);
+  setTimeout(() => process.exit(code), 1000).unref();
+  process.send(body, () => process.exit(code));
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const workerId = cluster.worker?.id;
@@ -103,11 +110,10 @@ async function main(): Promise<void> {
     if (shuttingDown) return; // stopped while starting: the shutdown path exits
     const code = err instanceof IngestError ? err.code : 'worker_startup_failed';
     const text = err instanceof Error ? err.message : String(err);
-    send(message({ type: 'startup_failed', code, message: text }));
     logger.error({ code }, `worker start-up failed: ${text}`);
     await publisher.close().catch(() => undefined);
     logger.flush();
-    process.exit(EXIT_STARTUP_FAILED);
+    reportAndExit(message({ type: 'startup_failed', code, message: text }), EXIT_STARTUP_FAILED);
   }
 }
 
@@ -151,18 +157,13 @@ async function runShutdown(
   logger.info({ lost_bytes: lostBytes }, 'worker stopped');
   logger.flush();
   const code = lostBytes > 0 || lost.streams > 0 ? EXIT_DATA_LOST : 0;
-  // Exit once the report has left over IPC (an exit right after send() can drop it).
-  if (process.send && process.connected) {
-    setTimeout(() => process.exit(code), 1000).unref();
-    process.send(message({ type: 'shutdown_complete', lostStreams: lost.streams, lostBytes }), () => process.exit(code));
-  } else {
-    process.exit(code);
-  }
+  reportAndExit(message({ type: 'shutdown_complete', lostStreams: lost.streams, lostBytes }), code);
 }
 
 main().catch((err) => {
-  // Before the logger exists (bad INGEST_CONFIG): one line to stderr.
-  process.stderr.write(`worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  send(message({ type: 'startup_failed', code: err instanceof IngestError ? err.code : 'worker_startup_failed', message: String(err) }));
-  process.exit(EXIT_STARTUP_FAILED);
+  // Building the worker failed (bad INGEST_CONFIG, unusable keys): one line to
+  // stderr, as the logger may not exist yet, and the reason to the primary.
+  const text = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`worker failed to start: ${text}\n`);
+  reportAndExit(message({ type: 'startup_failed', code: err instanceof IngestError ? err.code : 'worker_startup_failed', message: text }), EXIT_STARTUP_FAILED);
 });

@@ -119,6 +119,9 @@ export class StreamPublishQueue {
 
   private failedAttempt(record: IngestRecord, err: unknown): void {
     this.inFlight = false;
+    // Abandoned at the shutdown deadline: the loss is already counted there, and
+    // this failure says nothing about the backend.
+    if (this.closed) return this.notifyIdle();
     const error = toIngestError(err);
     if (error.code === 'record_invalid') {
       this.pending.shift();
@@ -128,7 +131,7 @@ export class StreamPublishQueue {
       else this.notifyIdle();
       return;
     }
-    const retryable = error instanceof PublishError && error.retryable && !this.closed;
+    const retryable = error instanceof PublishError && error.retryable;
     this.events.onFailed(error, record, retryable ? 'retry' : 'stopped');
     if (!retryable) {
       this.failed = error;

@@ -94,15 +94,3 @@ function decodeName(raw: string): string {
     return name; // malformed escapes: match on the raw text
   }
 }
-
-/**
- * For logging request headers: the bearer.<jwt> subprotocol carries the token too.
- * Returns the Sec-WebSocket-Protocol value with every bearer.* entry redacted.
- */
-export function redactSubprotocols(header: string): string {
-  return header
-    .split(',')
-    .map((p) => (p.trim().startsWith(BEARER_SUBPROTOCOL_PREFIX) ? ` ${BEARER_SUBPROTOCOL_PREFIX}[REDACTED]` : p))
-    .join(',')
-    .trim();
-}

@@ -10,7 +10,6 @@ export class WorkerStats {
   acksSent = 0;
   connectionsActive = 0;
   streamsActive = 0;
-  backlogBytes = 0;
   unhandledRejections = 0;
   recordsInvalid = 0;
   /** Bytes the backend refused for good (streams closed with 1011): never published. */
