@@ -20,6 +20,12 @@ export interface BackendHealthSnapshot {
 
 type Listener = (snapshot: BackendHealthSnapshot) => void;
 
+/** The part of a pino logger this needs (kept structural so shared code needs no pino import). */
+interface LogSink {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
 export class BackendHealth {
   private snapshot: BackendHealthSnapshot = { state: 'connecting', since: Date.now(), lastOkAt: 0 };
   private readonly listeners = new Set<Listener>();
@@ -60,6 +66,18 @@ export class BackendHealth {
   markClosed(): void {
     if (this.snapshot.state === 'closed') return;
     this.set({ state: 'closed', since: Date.now(), lastOkAt: this.okAt() });
+  }
+
+  /**
+   * Logs every state change once, at the adapter that owns the connection:
+   * info when it comes up or closes, warn when it degrades or goes down.
+   */
+  logChanges(logger: LogSink, what: string, fields: Readonly<Record<string, unknown>>): void {
+    this.onChange((s) => {
+      const entry = { ...fields, state: s.state, err: s.lastError };
+      if (s.state === 'up' || s.state === 'closed') logger.info(entry, `${what} ${s.state}`);
+      else logger.warn(entry, `${what} ${s.state}`);
+    });
   }
 
   onChange(listener: Listener): () => void {

@@ -270,14 +270,7 @@ export class KafkaPublisher implements Publisher {
       if (!this.closed) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
     });
     this.producer.on(REQUEST_TIMEOUT, () => this.healthTracker.markFailing('kafka request timed out'));
-    if (this.logger) {
-      const logger = this.logger;
-      this.healthTracker.onChange((s) => {
-        const fields = { backend: this.adapter, target: this.brokers, state: s.state, err: s.lastError };
-        if (s.state === 'up' || s.state === 'closed') logger.info(fields, `kafka producer ${s.state}`);
-        else logger.warn(fields, `kafka producer ${s.state}`);
-      });
-    }
+    if (this.logger) this.healthTracker.logChanges(this.logger, 'kafka producer', { backend: this.adapter, target: this.brokers });
   }
 
   private toPublishError(err: unknown): PublishError {

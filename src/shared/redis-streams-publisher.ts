@@ -193,12 +193,7 @@ export class RedisStreamsPublisher implements Publisher {
 
   private logStateChanges(): void {
     const logger = this.options.logger;
-    if (!logger) return;
-    this.healthTracker.onChange((snapshot) => {
-      const fields = { backend: this.adapter, target: this.target, state: snapshot.state, err: snapshot.lastError };
-      if (snapshot.state === 'up' || snapshot.state === 'closed') logger.info(fields, `redis connection ${snapshot.state}`);
-      else logger.warn(fields, `redis connection ${snapshot.state}`);
-    });
+    if (logger) this.healthTracker.logChanges(logger, 'redis connection', { backend: this.adapter, target: this.target });
   }
 
   private async shutdown(): Promise<void> {
