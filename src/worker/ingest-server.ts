@@ -299,12 +299,13 @@ export class IngestServer {
       return this.refuse(req, socket, err, clientAddress);
     }
     this.stats.count(this.stats.connections, 'accepted');
-    // ws never calls back when the handshake itself fails (bad key or version,
-    // socket gone first): the slot taken by admit() must come back then too.
+    // The slot taken by admit() comes back when the socket closes: after the
+    // stream, or when the handshake itself fails (ws never calls back then).
     socket.once('close', release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', onSocketError);
-      socket.off('close', release);
+      this.stats.connectionsActive++;
+      ws.once('close', () => this.stats.connectionsActive--);
       accept(ws);
       this.unserved.served(socket); // after accept(): the session already counts
     });
@@ -317,12 +318,7 @@ export class IngestServer {
       this.unpinged.add(session);
     };
     attachTelephonyConnection(ws, admission, { ...this.deps, logger }, { startTimeoutMs: this.options.config.startTimeoutMs }, register);
-    this.stats.connectionsActive++;
     this.stats.count(this.stats.telephonyConnections, admission.source);
-    ws.once('close', () => {
-      admission.release();
-      this.stats.connectionsActive--;
-    });
     logger.debug('telephony stream connected');
   }
 
@@ -330,11 +326,6 @@ export class IngestServer {
     const logger = this.options.logger.child({ tenant_id: identity.tenantId, client: identity.clientAddress });
     const session = attachNativeConnection(ws, identity, { ...this.deps, logger }, { startTimeoutMs: this.options.config.startTimeoutMs, maxFrameBytes: this.options.config.maxFrameBytes });
     this.sessions.set(session, ws);
-    this.stats.connectionsActive++;
-    ws.once('close', () => {
-      identity.release();
-      this.stats.connectionsActive--;
-    });
     logger.debug({ via: identity.via }, 'stream connected');
   }
 
