@@ -63,6 +63,11 @@ export async function startCluster(t: TestContext, env: Record<string, string>, 
     notify();
   });
   let done = false;
+  // A process that could not be spawned emits 'error' (and maybe no 'close'): say so instead of timing out.
+  child.once('error', (err) => {
+    stderr.push(`spawning the cluster failed: ${err.message}`);
+    notify();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('close', (code, signal) => {
       if (pending) lines.push(pending);
