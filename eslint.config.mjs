@@ -1,10 +1,73 @@
 // Type-aware lint rules (typescript-eslint): the checks that matter most here
 // are about promises (a floating or misused promise loses an error, or data).
+// The layer rules below keep the architecture of docs/architecture.md true.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** An import whose path contains one of these folders, as its own path segment. */
+const into = (...folders) => `(^|/)(${folders.join('|')})(/|$)`;
+
+/**
+ * Which folders each layer may not import from: a layer imports only from
+ * layers below it (docs/architecture.md, "Layers and the import rule").
+ */
+const WORKER_BANS = ['primary', 'client'];
+const LAYERS = [
+  {
+    files: ['src/shared/**'],
+    banned: ['primary', 'worker', 'client'],
+    why: 'shared code is used by both processes: it imports neither',
+  },
+  {
+    files: ['src/primary/**'],
+    banned: ['worker', 'client'],
+    why: 'the primary never imports worker code (move what both need to src/shared)',
+  },
+  {
+    files: ['src/worker/**'],
+    banned: WORKER_BANS,
+    why: 'the worker never imports primary code (move what both need to src/shared)',
+  },
+  {
+    files: ['src/client/**'],
+    banned: ['primary', 'worker'],
+    why: 'the client talks to the service only over the wire',
+  },
+  { files: ['src/worker/http/**'], banned: [...WORKER_BANS, 'main'], why: 'http/ is below the worker entry point' },
+  {
+    files: ['src/worker/sources/**'],
+    banned: [...WORKER_BANS, 'http', 'main'],
+    why: 'sources/ are below http/: the router calls them, not the reverse',
+  },
+  {
+    files: ['src/worker/admission/**'],
+    banned: [...WORKER_BANS, 'http', 'sources', 'stream', 'main'],
+    why: 'admission/ decides who gets in; it knows nothing of routing, dialects or streams',
+  },
+  {
+    files: ['src/worker/stream/**'],
+    banned: [...WORKER_BANS, 'http', 'sources', 'admission', 'main'],
+    why: 'stream/ is the engine under every source: it imports no source, router or admission code',
+  },
+  {
+    files: ['src/worker/metrics/**'],
+    banned: [...WORKER_BANS, 'http', 'sources', 'admission', 'stream', 'main'],
+    why: 'metrics/ holds plain counters that every layer bumps',
+  },
+];
+
 export default tseslint.config(
-  { ignores: ['eslint.config.mjs', 'dist/', 'node_modules/', '.cache/', 'test/backends/*.js', 'test/run-tests.js', 'ops/'] },
+  {
+    ignores: [
+      'eslint.config.mjs',
+      'dist/',
+      'node_modules/',
+      '.cache/',
+      'test/support/backends/*.js',
+      'test/run-tests.js',
+      'ops/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -13,7 +76,15 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's test()/describe() return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       // An async function without await is how an adapter promises "every outcome is a rejection, never a throw".
@@ -21,4 +92,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // A later block replaces an earlier one's no-restricted-imports for the files
+  // both match, so each worker layer repeats the worker-wide bans (WORKER_BANS).
+  ...LAYERS.map(({ files, banned, why }) => ({
+    files,
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: into(...banned), message: why }] }] },
+  })),
 );

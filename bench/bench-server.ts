@@ -9,12 +9,12 @@
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
 import jwt from 'jsonwebtoken';
-import { loadConfig } from '../src/shared/config';
-import { createLogger } from '../src/shared/logger';
-import { createPublisher } from '../src/shared/publisher-factory';
-import { parsePublicKeys } from '../src/shared/public-keys';
-import { IngestServer } from '../src/worker/ingest-server';
-import { TokenVerifier } from '../src/worker/token-verifier';
+import { loadConfig } from '../src/shared/config/config';
+import { createLogger } from '../src/shared/process/logger';
+import { createPublisher } from '../src/shared/publishing/publisher-factory';
+import { parsePublicKeys } from '../src/shared/auth/public-keys';
+import { IngestServer } from '../src/worker/http/ingest-server';
+import { TokenVerifier } from '../src/worker/admission/token-verifier';
 
 const variant = process.env.BENCH_VARIANT ?? 'floor';
 const publicKeyPem = process.env.BENCH_PUBLIC_KEY ?? '';
@@ -22,7 +22,12 @@ const publicKeyPem = process.env.BENCH_PUBLIC_KEY ?? '';
 function floorServer(): Promise<number> {
   const key = parsePublicKeys(publicKeyPem)[0];
   const server = http.createServer();
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload: 65536 });
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    clientTracking: false,
+    maxPayload: 65536,
+  });
   server.on('upgrade', (req, socket, head) => {
     const auth = req.headers.authorization ?? '';
     try {
@@ -40,7 +45,8 @@ function floorServer(): Promise<number> {
           return;
         }
         const msg = JSON.parse(data.toString()) as { type: string; interaction_id?: string };
-        if (msg.type === 'start') ws.send(JSON.stringify({ type: 'started', stream_id: 'x', interaction_id: msg.interaction_id, next_seq: 1 }));
+        if (msg.type === 'start')
+          ws.send(JSON.stringify({ type: 'started', stream_id: 'x', interaction_id: msg.interaction_id, next_seq: 1 }));
         if (msg.type === 'stop') {
           ws.send(JSON.stringify({ type: 'stopped', last_seq: seq, frames: seq }));
           ws.close(1000);
@@ -48,7 +54,9 @@ function floorServer(): Promise<number> {
       });
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 async function ingestServer(): Promise<number> {
@@ -64,7 +72,12 @@ async function ingestServer(): Promise<number> {
   const logger = createLogger({ level: 'warn', role: 'worker' });
   const publisher = createPublisher(config, logger);
   await publisher.start();
-  const server = new IngestServer({ config, publisher, verifier: TokenVerifier.fromConfig(config, parsePublicKeys(publicKeyPem)), logger });
+  const server = new IngestServer({
+    config,
+    publisher,
+    verifier: TokenVerifier.fromConfig(config, parsePublicKeys(publicKeyPem)),
+    logger,
+  });
   return server.listen(0, '127.0.0.1');
 }
 

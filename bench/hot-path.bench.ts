@@ -40,7 +40,7 @@ async function runLoad(port: number, token: string): Promise<void> {
       await client.start({ interactionId: `bench-${i}` });
       // Bursts of 100 frames, each waiting for its last ack: keeps the socket
       // busy without letting the client race unboundedly ahead of the server.
-      for (let sent = 0; sent < FRAMES; ) {
+      for (let sent = 0; sent < FRAMES;) {
         const burst = Math.min(100, FRAMES - sent);
         for (let k = 0; k < burst; k++) client.sendFrame(frame);
         sent += burst;
@@ -56,7 +56,9 @@ async function measure(variant: string, publicKeyPem: string, token: string, str
   const child = fork(path.join(__dirname, 'bench-server.js'), [], {
     env: { ...process.env, BENCH_VARIANT: variant, BENCH_PUBLIC_KEY: publicKeyPem, BENCH_STREAM_KEY: streamKey },
   });
-  const ready = await new Promise<{ port: number }>((resolve) => child.once('message', (m: { port: number }) => resolve(m)));
+  const ready = await new Promise<{ port: number }>((resolve) =>
+    child.once('message', (m: { port: number }) => resolve(m)),
+  );
   await runLoad(ready.port, token); // warm-up: JIT, connections, Redis pipeline
   await request(child, 'begin', 'begun');
   await runLoad(ready.port, token);
@@ -76,7 +78,9 @@ async function main(): Promise<void> {
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const token = jwt.sign({ tenant_id: 'bench' }, privateKey, { algorithm: 'ES256', expiresIn: '1h' });
   const streamKey = `ingest-bench:${randomUUID()}`;
-  console.log(`hot path: ${STREAMS} streams x ${FRAMES} frames of ${FRAME_BYTES} bytes, ${ROUNDS} rounds, median server CPU per frame`);
+  console.log(
+    `hot path: ${STREAMS} streams x ${FRAMES} frames of ${FRAME_BYTES} bytes, ${ROUNDS} rounds, median server CPU per frame`,
+  );
   const results = new Map<string, number>();
   for (const variant of VARIANTS) {
     const samples: number[] = [];

@@ -7,8 +7,8 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
-const { ensureRedis } = require('./backends/redis-server.js');
-const { ensureKafka } = require('./backends/kafka-broker.js');
+const { ensureRedis } = require('./support/backends/redis-server.js');
+const { ensureKafka } = require('./support/backends/kafka-broker.js');
 
 function findTests(dir) {
   const out = [];

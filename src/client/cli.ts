@@ -15,7 +15,8 @@ const USAGE = `usage: ingest-client --url <ws(s)://host:port/v1/ingest> --token 
 function tone(seconds: number, sampleRate: number): Buffer {
   const samples = Math.floor(seconds * sampleRate);
   const out = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) out.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), i * 2);
+  for (let i = 0; i < samples; i++)
+    out.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / sampleRate)), i * 2);
   return out;
 }
 

@@ -76,10 +76,15 @@ export class IngestClient {
     let protocols: string[] | undefined;
     if (options.token !== undefined) {
       if (placement === 'header') headers.Authorization = `Bearer ${options.token}`;
-      if (placement === 'query') target += `${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(options.token)}`;
+      if (placement === 'query')
+        target += `${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(options.token)}`;
       if (placement === 'subprotocol') protocols = ['ingest.v1', `bearer.${options.token}`];
     }
-    const ws = new WebSocket(target, protocols, { headers, rejectUnauthorized: !options.insecure, perMessageDeflate: false });
+    const ws = new WebSocket(target, protocols, {
+      headers,
+      rejectUnauthorized: !options.insecure,
+      perMessageDeflate: false,
+    });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new IngestClient(ws)));
       ws.once('unexpected-response', (_req, res) => {
@@ -112,7 +117,11 @@ export class IngestClient {
     this.sendJson({
       type: 'start',
       interaction_id: options.interactionId,
-      media: { encoding: options.encoding ?? 'pcm_s16le', sample_rate: options.sampleRate ?? 8000, channels: options.channels ?? 1 },
+      media: {
+        encoding: options.encoding ?? 'pcm_s16le',
+        sample_rate: options.sampleRate ?? 8000,
+        channels: options.channels ?? 1,
+      },
       ...(options.firstSeq !== undefined ? { first_seq: options.firstSeq } : {}),
       ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       ...(options.tenantId !== undefined ? { tenant_id: options.tenantId } : {}),

@@ -6,12 +6,19 @@
  * restart; a configuration that no longer validates leaves the running
  * workers as they are.
  */
-import { loadConfig, type ConfigProblem } from '../shared/config';
-import { schema, type Config } from '../shared/config-schema';
+import { loadConfig, type ConfigProblem } from '../shared/config/config';
+import { schema, type Config } from '../shared/config/config-schema';
 import { needsDevCredentials } from './dev-credentials';
 
 /** Settings a rolling restart cannot change. */
-export const FIXED_ON_RELOAD: ReadonlyArray<keyof Config> = ['host', 'port', 'workers', 'metricsPort', 'metricsHost', 'metricsScrapeTimeoutMs'];
+export const FIXED_ON_RELOAD: ReadonlyArray<keyof Config> = [
+  'host',
+  'port',
+  'workers',
+  'metricsPort',
+  'metricsHost',
+  'metricsScrapeTimeoutMs',
+];
 
 export type ReloadOutcome =
   | {

@@ -7,7 +7,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Config } from '../shared/config-schema';
+import type { Config } from '../shared/config/config-schema';
 
 export const DEV_TENANT_ID = 'dev-tenant';
 export const DEV_SUBJECT = 'dev';

@@ -8,19 +8,19 @@
  * failing at start-up); 70 shutdown left data unpublished; 78 bad configuration.
  */
 import net from 'node:net';
-import { loadConfig } from '../shared/config';
-import { formatConfigReport, problemLine } from '../shared/config-report';
-import type { Config } from '../shared/config-schema';
-import { createLogger, type Logger } from '../shared/logger';
+import { loadConfig } from '../shared/config/config';
+import { formatConfigReport, problemLine } from '../shared/config/config-report';
+import type { Config } from '../shared/config/config-schema';
+import { createLogger, type Logger } from '../shared/process/logger';
 import { Registry } from 'prom-client';
-import { ClusterMetrics } from './cluster-metrics';
+import { ClusterMetrics } from './metrics/cluster-metrics';
 import { reloadConfig } from './config-reload';
-import { clusterHealthBody } from './cluster-health';
+import { clusterHealthBody } from './pool/cluster-health';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
-import { MetricsServer } from './metrics-server';
-import { createPrimaryMetrics } from './primary-metrics';
-import { RollingRestart } from './rolling-restart';
-import { Supervisor } from './supervisor';
+import { MetricsServer } from './metrics/metrics-server';
+import { createPrimaryMetrics } from './metrics/primary-metrics';
+import { RollingRestart } from './pool/rolling-restart';
+import { Supervisor } from './pool/supervisor';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir's compiled tree; read it at run time
 const { version } = require('../../../package.json') as { version: string };
@@ -45,8 +45,13 @@ function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   });
-  logger.warn('no JWT_PUBLIC_KEY configured: generated a development key pair; this is for development only, never for production');
-  logger.info({ dev_token: dev.token, expires_at: dev.expiresAt.toISOString() }, 'development token (valid for one hour)');
+  logger.warn(
+    'no JWT_PUBLIC_KEY configured: generated a development key pair; this is for development only, never for production',
+  );
+  logger.info(
+    { dev_token: dev.token, expires_at: dev.expiresAt.toISOString() },
+    'development token (valid for one hour)',
+  );
   logger.info(`try it: ${devClientCommand({ port: config.port, token: dev.token, tls: Boolean(config.sslKeyPath) })}`);
   return Object.freeze({ ...config, jwtPublicKey: dev.publicKeyPem });
 }
@@ -54,7 +59,9 @@ function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<
 async function main(): Promise<void> {
   const result = loadConfig(process.env);
   if (!result.ok) {
-    process.stderr.write(formatConfigReport(result, { color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR }) + '\n');
+    process.stderr.write(
+      formatConfigReport(result, { color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR }) + '\n',
+    );
     process.exitCode = EXIT_CONFIG;
     return;
   }
@@ -65,10 +72,15 @@ async function main(): Promise<void> {
     logger.warn('no JWT key configured: the native endpoint is off; /v1/ingest serves Exotel streams only');
   }
 
-  for (const [name, port] of [['PORT', config.port], ['METRICS_PORT', config.metricsPort]] as const) {
+  for (const [name, port] of [
+    ['PORT', config.port],
+    ['METRICS_PORT', config.metricsPort],
+  ] as const) {
     const host = name === 'PORT' ? config.host : config.metricsHost;
     if (!(await checkPortFree(port, host))) {
-      process.stderr.write(`error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`);
+      process.stderr.write(
+        `error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`,
+      );
       process.exitCode = EXIT_START_FAILED;
       return;
     }
@@ -83,7 +95,11 @@ async function main(): Promise<void> {
     },
     onRestart: () => primaryMetrics.workerRestarts.inc(),
   });
-  const clusterMetrics = new ClusterMetrics(() => supervisor.workers(), primaryMetrics.registry, config.metricsScrapeTimeoutMs);
+  const clusterMetrics = new ClusterMetrics(
+    () => supervisor.workers(),
+    primaryMetrics.registry,
+    config.metricsScrapeTimeoutMs,
+  );
   supervisor.metrics = clusterMetrics;
   const metricsServer = new MetricsServer(
     {
@@ -106,7 +122,10 @@ async function main(): Promise<void> {
     const outcome = await supervisor.shutdown();
     await metricsServer.close();
     if (!outcome.clean && code === 0) {
-      logger.error({ lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed }, 'shutdown incomplete: data was left unpublished');
+      logger.error(
+        { lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed },
+        'shutdown incomplete: data was left unpublished',
+      );
       code = EXIT_DATA_LOST;
     } else if (code === 0 && outcome.startFailing) {
       // Nothing was lost, but the service was not working: never exit 0 after a crash loop.
@@ -125,12 +144,17 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'rolling restart requested: re-reading the configuration');
     const reload = reloadConfig(supervisor.config, process.env);
     if (!reload.ok) {
-      logger.error({ problems: reload.problems.map(problemLine) }, 'rolling restart refused: the configuration no longer validates; the workers keep running as they are');
+      logger.error(
+        { problems: reload.problems.map(problemLine) },
+        'rolling restart refused: the configuration no longer validates; the workers keep running as they are',
+      );
       return;
     }
     for (const warning of reload.warnings) logger.warn(warning);
-    if (reload.kept.length > 0) logger.warn({ settings: reload.kept }, 'these settings change only with a full restart: kept as they were');
-    if (reload.changed.length > 0) logger.info({ settings: reload.changed }, 'configuration changed: the new workers use it');
+    if (reload.kept.length > 0)
+      logger.warn({ settings: reload.kept }, 'these settings change only with a full restart: kept as they were');
+    if (reload.changed.length > 0)
+      logger.info({ settings: reload.changed }, 'configuration changed: the new workers use it');
     supervisor.reconfigure(reload.config);
     void roll.request();
   };
@@ -139,7 +163,10 @@ async function main(): Promise<void> {
 
   const metricsPort = await metricsServer.listen(config.metricsPort, config.metricsHost);
   supervisor.start();
-  logger.info({ workers: config.workers, port: config.port, metrics_port: metricsPort, adapter: config.pubsubAdapter }, 'primary started');
+  logger.info(
+    { workers: config.workers, port: config.port, metrics_port: metricsPort, adapter: config.pubsubAdapter },
+    'primary started',
+  );
   await supervisor.whenAllReady();
   logger.info({ workers: config.workers, port: config.port }, 'all workers ready');
 }

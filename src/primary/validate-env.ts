@@ -3,8 +3,8 @@
  * (environment plus CONFIG_FILE) and prints every problem at once. Starts
  * nothing. Exit status: 0 when the configuration is valid, 78 (EX_CONFIG) when not.
  */
-import { loadConfig } from '../shared/config';
-import { formatConfigReport } from '../shared/config-report';
+import { loadConfig } from '../shared/config/config';
+import { formatConfigReport } from '../shared/config/config-report';
 
 export const EXIT_CONFIG_INVALID = 78;
 

@@ -16,13 +16,28 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   // Upgrade refusals (protocol.md 1.1)
-  missing_token: { status: 401, doc: 'No bearer token in the Authorization header, access_token query parameter or bearer.<jwt> subprotocol.' },
-  invalid_token: { status: 401, doc: 'The token is malformed, badly signed, expired, not yet valid, uses a refused algorithm, or has the wrong issuer or audience.' },
+  missing_token: {
+    status: 401,
+    doc: 'No bearer token in the Authorization header, access_token query parameter or bearer.<jwt> subprotocol.',
+  },
+  invalid_token: {
+    status: 401,
+    doc: 'The token is malformed, badly signed, expired, not yet valid, uses a refused algorithm, or has the wrong issuer or audience.',
+  },
   missing_tenant: { status: 401, doc: 'The token carries no tenant claim (JWT_TENANT_CLAIM).' },
   tenant_not_allowed: { status: 403, doc: 'The token is valid but its tenant is not in ALLOWED_TENANTS.' },
-  not_found: { status: 404, doc: 'Unknown path: streams are accepted on /v1/ingest, and on /v1/exotel and /v1/twilio when those sources are enabled.' },
-  exotel_unauthorized: { status: 401, doc: 'An Exotel connection whose Basic credentials are not in EXOTEL_BASIC_AUTH, or that has none and comes from outside EXOTEL_ALLOWED_CIDRS.' },
-  twilio_signature_invalid: { status: 401, doc: 'A /v1/twilio upgrade without X-Twilio-Signature, or with one that is not the signature of TWILIO_PUBLIC_URL under TWILIO_AUTH_TOKEN.' },
+  not_found: {
+    status: 404,
+    doc: 'Unknown path: streams are accepted on /v1/ingest, and on /v1/exotel and /v1/twilio when those sources are enabled.',
+  },
+  exotel_unauthorized: {
+    status: 401,
+    doc: 'An Exotel connection whose Basic credentials are not in EXOTEL_BASIC_AUTH, or that has none and comes from outside EXOTEL_ALLOWED_CIDRS.',
+  },
+  twilio_signature_invalid: {
+    status: 401,
+    doc: 'A /v1/twilio upgrade without X-Twilio-Signature, or with one that is not the signature of TWILIO_PUBLIC_URL under TWILIO_AUTH_TOKEN.',
+  },
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
   not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
 
@@ -31,25 +46,49 @@ export const ERRORS = {
   invalid_start: { closeCode: 1008, doc: 'The start message is missing a field or has a value out of range.' },
   frame_before_start: { closeCode: 1008, doc: 'A binary frame arrived before the start message.' },
   duplicate_start: { closeCode: 1008, doc: 'A second start message on a stream that has started.' },
-  tenant_mismatch: { closeCode: 1008, doc: 'The start message names a tenant_id other than the token\'s tenant.' },
-  interaction_mismatch: { closeCode: 1008, doc: 'The start message names an interaction_id other than the token\'s interaction_id claim.' },
+  tenant_mismatch: { closeCode: 1008, doc: "The start message names a tenant_id other than the token's tenant." },
+  interaction_mismatch: {
+    closeCode: 1008,
+    doc: "The start message names an interaction_id other than the token's interaction_id claim.",
+  },
   start_timeout: { closeCode: 1008, doc: 'No start message within START_TIMEOUT_MS.' },
-  tenant_unmapped: { closeCode: 1008, doc: 'A telephony stream with no tenant: no Basic user tenant, its account_sid is not in EXOTEL_ACCOUNT_TENANTS or TWILIO_ACCOUNT_TENANTS, and no EXOTEL_DEFAULT_TENANT applies.' },
+  tenant_unmapped: {
+    closeCode: 1008,
+    doc: 'A telephony stream with no tenant: no Basic user tenant, its account_sid is not in EXOTEL_ACCOUNT_TENANTS or TWILIO_ACCOUNT_TENANTS, and no EXOTEL_DEFAULT_TENANT applies.',
+  },
   frame_too_large: { closeCode: 1009, doc: 'A frame larger than MAX_FRAME_BYTES.' },
-  backend_rejected: { closeCode: 1011, doc: 'The pub/sub backend refused a record for good (not a transient failure).' },
-  backlog_full: { closeCode: 1013, doc: 'The stream\'s unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES longer than BACKPRESSURE_TIMEOUT_MS.' },
-  internal_error: { closeCode: 1011, doc: 'The server failed to handle a message (a bug, logged); the stream is flushed and closed.' },
-  server_draining: { closeCode: 1001, doc: 'The server is shutting down; reconnect and resume from the last committed seq + 1.' },
+  backend_rejected: {
+    closeCode: 1011,
+    doc: 'The pub/sub backend refused a record for good (not a transient failure).',
+  },
+  backlog_full: {
+    closeCode: 1013,
+    doc: "The stream's unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES longer than BACKPRESSURE_TIMEOUT_MS.",
+  },
+  internal_error: {
+    closeCode: 1011,
+    doc: 'The server failed to handle a message (a bug, logged); the stream is flushed and closed.',
+  },
+  server_draining: {
+    closeCode: 1001,
+    doc: 'The server is shutting down; reconnect and resume from the last committed seq + 1.',
+  },
 
   // Internal and operational errors
-  config_invalid: { doc: 'The configuration failed validation; every problem is listed at once and the process exits with status 78.' },
+  config_invalid: {
+    doc: 'The configuration failed validation; every problem is listed at once and the process exits with status 78.',
+  },
   port_in_use: { doc: 'PORT (or METRICS_PORT) is already taken by another process.' },
-  record_invalid: { doc: 'A record without tenant_id or interaction_id reached the publisher: a bug, counted and never published.' },
+  record_invalid: {
+    doc: 'A record without tenant_id or interaction_id reached the publisher: a bug, counted and never published.',
+  },
   publisher_closed: { doc: 'publish() was called after close().' },
   publish_failed: { doc: 'A publish attempt failed; transient failures are retried with backoff.' },
   backend_unavailable: { doc: 'The pub/sub backend could not be reached at start-up.' },
   topic_missing: { doc: 'KAFKA_TOPIC does not exist and KAFKA_CREATE_TOPIC is false: start-up fails (exit 78).' },
-  invalid_payload: { doc: 'A telephony media payload that is not canonical base64 of whole samples: counted in ingest_invalid_payloads_total, logged with the stream\'s ids, skipped.' },
+  invalid_payload: {
+    doc: "A telephony media payload that is not canonical base64 of whole samples: counted in ingest_invalid_payloads_total, logged with the stream's ids, skipped.",
+  },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -4,7 +4,7 @@
  * dialect (current `type` form, or the earlier `event` form of 1.2.1).
  */
 import { IngestError } from './errors';
-import type { Encoding } from './records';
+import type { Encoding } from './publishing/records';
 
 export type Dialect = 'v1' | 'legacy';
 

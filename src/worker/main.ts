@@ -8,18 +8,24 @@
  * Exit codes: 0 clean, 1 crash, 69 start-up failure, 70 data left unpublished.
  */
 import cluster from 'node:cluster';
-import { configFromJson, loadConfig } from '../shared/config';
-import type { Config } from '../shared/config-schema';
+import { configFromJson, loadConfig } from '../shared/config/config';
+import type { Config } from '../shared/config/config-schema';
 import { IngestError } from '../shared/errors';
-import { isPrimaryToWorker, message, type ClusterView, type PrimaryToWorker, type WorkerToPrimary } from '../shared/ipc';
-import { createLogger } from '../shared/logger';
-import { createPublisher } from '../shared/publisher-factory';
-import { parsePublicKeys } from '../shared/public-keys';
-import { IngestServer } from './ingest-server';
-import type { HealthBody } from './health-status';
-import { TokenVerifier } from './token-verifier';
-import { createWorkerMetrics } from './worker-metrics';
-import { WorkerStats } from './worker-stats';
+import {
+  isPrimaryToWorker,
+  message,
+  type ClusterView,
+  type PrimaryToWorker,
+  type WorkerToPrimary,
+} from '../shared/process/ipc';
+import { createLogger } from '../shared/process/logger';
+import { createPublisher } from '../shared/publishing/publisher-factory';
+import { parsePublicKeys } from '../shared/auth/public-keys';
+import { IngestServer } from './http/ingest-server';
+import type { HealthBody } from '../shared/health/health-status';
+import { TokenVerifier } from './admission/token-verifier';
+import { createWorkerMetrics } from './metrics/worker-metrics';
+import { WorkerStats } from './metrics/worker-stats';
 
 export const CONFIG_ENV = 'INGEST_CONFIG';
 export const EXIT_STARTUP_FAILED = 69;
@@ -29,7 +35,8 @@ function readConfig(): Readonly<Config> {
   const json = process.env[CONFIG_ENV];
   if (json) return configFromJson(json);
   const result = loadConfig();
-  if (!result.ok) throw new IngestError('config_invalid', result.problems.map((p) => `${p.variable}: ${p.expected}`).join('; '));
+  if (!result.ok)
+    throw new IngestError('config_invalid', result.problems.map((p) => `${p.variable}: ${p.expected}`).join('; '));
   return result.config;
 }
 
@@ -47,7 +54,11 @@ function reportAndExit(body: WorkerToPrimary, code: number): void {
 async function main(): Promise<void> {
   const config = readConfig();
   const workerId = cluster.worker?.id;
-  const logger = createLogger({ level: config.logLevel, role: 'worker', ...(workerId !== undefined ? { workerId } : {}) });
+  const logger = createLogger({
+    level: config.logLevel,
+    role: 'worker',
+    ...(workerId !== undefined ? { workerId } : {}),
+  });
   const stats = new WorkerStats();
 
   process.on('uncaughtException', (err) => {
@@ -61,7 +72,9 @@ async function main(): Promise<void> {
   });
 
   const publisher = createPublisher(config, logger);
-  const verifier = config.jwtPublicKey ? TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey)) : undefined;
+  const verifier = config.jwtPublicKey
+    ? TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey))
+    : undefined;
   let clusterView: ClusterView | undefined;
   const healthView = (local: HealthBody): HealthBody => {
     // The primary's view covers every worker (this one's backend included);
@@ -90,12 +103,17 @@ async function main(): Promise<void> {
         clusterView = msg.view;
         return;
       case 'metrics_request':
-        send(message({ type: 'metrics_response', requestId: msg.requestId, metrics: (await metrics.getMetricsAsJSON()) }));
+        send(
+          message({ type: 'metrics_response', requestId: msg.requestId, metrics: await metrics.getMetricsAsJSON() }),
+        );
         return;
     }
   };
   process.on('message', (msg) => {
-    if (isPrimaryToWorker(msg)) onPrimaryMessage(msg).catch((err) => logger.error({ err, ipc: msg.type }, 'handling a message from the primary failed'));
+    if (isPrimaryToWorker(msg))
+      onPrimaryMessage(msg).catch((err) =>
+        logger.error({ err, ipc: msg.type }, 'handling a message from the primary failed'),
+      );
   });
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
@@ -139,21 +157,35 @@ async function runShutdown(
   options: ShutdownOptions,
 ): Promise<void> {
   const draining = options.drainTimeoutMs !== undefined;
-  logger.info({ streams: server.activeSessions, close_code: options.closeCode, drain_timeout_ms: options.drainTimeoutMs }, draining ? 'draining for a rolling restart' : 'shutting down: publishing every buffered frame');
+  logger.info(
+    { streams: server.activeSessions, close_code: options.closeCode, drain_timeout_ms: options.drainTimeoutMs },
+    draining ? 'draining for a rolling restart' : 'shutting down: publishing every buffered frame',
+  );
   let lost = { streams: 0, bytes: 0 };
   const budget = config.shutdownTimeoutMs + (options.drainTimeoutMs ?? 0);
   const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), budget).unref());
-  const closing = server.close(options.closeCode, options.reason, draining ? { stopListening: true, graceMs: options.drainTimeoutMs ?? 0 } : {});
+  const closing = server.close(
+    options.closeCode,
+    options.reason,
+    draining ? { stopListening: true, graceMs: options.drainTimeoutMs ?? 0 } : {},
+  );
   const outcome = await Promise.race([closing.then(() => 'done' as const), deadline]);
   if (outcome === 'timeout') {
     lost = server.abandon();
-    logger.error({ lost_streams: lost.streams, lost_bytes: lost.bytes }, `shutdown deadline (${budget} ms) passed: data left unpublished`);
+    logger.error(
+      { lost_streams: lost.streams, lost_bytes: lost.bytes },
+      `shutdown deadline (${budget} ms) passed: data left unpublished`,
+    );
   }
   await Promise.race([publisher.close(), new Promise((r) => setTimeout(r, 2000).unref())]).catch((err) => {
     logger.error({ err }, 'closing the publisher failed');
   });
   const lostBytes = lost.bytes + stats.bytesRejected;
-  if (stats.bytesRejected > 0) logger.error({ rejected_bytes: stats.bytesRejected }, 'the backend refused data for good during this worker\'s life');
+  if (stats.bytesRejected > 0)
+    logger.error(
+      { rejected_bytes: stats.bytesRejected },
+      "the backend refused data for good during this worker's life",
+    );
   logger.info({ lost_bytes: lostBytes }, 'worker stopped');
   logger.flush();
   const code = lostBytes > 0 || lost.streams > 0 ? EXIT_DATA_LOST : 0;
@@ -165,5 +197,12 @@ main().catch((err) => {
   // stderr, as the logger may not exist yet, and the reason to the primary.
   const text = err instanceof Error ? err.message : String(err);
   process.stderr.write(`worker failed to start: ${text}\n`);
-  reportAndExit(message({ type: 'startup_failed', code: err instanceof IngestError ? err.code : 'worker_startup_failed', message: text }), EXIT_STARTUP_FAILED);
+  reportAndExit(
+    message({
+      type: 'startup_failed',
+      code: err instanceof IngestError ? err.code : 'worker_startup_failed',
+      message: text,
+    }),
+    EXIT_STARTUP_FAILED,
+  );
 });

@@ -7,13 +7,20 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, REPO_ROOT, startCluster } from '../helpers/cluster';
+import { freePort, REPO_ROOT, startCluster } from '../support/cluster';
 
 test('npm start with no key and no broker starts 2 workers, logs a working dev token and example command, and stops cleanly on SIGTERM', async (t) => {
   const port = await freePort();
   const child = spawn('npm', ['start', '--silent'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(port), METRICS_PORT: String(await freePort()), WORKERS: '2', HOST: '127.0.0.1' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      PORT: String(port),
+      METRICS_PORT: String(await freePort()),
+      WORKERS: '2',
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // own process group: SIGTERM reaches npm and the primary as a terminal's would
   });
@@ -69,16 +76,26 @@ test('a port already in use: one clear line naming the port, non-zero exit, no s
 });
 
 test('bad configuration: every problem printed at once, exit 78, nothing forked', async (t) => {
-  const cluster = await startCluster(t, { PORT: '70000', WORKERS: '0', PUBSUB_ADAPTER: 'rabbitmq', ACK_INTERVAL: 'ten' });
+  const cluster = await startCluster(t, {
+    PORT: '70000',
+    WORKERS: '0',
+    PUBSUB_ADAPTER: 'rabbitmq',
+    ACK_INTERVAL: 'ten',
+  });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   const report = cluster.stderr.join('');
-  for (const variable of ['PORT', 'WORKERS', 'PUBSUB_ADAPTER', 'ACK_INTERVAL']) assert.match(report, new RegExp(`${variable}: got`));
+  for (const variable of ['PORT', 'WORKERS', 'PUBSUB_ADAPTER', 'ACK_INTERVAL'])
+    assert.match(report, new RegExp(`${variable}: got`));
   assert.equal(cluster.lines.length, 0, 'no log line: nothing started');
 });
 
 test('NODE_ENV=production without a JWT key (and without Exotel) refuses to start with 78', async (t) => {
-  const cluster = await startCluster(t, { NODE_ENV: 'production', PUBSUB_ADAPTER: 'in_memory', PORT: String(await freePort()) });
+  const cluster = await startCluster(t, {
+    NODE_ENV: 'production',
+    PUBSUB_ADAPTER: 'in_memory',
+    PORT: String(await freePort()),
+  });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   assert.match(cluster.stderr.join(''), /JWT_PUBLIC_KEY/);
@@ -91,8 +108,14 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   const ready = cluster.logs().filter((e) => e.role === 'worker' && e.msg === 'worker ready');
   const victim = ready[0].pid as number;
   process.kill(victim, 'SIGKILL');
-  await cluster.waitForLog((e) => e.msg === 'worker exited unexpectedly: replacing it' && e.signal === 'SIGKILL', 'exit noticed');
-  await cluster.waitForLog((e) => e.role === 'worker' && e.msg === 'worker ready' && e.pid !== victim && !ready.some((r) => r.pid === e.pid), 'replacement ready');
+  await cluster.waitForLog(
+    (e) => e.msg === 'worker exited unexpectedly: replacing it' && e.signal === 'SIGKILL',
+    'exit noticed',
+  );
+  await cluster.waitForLog(
+    (e) => e.role === 'worker' && e.msg === 'worker ready' && e.pid !== victim && !ready.some((r) => r.pid === e.pid),
+    'replacement ready',
+  );
   cluster.child.kill('SIGTERM');
   assert.equal((await cluster.exited).code, 0);
 });

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../helpers/cluster';
-import { makeKeyPair, signToken, type TestKeyPair } from '../helpers/tokens';
+import { freePort, startCluster, type RunningCluster } from '../support/cluster';
+import { makeKeyPair, signToken, type TestKeyPair } from '../support/tokens';
 
 function tempDir(t: TestContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-reload-'));
@@ -43,10 +43,15 @@ async function refusedWith(url: string, keys: TestKeyPair): Promise<number> {
 
 async function roll(cluster: RunningCluster, count: number): Promise<void> {
   cluster.child.kill('SIGHUP');
-  await cluster.waitForLog((e) => e.msg === 'rolling restart complete' && cluster.logs().filter((x) => x.msg === 'rolling restart complete').length >= count, `rolling restart ${count} complete`);
+  await cluster.waitForLog(
+    (e) =>
+      e.msg === 'rolling restart complete' &&
+      cluster.logs().filter((x) => x.msg === 'rolling restart complete').length >= count,
+    `rolling restart ${count} complete`,
+  );
 }
 
-test('3 SIGHUP re-reads JWT_PUBLIC_KEY_FILE and CONFIG_FILE: a rotated key and a new ACK_INTERVAL reach the new workers; the primary\'s own settings wait for a full restart', async (t) => {
+test("3 SIGHUP re-reads JWT_PUBLIC_KEY_FILE and CONFIG_FILE: a rotated key and a new ACK_INTERVAL reach the new workers; the primary's own settings wait for a full restart", async (t) => {
   const dir = tempDir(t);
   const oldKey = makeKeyPair('ec');
   const newKey = makeKeyPair('ec');
@@ -55,7 +60,12 @@ test('3 SIGHUP re-reads JWT_PUBLIC_KEY_FILE and CONFIG_FILE: a rotated key and a
   fs.writeFileSync(keyFile, oldKey.publicKeyPem);
   fs.writeFileSync(configFile, JSON.stringify({ ACK_INTERVAL: 2 }));
   const port = await freePort();
-  const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2', JWT_PUBLIC_KEY_FILE: keyFile, CONFIG_FILE: configFile });
+  const cluster = await startCluster(t, {
+    PORT: String(port),
+    WORKERS: '2',
+    JWT_PUBLIC_KEY_FILE: keyFile,
+    CONFIG_FILE: configFile,
+  });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
   const url = `ws://127.0.0.1:${port}/v1/ingest`;
   assert.deepEqual(await streamWith(url, oldKey), [2, 4, 6]);
@@ -67,8 +77,13 @@ test('3 SIGHUP re-reads JWT_PUBLIC_KEY_FILE and CONFIG_FILE: a rotated key and a
   const changed = cluster.logs().find((e) => e.msg === 'configuration changed: the new workers use it');
   assert.ok(changed, 'the changed settings are logged');
   assert.ok((changed.settings as string[]).includes('ACK_INTERVAL'));
-  assert.ok((changed.settings as string[]).includes('JWT_PUBLIC_KEY_FILE') || (changed.settings as string[]).includes('JWT_PUBLIC_KEY'));
-  const kept = cluster.logs().find((e) => e.msg === 'these settings change only with a full restart: kept as they were');
+  assert.ok(
+    (changed.settings as string[]).includes('JWT_PUBLIC_KEY_FILE') ||
+      (changed.settings as string[]).includes('JWT_PUBLIC_KEY'),
+  );
+  const kept = cluster
+    .logs()
+    .find((e) => e.msg === 'these settings change only with a full restart: kept as they were');
   assert.deepEqual(kept?.settings, ['METRICS_SCRAPE_TIMEOUT_MS']);
 
   assert.deepEqual(await streamWith(url, newKey), [3, 6], 'the new workers verify the new key and ack every 3 frames');
@@ -85,15 +100,31 @@ test('3 SIGHUP with a configuration that no longer validates refuses the roll; t
   const port = await freePort();
   const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2', JWT_PUBLIC_KEY_FILE: keyFile });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const pids = cluster.logs().filter((e) => e.role === 'primary' && e.msg === 'worker ready').map((e) => e.worker_pid);
+  const pids = cluster
+    .logs()
+    .filter((e) => e.role === 'primary' && e.msg === 'worker ready')
+    .map((e) => e.worker_pid);
 
   fs.writeFileSync(keyFile, 'not a key');
   cluster.child.kill('SIGHUP');
-  const refused = await cluster.waitForLog((e) => e.msg?.toString().startsWith('rolling restart refused') === true, 'the roll refused');
+  const refused = await cluster.waitForLog(
+    (e) => e.msg?.toString().startsWith('rolling restart refused') === true,
+    'the roll refused',
+  );
   assert.match((refused.problems as string[]).join('\n'), /JWT_PUBLIC_KEY_FILE/);
   await streamWith(`ws://127.0.0.1:${port}/v1/ingest`, key);
-  assert.ok(!cluster.logs().some((e) => e.msg === 'rolling restart: replacing workers one at a time'), 'no roll started');
-  assert.deepEqual(cluster.logs().filter((e) => e.role === 'primary' && e.msg === 'worker ready').map((e) => e.worker_pid), pids, 'the same workers serve');
+  assert.ok(
+    !cluster.logs().some((e) => e.msg === 'rolling restart: replacing workers one at a time'),
+    'no roll started',
+  );
+  assert.deepEqual(
+    cluster
+      .logs()
+      .filter((e) => e.role === 'primary' && e.msg === 'worker ready')
+      .map((e) => e.worker_pid),
+    pids,
+    'the same workers serve',
+  );
   cluster.child.kill('SIGTERM');
   assert.equal((await cluster.exited).code, 0);
 });

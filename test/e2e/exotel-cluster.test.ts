@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, startCluster } from '../helpers/cluster';
-import { readStream } from '../helpers/redis';
-import { startRedisCluster } from '../helpers/redis-cluster';
-import { fieldsOf } from '../helpers/stream-check';
-import { assertCallRecords, type FieldMap } from '../helpers/telephony-check';
-import { buildCall, playCall, type SimulatedCall, type SimulatorOptions } from '../helpers/telephony-simulator';
+import { freePort, startCluster } from '../support/cluster';
+import { readStream } from '../support/redis';
+import { startRedisCluster } from '../support/redis-cluster';
+import { fieldsOf } from '../support/stream-check';
+import { assertCallRecords, type FieldMap } from '../support/telephony-check';
+import { buildCall, playCall, type SimulatedCall, type SimulatorOptions } from '../support/telephony-simulator';
 
 const CALLS = 200;
 const USERS = [
@@ -70,13 +70,22 @@ test('4.1 two hundred concurrent simulated Exotel calls through a 2-worker clust
     bytes += call.tracks.get('')!.chunks.reduce((n, c) => n + c.length, 0);
   }
   const published = [...records.values()].flat().filter((r) => r.get('type')?.toString() === 'audio');
-  assert.equal(published.reduce((n, r) => n + r.get('payload')!.length, 0), bytes, 'every byte arrived exactly once');
+  assert.equal(
+    published.reduce((n, r) => n + r.get('payload')!.length, 0),
+    bytes,
+    'every byte arrived exactly once',
+  );
   cluster.child.kill('SIGTERM');
   assert.deepEqual(await cluster.exited, { code: 0, signal: null });
 });
 
 test('SUPPORT_EXOTEL=true with neither credentials nor ranges: the service refuses to start (exit 78) and says how to fix it', async (t) => {
-  const cluster = await startCluster(t, { PORT: String(await freePort()), WORKERS: '1', SUPPORT_EXOTEL: 'true', EXOTEL_DEFAULT_TENANT: 'tenant-a' });
+  const cluster = await startCluster(t, {
+    PORT: String(await freePort()),
+    WORKERS: '1',
+    SUPPORT_EXOTEL: 'true',
+    EXOTEL_DEFAULT_TENANT: 'tenant-a',
+  });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   const stderr = cluster.stderr.join('');
@@ -87,8 +96,17 @@ test('SUPPORT_EXOTEL=true with neither credentials nor ranges: the service refus
 
 test('EXOTEL_ALLOW_UNAUTHENTICATED=true: the service starts and warns at every start', async (t) => {
   for (let start = 1; start <= 2; start++) {
-    const cluster = await startCluster(t, { PORT: String(await freePort()), WORKERS: '1', SUPPORT_EXOTEL: 'true', EXOTEL_ALLOW_UNAUTHENTICATED: 'true', EXOTEL_DEFAULT_TENANT: 'tenant-a' });
-    const warning = await cluster.waitForLog((e) => e.level === 'warn' && /EXOTEL_ALLOW_UNAUTHENTICATED=true/.test(String(e.msg)), `the warning at start ${start}`);
+    const cluster = await startCluster(t, {
+      PORT: String(await freePort()),
+      WORKERS: '1',
+      SUPPORT_EXOTEL: 'true',
+      EXOTEL_ALLOW_UNAUTHENTICATED: 'true',
+      EXOTEL_DEFAULT_TENANT: 'tenant-a',
+    });
+    const warning = await cluster.waitForLog(
+      (e) => e.level === 'warn' && /EXOTEL_ALLOW_UNAUTHENTICATED=true/.test(String(e.msg)),
+      `the warning at start ${start}`,
+    );
     assert.equal(warning.role, 'primary');
     await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
     cluster.child.kill('SIGTERM');

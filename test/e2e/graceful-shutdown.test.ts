@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { httpGet, pollUntil } from '../helpers/http-get';
-import { frameBytes } from '../helpers/ingest-server';
-import { readStream, startTcpProxy, type TcpProxy } from '../helpers/redis';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
+import { httpGet, pollUntil } from '../support/http-get';
+import { frameBytes } from '../support/ingest-server';
+import { readStream, startTcpProxy, type TcpProxy } from '../support/redis';
+import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
+import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
 
 const FRAMES = 60;
 const ACK_INTERVAL = 10;
@@ -48,7 +48,12 @@ interface Running {
 async function streamsUnderLoad(t: TestContext, setup: Setup, count: number): Promise<Running[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const sent: SentStream = { interactionId: `term-${i}`, tenantId: 'tenant-a', firstSeq: 1, frames: Array.from({ length: FRAMES + 5 }, (_, k) => frameBytes(i, k + 1, 200 + i * 8)) };
+      const sent: SentStream = {
+        interactionId: `term-${i}`,
+        tenantId: 'tenant-a',
+        firstSeq: 1,
+        frames: Array.from({ length: FRAMES + 5 }, (_, k) => frameBytes(i, k + 1, 200 + i * 8)),
+      };
       const client = await IngestClient.connect(setup.url, { token: setup.token });
       t.after(() => {
         if (!client.closeState) client.ws.terminate();
@@ -64,56 +69,64 @@ async function streamsUnderLoad(t: TestContext, setup: Setup, count: number): Pr
 
 /** Every stream's stream_started record is in Redis (so a stall holds back audio only). */
 async function startsPublished(setup: Setup, streams: Running[]): Promise<void> {
-  await pollUntil(
-    async () => {
-      const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
-      return streams.every((s) => grouped.has(s.sent.interactionId)) ? true : undefined;
-    },
-    'every stream_started record in Redis',
-  );
+  await pollUntil(async () => {
+    const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
+    return streams.every((s) => grouped.has(s.sent.interactionId)) ? true : undefined;
+  }, 'every stream_started record in Redis');
 }
 
-test('SIGTERM under load: /ready turns 503 (Retry-After) while the workers flush, then the primary exits 0 within SHUTDOWN_TIMEOUT_MS with every acked frame in Redis', { timeout: 120_000 }, async (t) => {
-  const SHUTDOWN_TIMEOUT_MS = 20_000;
-  const setup = await startBehindProxy(t, 'term-load', { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) });
-  const { cluster, proxy } = setup;
-  const streams = await streamsUnderLoad(t, setup, 20);
-  await startsPublished(setup, streams);
-  assert.equal((await httpGet(`http://127.0.0.1:${setup.port}/ready`)).status, 200);
+test(
+  'SIGTERM under load: /ready turns 503 (Retry-After) while the workers flush, then the primary exits 0 within SHUTDOWN_TIMEOUT_MS with every acked frame in Redis',
+  { timeout: 120_000 },
+  async (t) => {
+    const SHUTDOWN_TIMEOUT_MS = 20_000;
+    const setup = await startBehindProxy(t, 'term-load', { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) });
+    const { cluster, proxy } = setup;
+    const streams = await streamsUnderLoad(t, setup, 20);
+    await startsPublished(setup, streams);
+    assert.equal((await httpGet(`http://127.0.0.1:${setup.port}/ready`)).status, 200);
 
-  proxy.stall(); // the flush's publishes hang: the drain lasts until unstall()
-  const signalledAt = Date.now();
-  cluster.child.kill('SIGTERM');
-  const draining = await pollUntil(async () => {
-    const answer = await httpGet(`http://127.0.0.1:${setup.port}/ready`);
-    return answer.status === 503 ? answer : undefined;
-  }, '/ready to answer 503');
-  assert.equal(draining.headers['retry-after'], '5');
-  assert.deepEqual(JSON.parse(draining.body), { ready: false, state: 'draining' });
-  await assert.rejects(IngestClient.connect(setup.url, { token: setup.token }), (err: unknown) => {
-    assert.ok(err instanceof UpgradeRefused);
-    assert.equal(err.status, 503);
-    assert.equal(err.headers['retry-after'], '5');
-    return true;
-  }, 'a new stream is refused while draining');
-  assert.equal(cluster.child.exitCode, null, 'the primary waits while publishes hang');
+    proxy.stall(); // the flush's publishes hang: the drain lasts until unstall()
+    const signalledAt = Date.now();
+    cluster.child.kill('SIGTERM');
+    const draining = await pollUntil(async () => {
+      const answer = await httpGet(`http://127.0.0.1:${setup.port}/ready`);
+      return answer.status === 503 ? answer : undefined;
+    }, '/ready to answer 503');
+    assert.equal(draining.headers['retry-after'], '5');
+    assert.deepEqual(JSON.parse(draining.body), { ready: false, state: 'draining' });
+    await assert.rejects(
+      IngestClient.connect(setup.url, { token: setup.token }),
+      (err: unknown) => {
+        assert.ok(err instanceof UpgradeRefused);
+        assert.equal(err.status, 503);
+        assert.equal(err.headers['retry-after'], '5');
+        return true;
+      },
+      'a new stream is refused while draining',
+    );
+    assert.equal(cluster.child.exitCode, null, 'the primary waits while publishes hang');
 
-  proxy.unstall();
-  assert.deepEqual(await cluster.exited, { code: 0, signal: null });
-  assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS, 'exited within SHUTDOWN_TIMEOUT_MS');
-  assert.ok(cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
+    proxy.unstall();
+    assert.deepEqual(await cluster.exited, { code: 0, signal: null });
+    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS, 'exited within SHUTDOWN_TIMEOUT_MS');
+    assert.ok(cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
 
-  const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
-  for (const { client, sent, acked } of streams) {
-    const close = await client.closed;
-    assert.equal(close.code, 1001, `${sent.interactionId}: closed for the shutdown`);
-    assert.ok(client.lastCommitted() >= acked, `${sent.interactionId}: committed ${client.lastCommitted()} before the close, acked ${acked}`);
-    const records = grouped.get(sent.interactionId)!;
-    assertAudioCovers(records, sent, acked);
-    assert.equal(text(records.at(-1)!, 'type'), 'stream_ended');
-    assert.equal(text(records.at(-1)!, 'reason'), 'shutdown');
-  }
-});
+    const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
+    for (const { client, sent, acked } of streams) {
+      const close = await client.closed;
+      assert.equal(close.code, 1001, `${sent.interactionId}: closed for the shutdown`);
+      assert.ok(
+        client.lastCommitted() >= acked,
+        `${sent.interactionId}: committed ${client.lastCommitted()} before the close, acked ${acked}`,
+      );
+      const records = grouped.get(sent.interactionId)!;
+      assertAudioCovers(records, sent, acked);
+      assert.equal(text(records.at(-1)!, 'type'), 'stream_ended');
+      assert.equal(text(records.at(-1)!, 'reason'), 'shutdown');
+    }
+  },
+);
 
 test('a second SIGTERM during the shutdown is ignored: one shutdown, exit 0', { timeout: 120_000 }, async (t) => {
   const setup = await startBehindProxy(t, 'term-twice');
@@ -122,34 +135,47 @@ test('a second SIGTERM during the shutdown is ignored: one shutdown, exit 0', { 
   await startsPublished(setup, streams);
   proxy.stall();
   cluster.child.kill('SIGTERM');
-  await cluster.waitForLog((e) => e.msg === 'shutting down: workers flush and publish every stream', 'the shutdown to start');
+  await cluster.waitForLog(
+    (e) => e.msg === 'shutting down: workers flush and publish every stream',
+    'the shutdown to start',
+  );
   cluster.child.kill('SIGTERM');
-  const ignored = await cluster.waitForLog((e) => e.msg === 'already shutting down: ignored', 'the second SIGTERM to be ignored');
+  const ignored = await cluster.waitForLog(
+    (e) => e.msg === 'already shutting down: ignored',
+    'the second SIGTERM to be ignored',
+  );
   assert.equal(ignored.signal, 'SIGTERM');
   proxy.unstall();
   assert.deepEqual(await cluster.exited, { code: 0, signal: null });
   assert.equal(cluster.logs().filter((e) => e.msg === 'stopping').length, 1);
-  assert.equal(cluster.logs().filter((e) => e.msg === 'shutting down: workers flush and publish every stream').length, 1);
+  assert.equal(
+    cluster.logs().filter((e) => e.msg === 'shutting down: workers flush and publish every stream').length,
+    1,
+  );
   for (const { client } of streams) assert.equal((await client.closed).code, 1001);
 });
 
-test('SHUTDOWN_TIMEOUT_MS bounds a shutdown whose backend never answers: exit 70 and the loss logged', { timeout: 120_000 }, async (t) => {
-  const setup = await startBehindProxy(t, 'term-deadline', { SHUTDOWN_TIMEOUT_MS: '1000' });
-  const { cluster, proxy } = setup;
-  const streams = await streamsUnderLoad(t, setup, 4);
-  await startsPublished(setup, streams);
-  proxy.stall(); // never restored
-  cluster.child.kill('SIGTERM');
-  assert.deepEqual(await cluster.exited, { code: 70, signal: null });
-  const report = cluster.logs().find((e) => e.msg === 'shutdown incomplete: data was left unpublished');
-  assert.ok(report, 'the primary logs what was lost');
-  // Nothing was published by time and the flush never got through: every byte
-  // received is lost, at least the acked ones, at most all that was sent.
-  const bytes = (frames: Buffer[]): number => frames.reduce((n, f) => n + f.length, 0);
-  const acked = streams.reduce((sum, s) => sum + bytes(s.sent.frames.slice(0, s.acked)), 0);
-  const sent = streams.reduce((sum, s) => sum + bytes(s.sent.frames), 0);
-  assert.equal(report.lost_streams, streams.length);
-  const lost = report.lost_bytes as number;
-  assert.ok(lost >= acked && lost <= sent, `lost_bytes ${lost} between acked ${acked} and sent ${sent}`);
-  assert.ok(!cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
-});
+test(
+  'SHUTDOWN_TIMEOUT_MS bounds a shutdown whose backend never answers: exit 70 and the loss logged',
+  { timeout: 120_000 },
+  async (t) => {
+    const setup = await startBehindProxy(t, 'term-deadline', { SHUTDOWN_TIMEOUT_MS: '1000' });
+    const { cluster, proxy } = setup;
+    const streams = await streamsUnderLoad(t, setup, 4);
+    await startsPublished(setup, streams);
+    proxy.stall(); // never restored
+    cluster.child.kill('SIGTERM');
+    assert.deepEqual(await cluster.exited, { code: 70, signal: null });
+    const report = cluster.logs().find((e) => e.msg === 'shutdown incomplete: data was left unpublished');
+    assert.ok(report, 'the primary logs what was lost');
+    // Nothing was published by time and the flush never got through: every byte
+    // received is lost, at least the acked ones, at most all that was sent.
+    const bytes = (frames: Buffer[]): number => frames.reduce((n, f) => n + f.length, 0);
+    const acked = streams.reduce((sum, s) => sum + bytes(s.sent.frames.slice(0, s.acked)), 0);
+    const sent = streams.reduce((sum, s) => sum + bytes(s.sent.frames), 0);
+    assert.equal(report.lost_streams, streams.length);
+    const lost = report.lost_bytes as number;
+    assert.ok(lost >= acked && lost <= sent, `lost_bytes ${lost} between acked ${acked} and sent ${sent}`);
+    assert.ok(!cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
+  },
+);

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, startCluster } from '../helpers/cluster';
-import { frameBytes } from '../helpers/ingest-server';
-import { deleteTopicAfter, readTopic, SHARED_BROKERS, uniqueTopic, type TopicMessage } from '../helpers/kafka';
-import { makeKeyPair, signToken } from '../helpers/tokens';
+import { freePort, startCluster } from '../support/cluster';
+import { frameBytes } from '../support/ingest-server';
+import { deleteTopicAfter, readTopic, SHARED_BROKERS, uniqueTopic, type TopicMessage } from '../support/kafka';
+import { makeKeyPair, signToken } from '../support/tokens';
 
 const STREAMS = 50;
 const FRAMES = 200;
@@ -54,8 +54,17 @@ test('4 fifty streams of 200 frames through a 2-worker cluster land in Kafka in 
       await client.start({ interactionId: s.interactionId, metadata: { agent: `a-${s.interactionId}` } });
       for (const frame of s.frames) client.sendFrame(frame);
       const { close } = await client.stop();
-      const errors = () => cluster.logs().filter((e) => e.level === 'error').map((e) => JSON.stringify(e)).join('\n');
-      assert.equal(close.code, 1000, `${s.interactionId} closed ${close.code} ${close.reason}; errors logged:\n${errors()}`);
+      const errors = () =>
+        cluster
+          .logs()
+          .filter((e) => e.level === 'error')
+          .map((e) => JSON.stringify(e))
+          .join('\n');
+      assert.equal(
+        close.code,
+        1000,
+        `${s.interactionId} closed ${close.code} ${close.reason}; errors logged:\n${errors()}`,
+      );
       assert.equal(client.lastCommitted(), FRAMES);
     }),
   );
@@ -70,11 +79,18 @@ test('4 fifty streams of 200 frames through a 2-worker cluster land in Kafka in 
     const records = byKey.get(s.interactionId);
     assert.ok(records, `${s.interactionId} has messages keyed by its interaction_id`);
     assert.equal(new Set(records.map((r) => r.partition)).size, 1, 'one interaction stays in one partition');
-    assert.deepEqual(records.map((r) => r.headers.type).filter((t, i, a) => t !== 'audio' || a[i - 1] !== 'audio'), ['stream_started', 'audio', 'stream_ended']);
+    assert.deepEqual(
+      records.map((r) => r.headers.type).filter((t, i, a) => t !== 'audio' || a[i - 1] !== 'audio'),
+      ['stream_started', 'audio', 'stream_ended'],
+    );
     const started = records[0];
     assert.equal(started.headers.tenant_id, s.tenantId);
     assert.equal(started.headers.source, 'native');
-    assert.deepEqual((JSON.parse(started.value.toString()) as { metadata: unknown }).metadata, { agent: `a-${s.interactionId}` }, 'non-audio value is the record as JSON');
+    assert.deepEqual(
+      (JSON.parse(started.value.toString()) as { metadata: unknown }).metadata,
+      { agent: `a-${s.interactionId}` },
+      'non-audio value is the record as JSON',
+    );
     const ended = JSON.parse(records.at(-1)!.value.toString()) as { reason: string; last_seq: number };
     assert.equal(ended.reason, 'stop');
     assert.equal(ended.last_seq, FRAMES);
@@ -86,7 +102,10 @@ test('4 fifty streams of 200 frames through a 2-worker cluster land in Kafka in 
       assert.equal(Number(r.headers.frames), end - start + 1);
       assert.equal(r.headers.encoding, 'pcm_s16le');
       assert.equal(r.headers.interaction_id, s.interactionId);
-      assert.ok(r.value.equals(Buffer.concat(s.frames.slice(start - 1, end))), `${s.interactionId}: payload ${start}-${end} byte-exact`);
+      assert.ok(
+        r.value.equals(Buffer.concat(s.frames.slice(start - 1, end))),
+        `${s.interactionId}: payload ${start}-${end} byte-exact`,
+      );
       expected = end + 1;
     }
     assert.equal(expected - 1, FRAMES, 'every frame, exactly once');
@@ -104,13 +123,19 @@ test('4 unreachable brokers at start: workers report the named brokers and are r
     KAFKA_BROKERS: `127.0.0.1:${deadPort}`,
     BACKEND_CONNECT_TIMEOUT_MS: '300',
   });
-  const failed = await cluster.waitForLog((e) => e.msg?.toString().startsWith('worker start-up failed') === true, 'start-up failure');
+  const failed = await cluster.waitForLog(
+    (e) => e.msg?.toString().startsWith('worker start-up failed') === true,
+    'start-up failure',
+  );
   assert.equal(failed.code, 'backend_unavailable');
   assert.match(String(failed.msg), new RegExp(`kafka brokers 127\\.0\\.0\\.1:${deadPort}`));
-  await cluster.waitForLog((e) => e.msg === 'worker exited unexpectedly: replacing it' && Number(e.restart_in_ms) > 0, 'a backed-off restart');
+  await cluster.waitForLog(
+    (e) => e.msg === 'worker exited unexpectedly: replacing it' && Number(e.restart_in_ms) > 0,
+    'a backed-off restart',
+  );
   const health = await fetch(`http://127.0.0.1:${cluster.metricsPort}/health`);
   assert.equal(health.status, 503);
-  assert.equal(((await health.json()) as { status: string }).status, "unhealthy");
+  assert.equal(((await health.json()) as { status: string }).status, 'unhealthy');
   cluster.child.kill('SIGTERM');
   await cluster.exited;
 });
@@ -127,16 +152,27 @@ test('4 a missing topic without KAFKA_CREATE_TOPIC stops the service with a clea
   });
   const { code } = await cluster.exited;
   assert.equal(code, 78);
-  assert.match(cluster.stderr.join(''), new RegExp(`kafka topic "${topic.replace(/\./g, '\\.')}" does not exist.*KAFKA_CREATE_TOPIC=true`));
+  assert.match(
+    cluster.stderr.join(''),
+    new RegExp(`kafka topic "${topic.replace(/\./g, '\\.')}" does not exist.*KAFKA_CREATE_TOPIC=true`),
+  );
 });
 
 test('4 bad Kafka configuration is refused at start with 78: malformed KAFKA_BROKERS, SASL without credentials', async (t) => {
-  const malformed = await startCluster(t, { PUBSUB_ADAPTER: 'kafka', KAFKA_BROKERS: 'kafka-1:9092,nohostport,kafka-2:99999' });
+  const malformed = await startCluster(t, {
+    PUBSUB_ADAPTER: 'kafka',
+    KAFKA_BROKERS: 'kafka-1:9092,nohostport,kafka-2:99999',
+  });
   assert.equal((await malformed.exited).code, 78);
   const report = malformed.stderr.join('');
   assert.match(report, /KAFKA_BROKERS/);
   assert.match(report, /nohostport/);
-  const sasl = await startCluster(t, { PUBSUB_ADAPTER: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_PASSWORD: 's3cret-value' });
+  const sasl = await startCluster(t, {
+    PUBSUB_ADAPTER: 'kafka',
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_PASSWORD: 's3cret-value',
+  });
   assert.equal((await sasl.exited).code, 78);
   const saslReport = sasl.stderr.join('');
   assert.match(saslReport, /KAFKA_SASL_USERNAME/);

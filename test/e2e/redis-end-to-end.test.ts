@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { frameBytes } from '../helpers/ingest-server';
-import { readStream } from '../helpers/redis';
-import { startRedisCluster } from '../helpers/redis-cluster';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../helpers/stream-check';
+import { frameBytes } from '../support/ingest-server';
+import { readStream } from '../support/redis';
+import { startRedisCluster } from '../support/redis-cluster';
+import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
 
 const STREAMS = 50;
 const FRAMES = 200;
@@ -21,7 +21,11 @@ async function runStream(url: string, token: string, sent: SentStream): Promise<
   for (const frame of sent.frames) client.sendFrame(frame);
   const { stopped, close } = await client.stop();
   assert.equal(close.code, 1000, `${sent.interactionId} closed with ${close.code} ${close.reason}`);
-  assert.deepEqual(stopped, { type: 'stopped', last_seq: sent.firstSeq + sent.frames.length - 1, frames: sent.frames.length });
+  assert.deepEqual(stopped, {
+    type: 'stopped',
+    last_seq: sent.firstSeq + sent.frames.length - 1,
+    frames: sent.frames.length,
+  });
   assert.equal(client.lastCommitted(), sent.firstSeq + sent.frames.length - 1, 'committed reaches the last seq');
   return client;
 }
@@ -61,7 +65,11 @@ test('2-3 fifty concurrent streams of 200 frames through a 2-worker cluster land
         assert.ok(!Number.isNaN(Date.parse(text(r, 'received_at'))));
       }
       const audio = records.filter((r) => text(r, 'type') === 'audio');
-      assert.equal(audio.reduce((n, r) => n + Number(text(r, 'frames')), 0), FRAMES, 'each frame exactly once');
+      assert.equal(
+        audio.reduce((n, r) => n + Number(text(r, 'frames')), 0),
+        FRAMES,
+        'each frame exactly once',
+      );
       for (const r of audio) {
         assert.equal(text(r, 'encoding'), 'pcm_s16le');
         assert.equal(text(r, 'sample_rate'), '8000');

@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { reloadConfig } from '../../src/primary/config-reload';
-import { testConfig } from '../helpers/ingest-server';
+import { testConfig } from '../support/ingest-server';
 
 test('3 a generated development key survives a reload, so tokens already handed out keep working', () => {
-  const current = { ...testConfig({ WORKERS: '2' }), jwtPublicKey: '-----BEGIN PUBLIC KEY-----\ndev\n-----END PUBLIC KEY-----\n' };
+  const current = {
+    ...testConfig({ WORKERS: '2' }),
+    jwtPublicKey: '-----BEGIN PUBLIC KEY-----\ndev\n-----END PUBLIC KEY-----\n',
+  };
   const outcome = reloadConfig(current, { LOG_LEVEL: 'debug', WORKERS: '2', ACK_INTERVAL: '5' });
   assert.ok(outcome.ok);
   assert.equal(outcome.config.jwtPublicKey, current.jwtPublicKey);
@@ -16,7 +19,7 @@ test('3 a generated development key survives a reload, so tokens already handed 
   assert.deepEqual(outcome.kept, []);
 });
 
-test('3 listeners and the worker count are the primary\'s: a reload keeps them and names them', () => {
+test("3 listeners and the worker count are the primary's: a reload keeps them and names them", () => {
   const current = testConfig({ WORKERS: '2', PORT: '5000', METRICS_PORT: '9464' });
   const outcome = reloadConfig(current, { WORKERS: '4', PORT: '6000', METRICS_PORT: '9999' });
   assert.ok(outcome.ok);

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_JWT_ALGORITHMS } from '../../src/shared/config-schema';
-import { parsePublicKeys } from '../../src/shared/public-keys';
-import { TokenVerifier } from '../../src/worker/token-verifier';
+import { DEFAULT_JWT_ALGORITHMS } from '../../src/shared/config/config-schema';
+import { parsePublicKeys } from '../../src/shared/auth/public-keys';
+import { TokenVerifier } from '../../src/worker/admission/token-verifier';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from '../../src/primary/dev-credentials';
 
-function verifierFor(publicKeyPem: string, overrides: { tenantClaim?: string; issuer?: string; audience?: string } = {}): TokenVerifier {
+function verifierFor(
+  publicKeyPem: string,
+  overrides: { tenantClaim?: string; issuer?: string; audience?: string } = {},
+): TokenVerifier {
   return new TokenVerifier({
     keys: parsePublicKeys(publicKeyPem),
     algorithms: DEFAULT_JWT_ALGORITHMS,
@@ -38,7 +41,11 @@ describe('dev credentials', () => {
 
   test('the dev token follows a configured tenant claim, issuer and audience', () => {
     const creds = createDevCredentials({ tenantClaim: 'org', issuer: 'https://auth.example', audience: 'ingest' });
-    const v = verifierFor(creds.publicKeyPem, { tenantClaim: 'org', issuer: 'https://auth.example', audience: 'ingest' });
+    const v = verifierFor(creds.publicKeyPem, {
+      tenantClaim: 'org',
+      issuer: 'https://auth.example',
+      audience: 'ingest',
+    });
     assert.equal(v.verify(creds.token).tenantId, 'dev-tenant');
   });
 

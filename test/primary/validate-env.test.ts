@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 
-// Compiled to dist/test/primary: the repository root is three levels up.
-const root = path.resolve(__dirname, '..', '..', '..');
+import { REPO_ROOT as root } from '../support/repo-root';
 const script = path.join(root, 'dist', 'src', 'primary', 'validate-env.js');
 
 interface Run {
@@ -25,7 +24,14 @@ function validateEnv(env: NodeJS.ProcessEnv): Promise<Run> {
 }
 
 test('validate:env exits 78 and lists every bad variable', async () => {
-  const bad = { PORT: '70000', WORKERS: '0', PUBSUB_ADAPTER: 'rabbit', SUPPORT_EXOTEL: 'maybe', JWT_ALGORITHMS: 'HS256', BUFFER_DURATION_MS: '50' };
+  const bad = {
+    PORT: '70000',
+    WORKERS: '0',
+    PUBSUB_ADAPTER: 'rabbit',
+    SUPPORT_EXOTEL: 'maybe',
+    JWT_ALGORITHMS: 'HS256',
+    BUFFER_DURATION_MS: '50',
+  };
   const { code, output } = await validateEnv(bad);
   assert.equal(code, 78, output);
   assert.match(output, /configuration invalid: 6 problems/);
@@ -34,7 +40,12 @@ test('validate:env exits 78 and lists every bad variable', async () => {
 });
 
 test('validate:env exits 0 on a valid configuration', async () => {
-  const { code, output } = await validateEnv({ PORT: '8080', WORKERS: '2', PUBSUB_ADAPTER: 'redis_streams', REDIS_URL: 'redis://127.0.0.1:6379' });
+  const { code, output } = await validateEnv({
+    PORT: '8080',
+    WORKERS: '2',
+    PUBSUB_ADAPTER: 'redis_streams',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+  });
   assert.equal(code, 0, output);
   assert.equal(output, 'configuration OK: adapter redis_streams, port 8080, 2 workers\n');
 });

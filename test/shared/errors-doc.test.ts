@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ERRORS, type ErrorSpec } from '../../src/shared/errors';
 
-// Compiled to dist/test/shared: the repository root is three levels up.
-const root = path.resolve(__dirname, '..', '..', '..');
+import { REPO_ROOT as root } from '../support/repo-root';
 const DOC = path.join(root, 'docs', 'errors.md');
 const NONE = '—';
 
@@ -33,7 +32,11 @@ function readDocRows(text: string): Map<string, DocRow> {
     if (!match) continue;
     const code = match[1];
     const cells = match[2].split(/(?<!\\)\|/).map((c) => unescape(c.trim()));
-    assert.equal(cells.length, 3, `docs/errors.md: the row for ${code} must have 4 cells (code, HTTP status, close code, meaning)`);
+    assert.equal(
+      cells.length,
+      3,
+      `docs/errors.md: the row for ${code} must have 4 cells (code, HTTP status, close code, meaning)`,
+    );
     assert.ok(!rows.has(code), `docs/errors.md lists ${code} twice`);
     rows.set(code, { status: cells[0], closeCode: cells[1], meaning: cells[2] });
   }
@@ -63,5 +66,9 @@ test('docs/errors.md documents every error code with its HTTP status, close code
 
 test('docs/errors.md documents no error code that the catalogue lacks', () => {
   const extra = [...docRows().keys()].filter((code) => !Object.hasOwn(ERRORS, code));
-  assert.deepEqual(extra, [], `docs/errors.md lists codes that src/shared/errors.ts does not define: ${extra.join(', ')}`);
+  assert.deepEqual(
+    extra,
+    [],
+    `docs/errors.md lists codes that src/shared/errors.ts does not define: ${extra.join(', ')}`,
+  );
 });

@@ -1,0 +1,74 @@
+/**
+ * The primary's internal HTTP listener on METRICS_PORT (never the public
+ * PORT): GET /metrics, the whole cluster aggregated; GET /health, the cluster
+ * health. Scrapes are bounded by the aggregation timeout.
+ */
+import http from 'node:http';
+import type { Logger } from 'pino';
+import { IngestError } from '../../shared/errors';
+
+export interface MetricsEndpoints {
+  readonly metrics: () => Promise<string>;
+  readonly contentType: string;
+  readonly health: () => { status: string; [key: string]: unknown };
+}
+
+export class MetricsServer {
+  private readonly server: http.Server;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly endpoints: MetricsEndpoints,
+    private readonly logger: Logger,
+  ) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE' ? new IngestError('port_in_use', `METRICS_PORT ${port} is already in use`) : err,
+        ),
+      );
+      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/metrics') {
+      try {
+        const text = await this.endpoints.metrics();
+        res.writeHead(200, { 'Content-Type': this.endpoints.contentType });
+        res.end(text);
+      } catch (err) {
+        this.logger.error({ err }, 'metrics scrape failed');
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('metrics aggregation failed\n');
+      }
+      return;
+    }
+    if (path === '/health') {
+      const body = this.endpoints.health();
+      res.writeHead(body.status === 'unhealthy' ? 503 : 200, {
+        'Content-Type': 'application/json',
+        'Cache-Control': 'no-store',
+      });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'application/json' });
+    res.end(
+      JSON.stringify({ error: 'not_found', message: `no route for ${path}; this port serves /metrics and /health` }),
+    );
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The typed messages between the primary and its workers over the cluster IPC
+ * channel. Every message carries `ingest: 1` so that anything else on the
+ * channel (Node's own internal messages) is ignored by these guards.
+ * Requests that expect an answer (metrics) carry a request id; the primary
+ * times them out and ignores late or duplicate replies.
+ */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { BackendHealthSnapshot } from '../publishing/backend-health';
+
+export type WorkerMetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
+
+/** What the primary tells every worker about the cluster, for their /health. */
+export interface ClusterView {
+  readonly status: 'healthy' | 'degraded' | 'unhealthy';
+  readonly pubsub: boolean;
+  readonly workers: { readonly alive: number; readonly expected: number };
+  readonly draining: boolean;
+}
+
+export type PrimaryToWorker =
+  | { ingest: 1; type: 'shutdown'; closeCode: number; reason: string }
+  | { ingest: 1; type: 'drain'; closeCode: number; reason: string; drainTimeoutMs: number }
+  | { ingest: 1; type: 'metrics_request'; requestId: number }
+  | { ingest: 1; type: 'cluster_view'; view: ClusterView };
+
+export type WorkerToPrimary =
+  | { ingest: 1; type: 'ready'; port: number }
+  | { ingest: 1; type: 'startup_failed'; code: string; message: string }
+  | { ingest: 1; type: 'backend_health'; health: BackendHealthSnapshot }
+  | { ingest: 1; type: 'metrics_response'; requestId: number; metrics: WorkerMetricsJson }
+  | { ingest: 1; type: 'shutdown_complete'; lostStreams: number; lostBytes: number };
+
+const PRIMARY_TYPES: ReadonlySet<string> = new Set(['shutdown', 'drain', 'metrics_request', 'cluster_view']);
+const WORKER_TYPES: ReadonlySet<string> = new Set([
+  'ready',
+  'startup_failed',
+  'backend_health',
+  'metrics_response',
+  'shutdown_complete',
+]);
+
+function isIngestMessage(value: unknown): value is { ingest: 1; type: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { ingest?: unknown }).ingest === 1 &&
+    typeof (value as { type?: unknown }).type === 'string'
+  );
+}
+
+export function isPrimaryToWorker(value: unknown): value is PrimaryToWorker {
+  return isIngestMessage(value) && PRIMARY_TYPES.has(value.type);
+}
+
+export function isWorkerToPrimary(value: unknown): value is WorkerToPrimary {
+  return isIngestMessage(value) && WORKER_TYPES.has(value.type);
+}
+
+/** Distributes Omit over the union so each message keeps its own fields. */
+type WithoutTag<T> = T extends unknown ? Omit<T, 'ingest'> : never;
+
+export function message<T extends PrimaryToWorker | WorkerToPrimary>(body: WithoutTag<T>): T {
+  return { ingest: 1, ...body } as unknown as T;
+}

@@ -1,0 +1,378 @@
+/**
+ * The kafka adapter (protocol.md section 3): topic KAFKA_TOPIC, message key =
+ * interaction_id (one interaction stays in one partition, in order), the
+ * record's attributes as headers, the raw payload as the value of `audio`
+ * records and a JSON object as the value of the other types.
+ *
+ * Ordering: the caller keeps one record per stream in flight (record k+1 is
+ * sent only after k is confirmed), so per-stream order never depends on the
+ * producer; the idempotent producer (acks=-1) removes the duplicates its own
+ * internal retries could add. Records of different streams published in the
+ * same tick go out as one sendBatch, and while a batch is in flight the next
+ * one gathers: batching under load, no added latency when idle.
+ *
+ * kafkajs is unmaintained upstream; everything kafkajs-specific stays in this
+ * file so that a move to @confluentinc/kafka-javascript touches only it.
+ * Defects worked around here (see docs/kafka.md):
+ *  - producer.disconnect() does not wait for sends still being retried
+ *    (kafkajs #879): close() waits for our own in-flight batches first.
+ *  - exhausted retries surface as KafkaJSNumberOfRetriesExceeded and a severed
+ *    connection raises no event (kafkajs #1686, #979): every send failure is
+ *    caught and reported as a retryable PublishError, and health follows the
+ *    outcome of sends as well as the producer's events.
+ */
+import fs from 'node:fs';
+import {
+  CompressionTypes,
+  ConfigResourceTypes,
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Message,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import { BackendHealth, type BackendHealthSnapshot } from '../backend-health';
+import type { Config } from '../../config/config-schema';
+import { IngestError, PublishError } from '../../errors';
+import { publishRefusal, type AdapterName, type Publisher } from '../publisher';
+import { recordAttributes, type IngestRecord } from '../records';
+
+export type KafkaPublisherConfig = Pick<
+  Config,
+  | 'kafkaBrokers'
+  | 'kafkaTopic'
+  | 'kafkaClientId'
+  | 'kafkaSsl'
+  | 'kafkaSslCaFile'
+  | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername'
+  | 'kafkaSaslPassword'
+  | 'kafkaCompression'
+  | 'kafkaCreateTopic'
+  | 'kafkaTopicPartitions'
+  | 'kafkaTopicReplication'
+  | 'backendConnectTimeoutMs'
+  | 'maxChunkBytes'
+  | 'maxFrameBytes'
+>;
+
+/** Per send: kafkajs's own retries stay short so failures reach the stream's backoff and health. */
+const SEND_RETRIES = 3;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Broker verdicts that no retry changes: the record (or the client's rights) must change. */
+const PERMANENT_KAFKA_ERRORS: ReadonlySet<string> = new Set([
+  'MESSAGE_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'TOPIC_AUTHORIZATION_FAILED',
+]);
+/** Room for a record's headers and the batch framing on top of its payload. */
+const RECORD_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * The largest record the service can produce: a chunk is flushed once it
+ * reaches MAX_CHUNK_BYTES, so it holds at most that plus one frame. Kafka's
+ * default limit (1 MiB) is below the default chunk size, so a topic must allow this.
+ */
+export function largestRecordBytes(config: Pick<Config, 'maxChunkBytes' | 'maxFrameBytes'>): number {
+  return config.maxChunkBytes + config.maxFrameBytes + RECORD_OVERHEAD_BYTES;
+}
+
+interface Pending {
+  readonly message: Message;
+  /** Bytes the message takes in a record batch (value, key, headers, framing). */
+  readonly size: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Per-record framing in a v2 record batch (varints, attributes), rounded up. */
+const RECORD_FRAMING_BYTES = 64;
+
+export function messageSize(message: Message): number {
+  let size = RECORD_FRAMING_BYTES + Buffer.byteLength(String(message.key ?? '')) + (message.value as Buffer).length;
+  for (const [k, v] of Object.entries(message.headers ?? {}))
+    size += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+  return size;
+}
+
+/** The Kafka message for a record: key, headers, value. */
+export function kafkaMessage(record: IngestRecord): Message {
+  const attributes = recordAttributes(record);
+  const headers: Record<string, string> = {};
+  for (const [key, value] of attributes) headers[key] = value;
+  const value = record.type === 'audio' ? record.payload : Buffer.from(JSON.stringify(record));
+  return { key: record.interaction_id, value, headers };
+}
+
+export class KafkaPublisher implements Publisher {
+  readonly adapter: AdapterName = 'kafka';
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly healthTracker = new BackendHealth();
+  private readonly brokers: string;
+  private queue: Pending[] = [];
+  /**
+   * Kafka's max.message.bytes limits a whole record batch, not one record: one
+   * send never carries more than this, so batching never turns acceptable
+   * records into a refused batch.
+   */
+  private batchLimit: number;
+  private sending: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: KafkaPublisherConfig,
+    private readonly logger?: Logger,
+  ) {
+    this.brokers = config.kafkaBrokers.join(',');
+    this.batchLimit = largestRecordBytes(config);
+    this.kafka = new Kafka({
+      clientId: config.kafkaClientId,
+      brokers: config.kafkaBrokers,
+      connectionTimeout: Math.min(config.backendConnectTimeoutMs, 10_000),
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      ssl: config.kafkaSsl
+        ? config.kafkaSslCaFile
+          ? { ca: [fs.readFileSync(config.kafkaSslCaFile, 'utf8')] }
+          : true
+        : false,
+      ...(config.kafkaSaslMechanism ? { sasl: saslOptions(config) } : {}),
+      retry: { retries: SEND_RETRIES, initialRetryTime: 100, maxRetryTime: 1000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => this.logKafkajs(entry.level, entry.log.message, entry.log),
+    });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 on the key, as the Java client
+    });
+    this.watchProducer();
+  }
+
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'start() after close()'));
+    this.starting ??= this.connect();
+    return this.starting;
+  }
+
+  publish(record: IngestRecord): Promise<void> {
+    const refusal = publishRefusal(record, { closed: this.closed, started: this.starting !== undefined });
+    if (refusal) return Promise.reject(refusal);
+    return new Promise((resolve, reject) => {
+      const message = kafkaMessage(record);
+      this.queue.push({ message, size: messageSize(message), resolve, reject });
+      if (!this.sending) this.sending = this.sendLoop();
+    });
+  }
+
+  health(): BackendHealthSnapshot {
+    return this.healthTracker.current();
+  }
+
+  onHealthChange(listener: (health: BackendHealthSnapshot) => void): () => void {
+    return this.healthTracker.onChange(listener);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** One sendBatch in flight; what arrives meanwhile forms the next batch. */
+  private async sendLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // gather this tick's publishes
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch();
+      const error = await this.send(batch);
+      if (error && !error.retryable && batch.length > 1) {
+        // The broker refused the batch for good: find the record it refuses,
+        // so that other streams' records in the same batch are not refused with it.
+        for (const pending of batch) await this.send([pending]);
+      }
+    }
+    this.sending = undefined;
+  }
+
+  /** One produce request; settles every record in it. Returns the error, if any, without settling on a permanent one for a batch. */
+  private async send(batch: Pending[]): Promise<PublishError | undefined> {
+    try {
+      await this.producer.send({
+        topic: this.config.kafkaTopic,
+        acks: -1,
+        compression: this.config.kafkaCompression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        messages: batch.map((p) => p.message),
+      });
+      this.healthTracker.markUp();
+      for (const p of batch) p.resolve();
+      return undefined;
+    } catch (err) {
+      const error = this.toPublishError(err);
+      if (error.retryable) this.healthTracker.markFailing(error.message);
+      if (error.retryable || batch.length === 1) for (const p of batch) p.reject(error);
+      return error;
+    }
+  }
+
+  /** The oldest queued messages up to batchLimit bytes (always at least one). */
+  private takeBatch(): Pending[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && (count === 0 || bytes + this.queue[count].size <= this.batchLimit)) {
+      bytes += this.queue[count].size;
+      count++;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  private async connect(): Promise<void> {
+    const admin = this.kafka.admin();
+    const deadline = this.config.backendConnectTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new IngestError(
+              'backend_unavailable',
+              `kafka brokers ${this.brokers} were not reachable within ${deadline} ms`,
+            ),
+          ),
+        deadline,
+      );
+    });
+    try {
+      await Promise.race([this.prepare(admin), timeout]);
+    } catch (err) {
+      await Promise.allSettled([admin.disconnect(), this.producer.disconnect()]);
+      if (err instanceof IngestError) throw err;
+      throw new IngestError('backend_unavailable', `kafka brokers ${this.brokers}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Checks (or creates) the topic, then connects the producer. */
+  private async prepare(admin: Admin): Promise<void> {
+    await admin.connect();
+    const topic = this.config.kafkaTopic;
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      if (!this.config.kafkaCreateTopic) {
+        throw new IngestError(
+          'topic_missing',
+          `kafka topic "${topic}" does not exist on ${this.brokers}; create it or set KAFKA_CREATE_TOPIC=true`,
+        );
+      }
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: this.config.kafkaTopicPartitions,
+            replicationFactor: this.config.kafkaTopicReplication,
+            configEntries: [{ name: 'max.message.bytes', value: String(largestRecordBytes(this.config)) }],
+          },
+        ],
+      });
+      this.logger?.info({ topic, partitions: this.config.kafkaTopicPartitions }, 'kafka topic created');
+    } else {
+      await this.checkTopicLimit(admin, topic);
+    }
+    await admin.disconnect();
+    await this.producer.connect();
+    this.healthTracker.markUp();
+  }
+
+  /** An existing topic that cannot take a full chunk would refuse records for good (1011): say so at start. */
+  private async checkTopicLimit(admin: Admin, topic: string): Promise<void> {
+    let described;
+    try {
+      described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+      });
+    } catch (err) {
+      this.logger?.warn(
+        { topic, err: (err as Error).message },
+        "could not read the topic's max.message.bytes (missing DescribeConfigs permission?); not checked",
+      );
+      return;
+    }
+    const entry = described.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    const limit = Number(entry?.configValue);
+    const needed = largestRecordBytes(this.config);
+    if (Number.isFinite(limit) && limit > 0) this.batchLimit = limit;
+    if (Number.isFinite(limit) && limit < needed) {
+      this.logger?.warn(
+        { topic, max_message_bytes: limit, needed },
+        `kafka topic ${topic} accepts records up to ${limit} bytes, but a full chunk needs ${needed}: raise its max.message.bytes or lower MAX_CHUNK_BYTES, or large records will be refused (close 1011)`,
+      );
+    }
+  }
+
+  private watchProducer(): void {
+    const { CONNECT, DISCONNECT, REQUEST_TIMEOUT } = this.producer.events;
+    this.producer.on(CONNECT, () => this.healthTracker.markUp());
+    this.producer.on(DISCONNECT, () => {
+      if (!this.closed) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
+    });
+    this.producer.on(REQUEST_TIMEOUT, () => this.healthTracker.markFailing('kafka request timed out'));
+    if (this.logger)
+      this.healthTracker.logChanges(this.logger, 'kafka producer', { backend: this.adapter, target: this.brokers });
+  }
+
+  private toPublishError(err: unknown): PublishError {
+    const e = err as { name?: string; message?: string; type?: string; cause?: { type?: string } };
+    // Everything kafkajs raises on send is either a broker/connection condition
+    // (retry later) or a record the broker refuses for good (too large, invalid).
+    // kafkajs wraps some protocol errors (KafkaJSNonRetriableError): look inside.
+    const type = e.type ?? e.cause?.type;
+    const permanent = type !== undefined && PERMANENT_KAFKA_ERRORS.has(type);
+    return new PublishError(
+      `send to kafka topic ${this.config.kafkaTopic} failed: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`,
+      !permanent,
+      { cause: err },
+    );
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.sending) await this.sending.catch(() => undefined);
+    await this.producer
+      .disconnect()
+      .catch((err: Error) => this.logger?.warn({ err: err.message }, 'kafka producer disconnect failed'));
+    this.healthTracker.markClosed();
+  }
+
+  private logKafkajs(level: logLevel, message: string, fields: Record<string, unknown>): void {
+    if (!this.logger) return;
+    const { timestamp: _t, logger: _l, message: _m, ...rest } = fields;
+    const entry = { kafkajs: rest };
+    // Deliberate: sends retry briefly inside kafkajs, then in the stream's own queue (see the class comment).
+    if (message.startsWith('Limiting retries for the idempotent producer')) return;
+    if (level === logLevel.ERROR) this.logger.error(entry, `kafkajs: ${message}`);
+    else if (level === logLevel.WARN) this.logger.warn(entry, `kafkajs: ${message}`);
+    else this.logger.debug(entry, `kafkajs: ${message}`);
+  }
+}
+
+function saslOptions(config: KafkaPublisherConfig): SASLOptions {
+  const credentials = { username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
+  switch (config.kafkaSaslMechanism) {
+    case 'plain':
+      return { mechanism: 'plain', ...credentials };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', ...credentials };
+    default:
+      return { mechanism: 'scram-sha-512', ...credentials };
+  }
+}

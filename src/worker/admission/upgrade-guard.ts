@@ -1,0 +1,48 @@
+/**
+ * Decides, before the WebSocket handshake, whether an upgrade request may
+ * become a native stream (protocol.md 1.1): finds and verifies the token,
+ * applies the connection limits. Every refusal is an IngestError carrying the
+ * HTTP status to answer with.
+ */
+import type { IncomingMessage } from 'node:http';
+import { IngestError } from '../../shared/errors';
+import type { ConnectionLimiter } from './connection-limiter';
+import { extractToken } from './token-extractor';
+import type { TokenVerifier } from './token-verifier';
+
+export interface VerifiedIdentity {
+  readonly tenantId: string;
+  readonly interactionId?: string;
+  readonly via: 'header' | 'query' | 'subprotocol';
+  readonly clientAddress: string;
+  /** Gives the connection slot back; call once the socket has closed. */
+  readonly release: () => void;
+}
+
+export class UpgradeGuard {
+  constructor(
+    private readonly verifier: TokenVerifier | undefined,
+    private readonly limiter: ConnectionLimiter,
+  ) {}
+
+  /** Throws IngestError (status 401/403/429) or returns who is connecting. */
+  admit(req: IncomingMessage, clientAddress: string): VerifiedIdentity {
+    const found = extractToken(req);
+    if (!found)
+      throw new IngestError(
+        'missing_token',
+        'a bearer token is required (Authorization header, access_token parameter or bearer.<jwt> subprotocol)',
+      );
+    if (!this.verifier)
+      throw new IngestError('invalid_token', 'native streams are not enabled on this server (no JWT key configured)');
+    const token = this.verifier.verify(found.token);
+    const release = this.limiter.acquire(token.tenantId, clientAddress);
+    return {
+      tenantId: token.tenantId,
+      ...(token.interactionId !== undefined ? { interactionId: token.interactionId } : {}),
+      via: found.via,
+      clientAddress,
+      release,
+    };
+  }
+}

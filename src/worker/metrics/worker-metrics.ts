@@ -1,0 +1,163 @@
+/**
+ * A worker's Prometheus registry. The hot path never touches prom-client: it
+ * bumps plain counters in WorkerStats, and each metric's collect() copies them
+ * in at scrape time. Every metric says how the primary aggregates it across
+ * workers (`aggregator`): counters and histograms sum, gauges of current
+ * state sum too (connections, streams, backlog bytes).
+ * Labels are bounded: result and reason codes, close codes, adapter and
+ * record type; never a tenant, connection or interaction id.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectLintCleanDefaultMetrics } from '../../shared/process/process-metrics';
+import type { WorkerStats } from './worker-stats';
+
+export const PUBLISH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface WorkerMetricsSources {
+  readonly stats: WorkerStats;
+  /** Unpublished bytes across this worker's streams, computed at scrape time. */
+  readonly backlogBytes: () => number;
+}
+
+/** Sets a counter to a running total kept elsewhere (prom-client counters only go up by inc). */
+function setTotal(counter: Counter<string>, value: number, labels?: Record<string, string>): void {
+  if (labels) counter.inc(labels, value);
+  else counter.inc(value);
+}
+
+function copyMap(counter: Counter<string>, map: Map<string, number>, labelNames: string[]): void {
+  counter.reset();
+  for (const [key, value] of map) {
+    const parts = key.split('|');
+    const labels: Record<string, string> = {};
+    labelNames.forEach((name, i) => (labels[name] = parts[i] ?? ''));
+    setTotal(counter, value, labels);
+  }
+}
+
+export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
+  const registry = new Registry();
+  const { stats } = sources;
+  const registers = [registry];
+
+  const plainCounter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.reset();
+        setTotal(this, read());
+      },
+    });
+  };
+  const mapCounter = (name: string, help: string, labelNames: string[], map: Map<string, number>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      aggregator: 'sum',
+      collect() {
+        copyMap(this, map, labelNames);
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+
+  gauge('ingest_connections_active', 'Open WebSocket connections.', () => stats.connectionsActive);
+  gauge('ingest_streams_active', 'Started streams not yet ended.', () => stats.streamsActive);
+  gauge('ingest_backlog_bytes', 'Bytes received but not yet confirmed by the backend.', sources.backlogBytes);
+  mapCounter(
+    'ingest_connections_total',
+    'Upgrade requests by result: accepted, or the refusal code.',
+    ['result'],
+    stats.connections,
+  );
+  mapCounter(
+    'ingest_auth_failures_total',
+    'Upgrade requests refused by authentication or authorisation, by reason.',
+    ['reason'],
+    stats.authFailures,
+  );
+  mapCounter('ingest_stream_closes_total', 'Closed connections by WebSocket close code.', ['code'], stats.streamCloses);
+  mapCounter(
+    'ingest_records_published_total',
+    'Records confirmed by the backend.',
+    ['adapter', 'type'],
+    stats.recordsPublished,
+  );
+  mapCounter(
+    'ingest_publish_errors_total',
+    'Failed publish attempts: transient (retried), rejected (for good), invalid_record (bug, dropped).',
+    ['adapter', 'reason'],
+    stats.publishErrors,
+  );
+  mapCounter(
+    'ingest_sequence_gaps_total',
+    "Jumps forward in a telephony source's sequence numbers (missing frames are never waited for).",
+    ['source'],
+    stats.sequenceGaps,
+  );
+  mapCounter(
+    'ingest_invalid_payloads_total',
+    'Telephony media payloads skipped because they are not canonical base64 of whole samples.',
+    ['source'],
+    stats.invalidPayloads,
+  );
+  mapCounter(
+    'ingest_telephony_messages_ignored_total',
+    'Telephony messages skipped without effect: invalid_json, unknown_event, before_start, unknown_track, invalid_field.',
+    ['source', 'reason'],
+    stats.telephonyIgnored,
+  );
+  mapCounter(
+    'ingest_telephony_connections_total',
+    'Accepted telephony connections, by source (exotel, twilio).',
+    ['source'],
+    stats.telephonyConnections,
+  );
+  plainCounter(
+    'ingest_duplicate_frames_total',
+    'Telephony frames dropped because their sequence number was already received.',
+    () => stats.duplicateFrames,
+  );
+  plainCounter('ingest_frames_received_total', 'Audio frames received.', () => stats.framesReceived);
+  plainCounter('ingest_bytes_received_total', 'Audio bytes received.', () => stats.bytesReceived);
+  plainCounter('ingest_acks_sent_total', 'ack messages sent.', () => stats.acksSent);
+  plainCounter(
+    'ingest_records_invalid_total',
+    'Records refused before publishing because they lack tenant_id or interaction_id (a bug).',
+    () => stats.recordsInvalid,
+  );
+  plainCounter(
+    'ingest_unhandled_rejections_total',
+    'Unhandled promise rejections (each is logged).',
+    () => stats.unhandledRejections,
+  );
+  new Histogram({
+    name: 'ingest_publish_duration_seconds',
+    help: "Time from publishing a record to the backend's confirmation.",
+    buckets: PUBLISH_BUCKETS,
+    registers,
+    aggregator: 'sum',
+    collect() {
+      const durations = stats.publishDurations;
+      stats.publishDurations = [];
+      for (const seconds of durations) this.observe(seconds);
+    },
+  });
+  collectLintCleanDefaultMetrics(registry);
+  return registry;
+}

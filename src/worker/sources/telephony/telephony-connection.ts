@@ -1,0 +1,258 @@
+/**
+ * Binds one telephony WebSocket to StreamSessions, whatever the provider: the
+ * provider's SourceProtocol translates each message, and this module turns the
+ * events into session calls (begin, frames, dtmf and mark records, stop).
+ * Nothing is ever sent to the provider: the one-way applets must receive
+ * nothing, and telephony connections are not pinged (media every 20 ms and the
+ * idle timeout find dead peers).
+ *
+ * One session exists from the upgrade on, so that a shutdown before `start`
+ * closes the socket like any other; it takes the first track at `start`, and
+ * further tracks (Twilio's outbound) get sessions of their own.
+ */
+import type WebSocket from 'ws';
+import type { Logger } from 'pino';
+import { IngestError } from '../../../shared/errors';
+import { INTERACTION_ID_PATTERN, MAX_METADATA_BYTES, serialisedBytes } from '../../../shared/protocol';
+import { wsTransport } from '../native/native-connection';
+import { StreamSession, type SessionDeps } from '../../stream/stream-session';
+import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
+import type { TelephonyAdmission } from './telephony-gate';
+import { bytesPerSample, decodePayload, parseFrame } from './telephony-message';
+
+export interface TelephonyConnectionOptions {
+  readonly startTimeoutMs: number;
+}
+
+/** Log the first invalid payload of a stream, then one line per this many. */
+const INVALID_LOG_EVERY = 100;
+const MAX_REASON_LENGTH = 64;
+
+interface Track {
+  readonly session: StreamSession;
+  readonly log: Logger;
+  readonly sampleBytes: number;
+  /** Added to chunk numbers so that a provider counting from 0 still starts at seq 1. */
+  chunkOffset: number | undefined;
+  invalidPayloads: number;
+}
+
+export function attachTelephonyConnection(
+  ws: WebSocket,
+  admission: TelephonyAdmission,
+  deps: SessionDeps,
+  options: TelephonyConnectionOptions,
+  register: (session: StreamSession) => void,
+): void {
+  new TelephonyConnection(ws, admission, deps, options, register).bind();
+}
+
+class TelephonyConnection {
+  private readonly first: StreamSession;
+  private readonly sessions: StreamSession[] = [];
+  private readonly tracks = new Map<string, Track>();
+  private firstTrack: Track | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private readonly ignoredOnce = new Set<IgnoreReason>();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly admission: TelephonyAdmission,
+    private readonly deps: SessionDeps,
+    private readonly options: TelephonyConnectionOptions,
+    private readonly register: (session: StreamSession) => void,
+  ) {
+    // The tenant is set at begin(), once `start` names the account.
+    this.first = this.newSession(admission.knownTenant ?? '');
+  }
+
+  bind(): void {
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined;
+      if (!this.first.started)
+        void this.first.fail(
+          new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`),
+        );
+    }, this.options.startTimeoutMs);
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onMessage(data, isBinary);
+      } catch (err) {
+        // A bug ends this connection's streams (flushed first), never the worker.
+        this.deps.logger.error({ err }, 'unexpected error handling a telephony message');
+        for (const session of this.sessions)
+          void session.fail(new IngestError('internal_error', 'the server failed to handle this message'));
+      }
+    });
+    this.ws.on('pong', () => this.sessions.forEach((s) => s.pong()));
+    this.ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        for (const s of this.sessions)
+          void s.fail(new IngestError('frame_too_large', 'message exceeds the WebSocket size limit'));
+        return;
+      }
+      this.deps.logger.warn(
+        { err: err.message, ws_code: err.code, interaction_id: this.first.interactionId },
+        'websocket error',
+      );
+    });
+    this.ws.on('close', (code: number) => {
+      if (this.startTimer) clearTimeout(this.startTimer);
+      for (const s of this.sessions) s.onSocketClosed(code);
+    });
+  }
+
+  private newSession(tenantId: string): StreamSession {
+    const session = new StreamSession(wsTransport(this.ws), tenantId, this.admission.source, this.deps, undefined);
+    this.sessions.push(session);
+    this.register(session);
+    return session;
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    const message = parseFrame(data, isBinary);
+    if (typeof message === 'string')
+      return this.ignore(message, `${data.length}-byte ${isBinary ? 'binary' : 'text'} frame`);
+    const event: TelephonyEvent = this.admission.protocol.translate(message);
+    switch (event.kind) {
+      case 'connected':
+        return;
+      case 'start':
+        return this.onStart(event.start);
+      case 'media':
+        return this.onMedia(event.track, event.chunk, event.payload);
+      case 'dtmf':
+        return this.onRecord(event.track, 'dtmf', (t) => {
+          const duration =
+            event.durationMs !== undefined && event.durationMs >= 0
+              ? { duration_ms: Math.round(event.durationMs) }
+              : {};
+          t.session.event((base) => ({ type: 'dtmf', ...base, digit: event.digit.slice(0, 16), ...duration }));
+        });
+      case 'mark':
+        return this.onRecord(event.track, 'mark', (t) =>
+          t.session.event((base) => ({ type: 'mark', ...base, name: event.name.slice(0, 256) })),
+        );
+      case 'stop':
+        return this.onStop(event.reason);
+      case 'ignored':
+        return this.ignore(event.reason, event.detail);
+    }
+  }
+
+  private onStart(start: TelephonyStart): void {
+    if (this.first.started) {
+      // Ended before any start (start timeout, shutdown): nothing to do; else a second start.
+      if (this.firstTrack) this.ignore('duplicate_start', 'a second start on this connection');
+      return;
+    }
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+    if (start.callSid === undefined || !INTERACTION_ID_PATTERN.test(start.callSid)) {
+      return void this.first.fail(
+        new IngestError('invalid_start', 'start needs a call_sid of 1-128 characters of [A-Za-z0-9._:-]'),
+      );
+    }
+    const tenantId = this.admission.tenantFor(start);
+    if (tenantId === undefined) {
+      return void this.first.fail(
+        new IngestError(
+          'tenant_unmapped',
+          `no tenant for this stream (account_sid ${start.accountSid ?? 'absent'} is not mapped)`,
+        ),
+      );
+    }
+    const metadata = this.boundedMetadata(start);
+    start.tracks.forEach((spec, i) => {
+      const session = i === 0 ? this.first : this.newSession(tenantId);
+      const trackMetadata = spec.track === '' ? metadata : { ...metadata, track: spec.track };
+      session.begin({
+        interactionId: start.callSid!,
+        streamId: spec.streamId,
+        media: start.media,
+        firstSeq: 1,
+        metadata: trackMetadata,
+        tenantId,
+      });
+      const track: Track = {
+        session,
+        log: this.deps.logger.child({ tenant_id: tenantId, interaction_id: start.callSid, stream_id: spec.streamId }),
+        sampleBytes: bytesPerSample(start.media.encoding, start.media.channels),
+        chunkOffset: undefined,
+        invalidPayloads: 0,
+      };
+      this.tracks.set(spec.track, track);
+      this.firstTrack ??= track;
+    });
+  }
+
+  /** Metadata as large as a native start's at most: oversized custom parameters are dropped, and said so. */
+  private boundedMetadata(start: TelephonyStart): Readonly<Record<string, unknown>> {
+    if (serialisedBytes(start.metadata) <= MAX_METADATA_BYTES) return start.metadata;
+    this.deps.logger.warn(
+      { interaction_id: start.callSid },
+      `custom parameters over ${MAX_METADATA_BYTES} bytes: left out of stream_started`,
+    );
+    const { custom_parameters: _dropped, ...rest } = start.metadata;
+    return { ...rest, custom_parameters_dropped: true };
+  }
+
+  private trackFor(name: string | undefined, what: string): Track | undefined {
+    if (!this.firstTrack) {
+      this.ignore('before_start', `${what} before start`);
+      return undefined;
+    }
+    const track = name === undefined ? this.firstTrack : this.tracks.get(name);
+    if (!track) this.ignore('unknown_track', `${what} for track ${name!.slice(0, 40)}, not in start`);
+    return track;
+  }
+
+  private onMedia(trackName: string | undefined, chunk: number | undefined, payload: unknown): void {
+    const track = this.trackFor(trackName, 'media');
+    if (!track || !track.session.streaming) return; // frames racing a stop are dropped with the stream
+    const decoded = decodePayload(payload, track.sampleBytes);
+    if (!decoded.ok) return this.invalidPayload(track, decoded.problem, chunk);
+    // Tracks share one socket: media on any keeps the others from an idle close
+    // that would end them all (a track may pause while the call goes on).
+    if (this.tracks.size > 1) for (const other of this.tracks.values()) if (other !== track) other.session.keepalive();
+    if (chunk === undefined) return track.session.frame(decoded.data);
+    track.chunkOffset ??= chunk < 1 ? 1 - chunk : 0;
+    track.session.frameAt(decoded.data, chunk + track.chunkOffset);
+  }
+
+  private onRecord(trackName: string | undefined, what: string, write: (track: Track) => void): void {
+    const track = this.trackFor(trackName, what);
+    if (track?.session.streaming) write(track);
+  }
+
+  /** `stop:<reason>` with the provider's reason (Exotel: callended, stopped), plain `stop` without one. */
+  private onStop(reason: string | undefined): void {
+    if (!this.firstTrack) return this.ignore('before_start', 'stop before start');
+    const safe = reason?.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, MAX_REASON_LENGTH);
+    for (const track of this.tracks.values()) {
+      if (track.session.streaming) void track.session.stop(safe ? `stop:${safe}` : 'stop');
+    }
+  }
+
+  private invalidPayload(track: Track, problem: string, chunk: number | undefined): void {
+    const stats = this.deps.stats;
+    stats.count(stats.invalidPayloads, this.admission.source);
+    track.invalidPayloads++;
+    if (track.invalidPayloads === 1 || track.invalidPayloads % INVALID_LOG_EVERY === 0) {
+      track.log.warn(
+        { code: 'invalid_payload', chunk, invalid_payloads: track.invalidPayloads },
+        `media payload skipped: ${problem}`,
+      );
+    }
+  }
+
+  private ignore(reason: IgnoreReason, detail: string): void {
+    const stats = this.deps.stats;
+    stats.count(stats.telephonyIgnored, `${this.admission.source}|${reason}`);
+    const first = !this.ignoredOnce.has(reason);
+    this.ignoredOnce.add(reason);
+    const fields = { reason, interaction_id: this.first.interactionId };
+    if (first) this.deps.logger.info(fields, `telephony message ignored: ${detail}`);
+    else this.deps.logger.debug(fields, `telephony message ignored: ${detail}`);
+  }
+}

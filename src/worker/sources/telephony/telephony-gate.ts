@@ -1,0 +1,53 @@
+/**
+ * The upgrade handler's door for telephony: finds the provider an upgrade
+ * belongs to (none: the native protocol, or an unknown path), has it check its
+ * proof, and takes a connection slot like native streams do.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../../../shared/config/config-schema';
+import type { ConnectionLimiter } from '../../admission/connection-limiter';
+import { exotelProvider } from './exotel/exotel-source';
+import type { ProviderAdmission, ProviderFactory, TelephonySource, TelephonyProvider } from './source-protocol';
+import { twilioProvider } from './twilio/twilio-source';
+
+/** Every telephony provider; a new one is added here. */
+const PROVIDERS: readonly ProviderFactory[] = [exotelProvider, twilioProvider];
+
+export interface TelephonyAdmission extends ProviderAdmission {
+  readonly source: TelephonySource;
+  readonly clientAddress: string;
+  /** Gives the connection slot back; call once the socket has closed. */
+  readonly release: () => void;
+}
+
+export class TelephonyGate {
+  private readonly providers: readonly TelephonyProvider[];
+
+  constructor(
+    config: Readonly<Config>,
+    private readonly limiter: ConnectionLimiter,
+  ) {
+    this.providers = PROVIDERS.flatMap((factory) => factory(config) ?? []);
+  }
+
+  /** The provider this upgrade is for, or undefined. */
+  route(path: string, req: IncomingMessage): TelephonyProvider | undefined {
+    return this.providers.find((p) => p.claims(path, req));
+  }
+
+  /** Throws IngestError (401, 429) or returns the admitted connection. */
+  admit(provider: TelephonyProvider, req: IncomingMessage, clientAddress: string): TelephonyAdmission {
+    const admission = provider.admit(req, clientAddress);
+    // A tenant learnt only from `start` is not known yet: such connections
+    // share one per-source count (a key no real tenant id can be).
+    const release = this.limiter.acquire(admission.knownTenant ?? `\0${provider.source}`, clientAddress);
+    return {
+      protocol: admission.protocol,
+      knownTenant: admission.knownTenant,
+      tenantFor: (start) => admission.tenantFor(start),
+      source: provider.source,
+      clientAddress,
+      release,
+    };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Twilio Media Streams (protocol.md 4.2), on /v1/twilio when TWILIO_AUTH_TOKEN
+ * and TWILIO_PUBLIC_URL are set. The upgrade must carry X-Twilio-Signature over
+ * TWILIO_PUBLIC_URL. Audio is always mu-law 8 kHz mono; each track (inbound,
+ * outbound) of one WebSocket is its own stream of records.
+ */
+import type { Config } from '../../../../shared/config/config-schema';
+import { IngestError } from '../../../../shared/errors';
+import type { MediaFormat } from '../../../../shared/protocol';
+import { TwilioSignatureVerifier } from '../../../admission/telephony-auth';
+import {
+  accountTenants,
+  compact,
+  type SourceProtocol,
+  type TelephonyProvider,
+  type TelephonyStart,
+} from '../source-protocol';
+import { field, objectField, stringField, type JsonObject } from '../telephony-message';
+import { translateEvent, type ProviderDialect } from '../event-translation';
+
+export const TWILIO_PATH = '/v1/twilio';
+const TWILIO_MEDIA: MediaFormat = Object.freeze({ encoding: 'mulaw', sample_rate: 8000, channels: 1 });
+const DEFAULT_TRACK = 'inbound';
+
+export function twilioProvider(config: Readonly<Config>): TelephonyProvider | undefined {
+  if (!config.twilioAuthToken || !config.twilioPublicUrl) return undefined;
+  const verifier = new TwilioSignatureVerifier(config.twilioAuthToken, config.twilioPublicUrl);
+  const byAccount = accountTenants(config.twilioAccountTenants);
+  return {
+    source: 'twilio',
+    claims: (path) => path === TWILIO_PATH,
+    admit(req) {
+      const result = verifier.check(req);
+      if (result === 'missing') throw new IngestError('twilio_signature_invalid', 'X-Twilio-Signature is required');
+      if (result === 'invalid')
+        throw new IngestError('twilio_signature_invalid', 'X-Twilio-Signature does not match TWILIO_PUBLIC_URL');
+      return { protocol: twilioProtocol, knownTenant: undefined, tenantFor: (start) => byAccount(start.accountSid) };
+    },
+  };
+}
+
+const dialect: ProviderDialect = { start: startOf, track: (section) => trackName(stringField(section, 'track')) };
+
+export const twilioProtocol: SourceProtocol = { translate: (message) => translateEvent(message, dialect) };
+
+/** `inbound_track` (dtmf) and `inbound` (media) name the same track. */
+function trackName(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : value.replace(/_track$/, '');
+}
+
+function startOf(message: JsonObject): TelephonyStart {
+  const start = objectField(message, 'start') ?? {};
+  const pick = (name: string): string | undefined => stringField(start, name) ?? stringField(message, name);
+  const streamSid = pick('stream_sid');
+  const callSid = pick('call_sid');
+  const accountSid = pick('account_sid');
+  const listed = field(start, 'tracks');
+  const names = Array.isArray(listed)
+    ? listed.filter((t): t is string => typeof t === 'string' && t !== '').map((t) => trackName(t)!)
+    : [];
+  const tracks = names.length > 0 ? [...new Set(names)] : [DEFAULT_TRACK];
+  return {
+    callSid,
+    accountSid,
+    tracks: tracks.map((track) => ({ track, streamId: streamSid === undefined ? undefined : `${streamSid}:${track}` })),
+    media: TWILIO_MEDIA,
+    metadata: compact({
+      call_sid: callSid,
+      stream_sid: streamSid,
+      account_sid: accountSid,
+      tracks,
+      custom_parameters: objectField(start, 'custom_parameters'),
+    }),
+  };
+}

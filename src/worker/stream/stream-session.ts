@@ -1,0 +1,444 @@
+/**
+ * One stream, whatever its source protocol: owns its frame buffer, its ordered
+ * publish queue, its timers (flush, idle, back-pressure) and the records that
+ * describe it. Source protocols (native, and telephony dialects) translate
+ * their messages into calls on this class; it answers through a
+ * StreamTransport and, for sources that get replies, ServerMessages.
+ *
+ * Life: awaiting_start → streaming → ending → closed. Every way out of
+ * `streaming` flushes the buffer into the queue first, so what was acked is
+ * published unless the process itself dies.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Publisher } from '../../shared/publishing/publisher';
+import type { EndReason, IngestRecord, RecordBase, Source } from '../../shared/publishing/records';
+import type { MediaFormat, ServerMessages } from '../../shared/protocol';
+import { IngestError } from '../../shared/errors';
+import { BackpressureGate } from './backpressure-gate';
+import { FrameBuffer } from './frame-buffer';
+import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
+import type { WorkerStats } from '../metrics/worker-stats';
+
+/** What a session needs from its socket. */
+export interface StreamTransport {
+  readonly isOpen: boolean;
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface SessionLimits {
+  readonly bufferDurationMs: number;
+  readonly ackInterval: number;
+  readonly maxChunkBytes: number;
+  readonly maxStreamBacklogBytes: number;
+  readonly backpressureTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface SessionDeps {
+  readonly limits: SessionLimits;
+  readonly publisher: Publisher;
+  readonly logger: Logger;
+  readonly stats: WorkerStats;
+  /** Called once, when the socket is closed and every record has settled. */
+  readonly onFinished: (session: StreamSession) => void;
+}
+
+export interface StreamStart {
+  readonly interactionId: string;
+  readonly streamId?: string;
+  readonly media: MediaFormat;
+  readonly firstSeq: number;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** The tenant, when the source learns it only from its start (telephony account maps). */
+  readonly tenantId?: string;
+}
+
+type State = 'awaiting_start' | 'streaming' | 'ending' | 'closed';
+
+export class StreamSession {
+  private state: State = 'awaiting_start';
+  private base: Omit<RecordBase, 'received_at'> | undefined;
+  private media: MediaFormat | undefined;
+  private readonly buffer = new FrameBuffer();
+  private readonly queue: StreamPublishQueue;
+  private nextSeq = 1;
+  private frames = 0;
+  private sinceAck = 0;
+  private lastActivityAt = Date.now();
+  private lastCommitted = 0;
+  private alive = true;
+  private readonly backpressure: BackpressureGate;
+  private socketClosed = false;
+  private finished = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private endPromise: Promise<void> | undefined;
+  private log: Logger;
+
+  constructor(
+    private readonly transport: StreamTransport,
+    private tenantId: string,
+    private readonly source: Source,
+    private readonly deps: SessionDeps,
+    private messages: ServerMessages | undefined,
+  ) {
+    this.log = deps.logger;
+    this.queue = new StreamPublishQueue(deps.publisher, {
+      onConfirmed: (record, ms) => this.onConfirmed(record, ms),
+      onFailed: (error, record, outcome) => this.onPublishFailed(error, record, outcome),
+      onBacklogDrained: () => this.onBacklogDrained(),
+    });
+    this.backpressure = new BackpressureGate(
+      transport,
+      deps.limits.maxStreamBacklogBytes,
+      deps.limits.backpressureTimeoutMs,
+      () => {
+        if (this.state === 'streaming') void this.fail(makeBacklogError(this.unpublishedBytes));
+      },
+    );
+  }
+
+  get started(): boolean {
+    return this.state !== 'awaiting_start';
+  }
+
+  get streaming(): boolean {
+    return this.state === 'streaming';
+  }
+
+  get interactionId(): string | undefined {
+    return this.base?.interaction_id;
+  }
+
+  /** Bytes received but not yet confirmed by the backend. */
+  get unpublishedBytes(): number {
+    return this.buffer.bytes + this.queue.backlogBytes;
+  }
+
+  /** Starts the stream; `replies` switches the reply dialect (legacy clients). */
+  begin(start: StreamStart, replies?: ServerMessages): void {
+    if (replies) this.messages = replies;
+    if (start.tenantId !== undefined) this.tenantId = start.tenantId;
+    const streamId = start.streamId ?? randomUUID();
+    this.base = {
+      tenant_id: this.tenantId,
+      interaction_id: start.interactionId,
+      stream_id: streamId,
+      source: this.source,
+    };
+    this.media = start.media;
+    this.nextSeq = start.firstSeq;
+    this.state = 'streaming';
+    this.deps.stats.streamsActive++;
+    this.log = this.deps.logger.child({
+      tenant_id: this.tenantId,
+      interaction_id: start.interactionId,
+      stream_id: streamId,
+    });
+    this.queue.push({
+      type: 'stream_started',
+      ...this.base,
+      received_at: new Date().toISOString(),
+      encoding: start.media.encoding,
+      sample_rate: start.media.sample_rate,
+      channels: start.media.channels,
+      first_seq: start.firstSeq,
+      metadata: start.metadata,
+    });
+    this.lastActivityAt = Date.now();
+    this.idleTimer = setTimeout(this.onIdleCheck, this.deps.limits.idleTimeoutMs);
+    this.send(this.messages?.started(streamId, start.interactionId, start.firstSeq));
+    this.log.info({ media: start.media, first_seq: start.firstSeq }, 'stream started');
+  }
+
+  /** The hot path: one binary frame of a started stream. */
+  frame(data: Buffer): void {
+    const seq = this.nextSeq++;
+    const now = Date.now();
+    this.lastActivityAt = now;
+    this.frames++;
+    const stats = this.deps.stats;
+    stats.framesReceived++;
+    stats.bytesReceived += data.length;
+    if (this.buffer.add(data, seq, now)) this.armFlushTimer();
+    if (this.buffer.bytes >= this.deps.limits.maxChunkBytes) this.flush();
+    if (this.messages !== undefined && ++this.sinceAck === this.deps.limits.ackInterval) {
+      this.sinceAck = 0;
+      stats.acksSent++;
+      this.send(this.messages.ack(seq));
+    }
+    if (this.backpressure.check(this.unpublishedBytes)) {
+      this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
+    }
+  }
+
+  /**
+   * A frame numbered by its source (telephony chunk numbers): a number already
+   * seen is a duplicate and dropped; a jump forward is a gap, counted, never
+   * waited for. Returns what happened to the frame.
+   */
+  frameAt(data: Buffer, seq: number): 'accepted' | 'duplicate' | 'gap' {
+    if (seq < this.nextSeq) {
+      this.deps.stats.duplicateFrames++;
+      return 'duplicate';
+    }
+    const outcome = seq > this.nextSeq ? 'gap' : 'accepted';
+    if (outcome === 'gap') this.deps.stats.count(this.deps.stats.sequenceGaps, this.source);
+    this.nextSeq = seq;
+    this.frame(data);
+    return outcome;
+  }
+
+  keepalive(): void {
+    this.lastActivityAt = Date.now();
+  }
+
+  /** A record other than audio (dtmf, mark) in its place between frames. */
+  event(record: (base: RecordBase) => IngestRecord): void {
+    if (!this.base) return;
+    this.flush();
+    this.queue.push(record({ ...this.base, received_at: new Date().toISOString() }));
+  }
+
+  pong(): void {
+    this.alive = true;
+  }
+
+  /** Called by the worker's heartbeat every PING_INTERVAL_MS. Returns false when the peer is gone. */
+  heartbeat(ping: () => void): boolean {
+    if (this.backpressure.isPaused) {
+      // Reading is paused (back-pressure): the peer's pongs sit unread in the
+      // socket, so silence proves nothing. BACKPRESSURE_TIMEOUT_MS bounds this
+      // state; after it the peer gets a full interval to answer again.
+      this.alive = true;
+      return true;
+    }
+    if (!this.alive) {
+      this.log.warn('no pong since the previous ping: terminating');
+      void this.end('ping_timeout', { code: 0, reason: 'ping timeout', terminate: true });
+      return false;
+    }
+    this.alive = false;
+    ping();
+    return true;
+  }
+
+  /** `stop` from the client: flush, wait for the backend, reply `stopped`, close 1000. */
+  stop(reason: EndReason = 'stop'): Promise<void> {
+    return this.end(reason, { code: 1000, reason: 'stream stopped', waitForBackend: true, stopped: true });
+  }
+
+  /** A protocol or policy violation: error message, close with its code, publish what was buffered. */
+  fail(error: IngestError): Promise<void> {
+    this.log.warn({ code: error.code, close_code: error.closeCode }, error.message);
+    this.send(this.messages?.error(error.code, error.message));
+    const code = error.closeCode ?? 1008;
+    return this.end('error', { code, reason: error.message });
+  }
+
+  /** Graceful server-side close (shutdown 1001, rolling restart 1012): everything published first. */
+  shutdown(code: number, reason: string): Promise<void> {
+    return this.end('shutdown', { code, reason, waitForBackend: true });
+  }
+
+  /** The socket closed (by the client, or after our own close). */
+  onSocketClosed(code: number): void {
+    this.socketClosed = true;
+    this.deps.stats.count(this.deps.stats.streamCloses, String(code));
+    this.clearTimers();
+    if (this.state === 'streaming') {
+      this.log.info({ close_code: code }, 'client closed the stream');
+      void this.end('client_closed', undefined);
+    } else if (this.state === 'awaiting_start') {
+      this.state = 'closed';
+    }
+    this.maybeFinished();
+  }
+
+  private end(
+    reason: EndReason,
+    close:
+      { code: number; reason: string; waitForBackend?: boolean; stopped?: boolean; terminate?: boolean } | undefined,
+  ): Promise<void> {
+    if (this.endPromise) return this.endPromise;
+    const wasStreaming = this.state === 'streaming';
+    this.state = 'ending';
+    this.clearTimers();
+    if (wasStreaming) {
+      this.flush();
+      this.queue.push({
+        type: 'stream_ended',
+        ...this.base!,
+        received_at: new Date().toISOString(),
+        last_seq: this.nextSeq - 1,
+        frames: this.frames,
+        reason,
+      });
+      this.deps.stats.streamsActive--;
+    }
+    this.backpressure.release();
+    this.endPromise = this.finishEnd(reason, close, wasStreaming);
+    return this.endPromise;
+  }
+
+  private async finishEnd(
+    reason: EndReason,
+    close:
+      { code: number; reason: string; waitForBackend?: boolean; stopped?: boolean; terminate?: boolean } | undefined,
+    wasStreaming: boolean,
+  ): Promise<void> {
+    if (close?.terminate) this.transport.terminate();
+    else if (close && !close.waitForBackend) this.closeSocket(close.code, close.reason);
+    await this.queue.whenIdle();
+    const failure = this.queue.failure;
+    if (close?.waitForBackend && !this.socketClosed) {
+      if (failure) {
+        this.send(this.messages?.error(failure.code, failure.message));
+        this.closeSocket(1011, 'backend refused the data');
+      } else {
+        if (close.stopped) this.send(this.messages?.stopped(this.nextSeq - 1, this.frames));
+        this.closeSocket(close.code, close.reason);
+      }
+    }
+    this.state = 'closed';
+    if (wasStreaming) {
+      this.log.info(
+        {
+          reason,
+          frames: this.frames,
+          last_seq: this.nextSeq - 1,
+          committed: this.lastCommitted,
+          unpublished_bytes: this.queue.backlogBytes,
+        },
+        'stream ended',
+      );
+    }
+    this.maybeFinished();
+  }
+
+  /** A close that cannot throw: a session that failed to close would never finish, and hold up shutdown. */
+  private closeSocket(code: number, reason: string): void {
+    try {
+      this.transport.close(code, truncateReason(reason));
+    } catch (err) {
+      this.log.error({ err, close_code: code }, 'closing the socket failed: terminating it');
+      this.transport.terminate();
+    }
+  }
+
+  /** Moves buffered frames into the publish queue as one audio record. */
+  private flush(): void {
+    // A cleared timer cannot be refresh()ed back to life: drop it so the next
+    // record arms a new one.
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const record = this.buffer.take(this.base!, this.media!);
+    if (record) this.queue.push(record);
+  }
+
+  /** Armed by the first frame of each record; flush() clears it. */
+  private armFlushTimer(): void {
+    this.flushTimer = setTimeout(this.onFlushTimer, this.deps.limits.bufferDurationMs);
+  }
+
+  private readonly onFlushTimer = (): void => {
+    if (this.state === 'streaming') this.flush();
+  };
+
+  private readonly onIdleCheck = (): void => {
+    this.idleTimer = undefined;
+    if (this.state !== 'streaming') return;
+    const limit = this.deps.limits.idleTimeoutMs;
+    // While reading is paused the client's frames sit unread: it is not idle,
+    // and BACKPRESSURE_TIMEOUT_MS (1013) is what bounds that state.
+    if (this.backpressure.isPaused) this.lastActivityAt = Date.now();
+    const idleFor = Date.now() - this.lastActivityAt;
+    if (idleFor >= limit) {
+      this.log.info({ idle_ms: idleFor }, 'idle timeout');
+      void this.end('idle_timeout', { code: 1000, reason: 'idle timeout', waitForBackend: true });
+      return;
+    }
+    this.idleTimer = setTimeout(this.onIdleCheck, limit - idleFor);
+  };
+
+  private onBacklogDrained(): void {
+    if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
+      this.log.info('backlog below its limit: reading resumed');
+    }
+  }
+
+  private onConfirmed(record: IngestRecord, durationMs: number): void {
+    const stats = this.deps.stats;
+    stats.count(stats.recordsPublished, `${this.deps.publisher.adapter}|${record.type}`);
+    stats.observePublish(durationMs / 1000);
+    if (record.type !== 'audio') return;
+    this.lastCommitted = record.seq_end;
+    this.send(this.messages?.committed(record.seq_end));
+  }
+
+  private onPublishFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
+    const stats = this.deps.stats;
+    const reason = outcome === 'dropped' ? 'invalid_record' : outcome === 'retry' ? 'transient' : 'rejected';
+    stats.count(stats.publishErrors, `${this.deps.publisher.adapter}|${reason}`);
+    if (outcome === 'dropped') {
+      stats.recordsInvalid++;
+      this.log.error({ err: error, record_type: record.type }, 'invalid record dropped (bug): not published');
+      return;
+    }
+    if (outcome === 'retry') {
+      this.log.warn({ err: error.message, record_type: record.type }, 'publish failed: retrying');
+      return;
+    }
+    this.log.error(
+      { err: error, record_type: record.type, unpublished_bytes: this.queue.backlogBytes },
+      'backend refused the record for good',
+    );
+    stats.bytesRejected += this.queue.backlogBytes;
+    if (this.state === 'streaming') {
+      this.send(this.messages?.error(error.code, error.message));
+      void this.end('error', { code: 1011, reason: 'backend refused the data' });
+    }
+  }
+
+  private send(text: string | undefined): void {
+    if (text !== undefined && this.transport.isOpen) this.transport.send(text);
+  }
+
+  private clearTimers(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.backpressure.release();
+  }
+
+  private maybeFinished(): void {
+    if (this.finished || !this.socketClosed || (this.state !== 'closed' && this.state !== 'awaiting_start')) return;
+    this.finished = true;
+    this.deps.onFinished(this);
+  }
+
+  /** Abandons retries (shutdown deadline): returns the bytes that will not be published. */
+  abandon(): number {
+    const lost = this.unpublishedBytes;
+    this.queue.abandon();
+    return lost;
+  }
+}
+
+function makeBacklogError(bytes: number): IngestError {
+  return new IngestError('backlog_full', `unpublished backlog of ${bytes} bytes did not drain in time`);
+}
+
+/** WebSocket close reasons are limited to 123 bytes: cut by whole characters, never inside one. */
+export function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = [...reason];
+  while (Buffer.byteLength(cut.join('')) > 120) cut = cut.slice(0, -1);
+  return cut.join('') + '...';
+}

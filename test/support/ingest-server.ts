@@ -1,0 +1,102 @@
+/**
+ * Starts a real worker server in-process on an ephemeral port, with a real
+ * publisher (in_memory by default, or redis_streams on the local Redis), a
+ * fresh key pair, and a logger whose lines the test can read.
+ */
+import type { TestContext } from 'node:test';
+import { Writable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../../src/shared/config/config';
+import type { Config } from '../../src/shared/config/config-schema';
+import { createLogger } from '../../src/shared/process/logger';
+import { createPublisher } from '../../src/shared/publishing/publisher-factory';
+import type { Publisher } from '../../src/shared/publishing/publisher';
+import { parsePublicKeys } from '../../src/shared/auth/public-keys';
+import { IngestServer } from '../../src/worker/http/ingest-server';
+import { TokenVerifier } from '../../src/worker/admission/token-verifier';
+import { IngestClient, type ConnectOptions } from '../../src/client/ingest-client';
+import { makeKeyPair, signToken, type Claims, type TestKeyPair } from './tokens';
+
+export interface TestServer {
+  readonly config: Readonly<Config>;
+  readonly server: IngestServer;
+  readonly publisher: Publisher;
+  readonly port: number;
+  readonly url: string;
+  readonly keys: TestKeyPair;
+  /** Every log line the server wrote, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  /** The raw log text (to prove a token never appears). */
+  logText(): string;
+  token(claims?: Claims): string;
+  connect(options?: ConnectOptions & { claims?: Claims }): Promise<IngestClient>;
+}
+
+/** A config from env-style overrides, validated like the real one. */
+export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
+  const result = loadConfig({ LOG_LEVEL: 'debug', ...env });
+  if (!result.ok) throw new Error(`bad test config: ${JSON.stringify(result.problems)}`);
+  return result.config;
+}
+
+export function uniqueStreamKey(prefix = 'test'): string {
+  return `ingest-test:${prefix}:${randomUUID()}`;
+}
+
+export async function startTestServer(t: TestContext, env: Record<string, string> = {}): Promise<TestServer> {
+  const keys = makeKeyPair('ec');
+  const config = testConfig({ JWT_PUBLIC_KEY: keys.publicKeyPem, ...env });
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l.length > 0),
+      );
+      cb();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, role: 'worker', destination });
+  const publisher = createPublisher(config, logger);
+  await publisher.start();
+  const verifier = TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey));
+  const server = new IngestServer({ config, publisher, verifier, logger });
+  const port = await server.listen(0, '127.0.0.1');
+  t.after(async () => {
+    await server.close();
+    await publisher.close();
+  });
+  const url = `${config.sslKeyPath ? 'wss' : 'ws'}://127.0.0.1:${port}/v1/ingest`;
+  const token = (claims: Claims = {}): string => signToken(keys.privateKey, claims);
+  return {
+    config,
+    server,
+    publisher,
+    port,
+    url,
+    keys,
+    get logs() {
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    logText: () => lines.join('\n'),
+    token,
+    connect: async (options = {}) => {
+      const client = await IngestClient.connect(url, { token: token(options.claims), ...options });
+      t.after(() => {
+        if (!client.closeState) client.ws.terminate();
+      });
+      return client;
+    },
+  };
+}
+
+/** Distinct, recognisable bytes for frame `seq` of a stream. */
+export function frameBytes(streamIndex: number, seq: number, size = 320): Buffer {
+  const frame = Buffer.alloc(size);
+  frame.writeUInt32LE(streamIndex, 0);
+  frame.writeUInt32LE(seq, 4);
+  for (let i = 8; i < size; i++) frame[i] = (streamIndex * 31 + seq * 7 + i) & 0xff;
+  return frame;
+}

@@ -1,0 +1,106 @@
+/**
+ * Helpers for tests against the real Kafka broker (started by test/run-tests.js
+ * from Apache's jars, or a private one a test starts itself): unique topics,
+ * deleted afterwards, and reading a topic back from the beginning up to its
+ * high watermark, byte-exact, with headers.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+
+type KafkaBroker = typeof import('./backends/kafka-broker');
+
+/** The broker kit (plain JS in test/support/backends, which tsc does not copy into dist/). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with test/run-tests.js, not compiled into dist/
+export const kafkaBroker = require(
+  path.join(process.env.INGEST_TEST_ROOT ?? process.cwd(), 'test', 'support', 'backends', 'kafka-broker.js'),
+) as KafkaBroker;
+export const SHARED_BROKERS = kafkaBroker.KAFKA_BROKERS;
+
+export interface TopicMessage {
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+export function uniqueTopic(label: string): string {
+  return `ingest-test.${label}.${randomUUID()}`;
+}
+
+function client(brokers: string[]): Kafka {
+  return new Kafka({
+    clientId: 'ingest-tests',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, initialRetryTime: 100 },
+  });
+}
+
+/** Deletes `topic` after the test (best effort: the broker may be a stopped private one). */
+export function deleteTopicAfter(t: TestContext, brokers: string[], topic: string): void {
+  t.after(async () => {
+    const admin = client(brokers).admin();
+    try {
+      await admin.connect();
+      await admin.deleteTopics({ topics: [topic], timeout: 5000 });
+    } catch {
+      // a private broker already reset, or the topic never created: nothing to clean
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  });
+}
+
+/**
+ * Every message in `topic` from offset 0 to the current high watermark of each
+ * partition, read with a plain consumer (fresh group). Messages keep their
+ * order within each partition.
+ */
+export async function readTopic(brokers: string[], topic: string, timeoutMs = 30_000): Promise<TopicMessage[]> {
+  const kafka = client(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const wanted = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  let remaining = [...wanted.values()].reduce((n, high) => n + high, 0n);
+  const messages: TopicMessage[] = [];
+  if (remaining === 0n) return messages;
+  const consumer = kafka.consumer({ groupId: `ingest-test-reader-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`reading ${topic}: ${remaining} messages missing after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (BigInt(message.offset) >= (wanted.get(partition) ?? 0n)) return;
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {}))
+            headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+          messages.push({
+            partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8') ?? '',
+            value: message.value ?? Buffer.alloc(0),
+            headers,
+          });
+          remaining--;
+          if (remaining === 0n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}
