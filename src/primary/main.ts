@@ -17,6 +17,7 @@ import { ClusterMetrics } from './metrics/cluster-metrics';
 import { reloadConfig } from './config-reload';
 import { clusterHealthBody } from './pool/cluster-health';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
+import { EXIT } from '../shared/process/exit-codes';
 import { MetricsServer } from './metrics/metrics-server';
 import { createPrimaryMetrics } from './metrics/primary-metrics';
 import { RollingRestart } from './pool/rolling-restart';
@@ -24,10 +25,6 @@ import { Supervisor } from './pool/supervisor';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir's compiled tree; read it at run time
 const { version } = require('../../../package.json') as { version: string };
-
-export const EXIT_CONFIG = 78;
-export const EXIT_START_FAILED = 1;
-export const EXIT_DATA_LOST = 70;
 
 /** Fails fast, with one clear line, when something already listens on the port. */
 function checkPortFree(port: number, host: string): Promise<boolean> {
@@ -62,7 +59,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       formatConfigReport(result, { color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR }) + '\n',
     );
-    process.exitCode = EXIT_CONFIG;
+    process.exitCode = EXIT.configInvalid;
     return;
   }
   const logger = createLogger({ level: result.config.logLevel, role: 'primary' });
@@ -81,7 +78,7 @@ async function main(): Promise<void> {
       process.stderr.write(
         `error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`,
       );
-      process.exitCode = EXIT_START_FAILED;
+      process.exitCode = EXIT.failed;
       return;
     }
   }
@@ -91,7 +88,7 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(config, logger, {
     onFatal: (code, text) => {
       process.stderr.write(`error: ${text}\n`);
-      void stop(code === 'port_in_use' ? EXIT_START_FAILED : EXIT_CONFIG, code);
+      void stop(code === 'port_in_use' ? EXIT.failed : EXIT.configInvalid, code);
     },
     onRestart: () => primaryMetrics.workerRestarts.inc(),
   });
@@ -121,24 +118,24 @@ async function main(): Promise<void> {
     logger.info({ reason: why }, 'stopping');
     const outcome = await supervisor.shutdown();
     await metricsServer.close();
-    if (!outcome.clean && code === 0) {
+    if (!outcome.clean && code === EXIT.ok) {
       logger.error(
         { lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed },
         'shutdown incomplete: data was left unpublished',
       );
-      code = EXIT_DATA_LOST;
-    } else if (code === 0 && outcome.startFailing) {
+      code = EXIT.dataLost;
+    } else if (code === EXIT.ok && outcome.startFailing) {
       // Nothing was lost, but the service was not working: never exit 0 after a crash loop.
       logger.error('stopped while workers were failing at start-up');
-      code = EXIT_START_FAILED;
-    } else if (code === 0) {
+      code = EXIT.failed;
+    } else if (code === EXIT.ok) {
       logger.info('shutdown complete: everything buffered was published');
     }
     logger.flush();
     process.exit(code);
   };
-  process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
-  process.on('SIGINT', () => void stop(0, 'SIGINT'));
+  process.on('SIGTERM', () => void stop(EXIT.ok, 'SIGTERM'));
+  process.on('SIGINT', () => void stop(EXIT.ok, 'SIGINT'));
   const onRollSignal = (signal: string): void => {
     if (exiting) return;
     logger.info({ signal }, 'rolling restart requested: re-reading the configuration');
@@ -173,5 +170,5 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = EXIT_START_FAILED;
+  process.exitCode = EXIT.failed;
 });

@@ -5,15 +5,14 @@
  */
 import { loadConfig } from '../shared/config/config';
 import { formatConfigReport } from '../shared/config/config-report';
-
-export const EXIT_CONFIG_INVALID = 78;
+import { EXIT } from '../shared/process/exit-codes';
 
 function main(): void {
   const result = loadConfig(process.env);
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   process.stdout.write(formatConfigReport(result, { color }));
   // exitCode, not exit(): stdout may be a pipe that has not drained yet.
-  process.exitCode = result.ok ? 0 : EXIT_CONFIG_INVALID;
+  process.exitCode = result.ok ? EXIT.ok : EXIT.configInvalid;
 }
 
 if (require.main === module) main();

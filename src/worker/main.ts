@@ -8,7 +8,8 @@
  * Exit codes: 0 clean, 1 crash, 69 start-up failure, 70 data left unpublished.
  */
 import cluster from 'node:cluster';
-import { configFromJson, loadConfig } from '../shared/config/config';
+import { configFromJson, loadConfig, WORKER_CONFIG_ENV } from '../shared/config/config';
+import { EXIT } from '../shared/process/exit-codes';
 import type { Config } from '../shared/config/config-schema';
 import { IngestError } from '../shared/errors';
 import {
@@ -27,12 +28,8 @@ import { TokenVerifier } from './admission/token-verifier';
 import { createWorkerMetrics } from './metrics/worker-metrics';
 import { WorkerStats } from './metrics/worker-stats';
 
-export const CONFIG_ENV = 'INGEST_CONFIG';
-export const EXIT_STARTUP_FAILED = 69;
-export const EXIT_DATA_LOST = 70;
-
 function readConfig(): Readonly<Config> {
-  const json = process.env[CONFIG_ENV];
+  const json = process.env[WORKER_CONFIG_ENV];
   if (json) return configFromJson(json);
   const result = loadConfig();
   if (!result.ok)
@@ -64,7 +61,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception: worker exits, the primary replaces it');
     logger.flush();
-    process.exit(1);
+    process.exit(EXIT.failed);
   });
   process.on('unhandledRejection', (reason) => {
     stats.unhandledRejections++;
@@ -131,7 +128,7 @@ async function main(): Promise<void> {
     logger.error({ code }, `worker start-up failed: ${text}`);
     await publisher.close().catch(() => undefined);
     logger.flush();
-    reportAndExit(message({ type: 'startup_failed', code, message: text }), EXIT_STARTUP_FAILED);
+    reportAndExit(message({ type: 'startup_failed', code, message: text }), EXIT.startupFailed);
   }
 }
 
@@ -188,7 +185,7 @@ async function runShutdown(
     );
   logger.info({ lost_bytes: lostBytes }, 'worker stopped');
   logger.flush();
-  const code = lostBytes > 0 || lost.streams > 0 ? EXIT_DATA_LOST : 0;
+  const code = lostBytes > 0 || lost.streams > 0 ? EXIT.dataLost : EXIT.ok;
   reportAndExit(message({ type: 'shutdown_complete', lostStreams: lost.streams, lostBytes }), code);
 }
 
@@ -203,6 +200,6 @@ main().catch((err) => {
       code: err instanceof IngestError ? err.code : 'worker_startup_failed',
       message: text,
     }),
-    EXIT_STARTUP_FAILED,
+    EXIT.startupFailed,
   );
 });

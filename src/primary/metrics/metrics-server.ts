@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
+import { ROUTES, routePath } from '../../shared/routes';
 
 export interface MetricsEndpoints {
   readonly metrics: () => Promise<string>;
@@ -44,8 +45,8 @@ export class MetricsServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path === '/metrics') {
+    const path = routePath(req.url);
+    if (path === ROUTES.metrics) {
       try {
         const text = await this.endpoints.metrics();
         res.writeHead(200, { 'Content-Type': this.endpoints.contentType });
@@ -57,7 +58,7 @@ export class MetricsServer {
       }
       return;
     }
-    if (path === '/health') {
+    if (path === ROUTES.health) {
       const body = this.endpoints.health();
       res.writeHead(body.status === 'unhealthy' ? 503 : 200, {
         'Content-Type': 'application/json',

@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BackendHealthSnapshot } from '../../shared/publishing/backend-health';
 import type { Config } from '../../shared/config/config-schema';
-import { configToJson } from '../../shared/config/config';
+import { configToJson, WORKER_CONFIG_ENV } from '../../shared/config/config';
+import { EXIT } from '../../shared/process/exit-codes';
 import {
   isWorkerToPrimary,
   message,
@@ -21,7 +22,6 @@ import {
 import { clusterView, sameView } from './cluster-health';
 import type { ClusterMetrics } from '../metrics/cluster-metrics';
 
-export const WORKER_CONFIG_ENV = 'INGEST_CONFIG';
 /** A worker that lived this long resets the crash backoff. */
 const STABLE_AFTER_MS = 10_000;
 const BACKOFF_BASE_MS = 100;
@@ -32,8 +32,6 @@ const KILL_GRACE_MS = 5_000;
 const FATAL_STARTUP_CODES: ReadonlySet<string> = new Set(['port_in_use', 'config_invalid', 'topic_missing']);
 /** How often time-based health transitions (backend down too long) are re-evaluated. */
 const HEALTH_TICK_MS = 1_000;
-/** The worker's exit code for a start-up failure (EXIT_STARTUP_FAILED in worker/main.ts). */
-const WORKER_STARTUP_FAILED = 69;
 
 export interface ShutdownOutcome {
   readonly clean: boolean;
@@ -337,9 +335,9 @@ export class Supervisor {
     const lostStreams = records.reduce((sum, r) => sum + r.lostStreams, 0);
     // A worker that never became ready and failed at start-up took no stream: it lost nothing.
     const codes = records
-      .filter((r) => r.ready || r.worker.process.exitCode !== WORKER_STARTUP_FAILED)
+      .filter((r) => r.ready || r.worker.process.exitCode !== EXIT.startupFailed)
       .map((r) => r.worker.process.exitCode);
-    const clean = killed === 0 && lostBytes === 0 && lostStreams === 0 && codes.every((c) => c === 0);
+    const clean = killed === 0 && lostBytes === 0 && lostStreams === 0 && codes.every((c) => c === EXIT.ok);
     return { clean, lostBytes, lostStreams, killed, startFailing: this.startFailing };
   }
 }

@@ -387,6 +387,9 @@ function readText(load: Load, key: Key, expected: string): string | undefined {
   }
 }
 
+/** The environment variable through which the primary hands each worker its configuration. */
+export const WORKER_CONFIG_ENV = 'INGEST_CONFIG';
+
 /** The primary hands workers the validated config through the environment as JSON. */
 export function configToJson(config: Readonly<Config>): string {
   return JSON.stringify(config);

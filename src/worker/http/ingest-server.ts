@@ -29,10 +29,10 @@ import { refuseUpgrade } from './upgrade-refusal';
 import { UpgradeGuard, type VerifiedIdentity } from '../admission/upgrade-guard';
 import { UnservedConnections } from './unserved-connections';
 import { WorkerStats } from '../metrics/worker-stats';
+import { ROUTES, routePath } from '../../shared/routes';
 
 export type ServerState = 'starting' | 'ready' | 'draining' | 'closed';
 
-export const INGEST_PATH = '/v1/ingest';
 const RETRY_AFTER_S = '5';
 /** Room for the start message (metadata up to 4 KiB) whatever MAX_FRAME_BYTES is. */
 const MIN_MESSAGE_BYTES = 16 * 1024;
@@ -259,19 +259,19 @@ export class IngestServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = routePath(req.url);
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { error: 'method_not_allowed', message: 'only GET is served' });
     switch (path) {
-      case '/health': {
+      case ROUTES.health: {
         const body = this.health();
         return sendJson(res, body.status === 'unhealthy' ? 503 : 200, body);
       }
-      case '/ready':
+      case ROUTES.ready:
         return this.ready()
           ? sendJson(res, 200, { ready: true })
           : sendJson(res, 503, { ready: false, state: this.state }, { 'Retry-After': RETRY_AFTER_S });
-      case '/live':
+      case ROUTES.live:
         return sendJson(res, 200, { live: true });
       default:
         return sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
@@ -284,15 +284,15 @@ export class IngestServer {
       socket.destroy();
     };
     socket.on('error', onSocketError);
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = routePath(req.url);
     const clientAddress = this.addresses.resolve(req);
     let accept: (ws: WebSocket) => void;
     let release: () => void;
     try {
       // Telephony first: on /v1/ingest, Exotel claims Basic or absent Authorization.
       const provider = this.telephony.route(path, req);
-      if (path !== INGEST_PATH && !provider)
-        throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${INGEST_PATH}`);
+      if (path !== ROUTES.ingest && !provider)
+        throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${ROUTES.ingest}`);
       if (this.state !== 'ready' && !this.admitStragglers)
         throw new IngestError(
           'not_ready',

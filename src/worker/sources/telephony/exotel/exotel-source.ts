@@ -27,10 +27,8 @@ import {
   type JsonObject,
 } from '../telephony-message';
 import { translateEvent, type ProviderDialect } from '../event-translation';
+import { ROUTES } from '../../../../shared/routes';
 
-export const EXOTEL_PATH = '/v1/exotel';
-/** The native path (ingest-server.ts INGEST_PATH), which existing Exotel deployments were given. */
-const SHARED_PATH = '/v1/ingest';
 /** The rates Exotel's `sample-rate` URL parameter offers. */
 const QUERY_RATES = new Set([8000, 16000, 24000]);
 const DEFAULT_RATE = 8000;
@@ -43,7 +41,7 @@ export function exotelProvider(config: Readonly<Config>): TelephonyProvider | un
   const defaultTenant = config.exotelDefaultTenant || undefined;
   return {
     source: 'exotel',
-    claims: (path, req) => path === EXOTEL_PATH || (path === SHARED_PATH && extractToken(req) === undefined),
+    claims: (path, req) => path === ROUTES.exotel || (path === ROUTES.ingest && extractToken(req) === undefined),
     admit(req, clientAddress) {
       const basic = parseBasicAuthorization(req.headers.authorization);
       let knownTenant: string | undefined;

@@ -17,8 +17,8 @@ import {
 } from '../source-protocol';
 import { field, objectField, stringField, type JsonObject } from '../telephony-message';
 import { translateEvent, type ProviderDialect } from '../event-translation';
+import { ROUTES } from '../../../../shared/routes';
 
-export const TWILIO_PATH = '/v1/twilio';
 const TWILIO_MEDIA: MediaFormat = Object.freeze({ encoding: 'mulaw', sample_rate: 8000, channels: 1 });
 const DEFAULT_TRACK = 'inbound';
 
@@ -28,7 +28,7 @@ export function twilioProvider(config: Readonly<Config>): TelephonyProvider | un
   const byAccount = accountTenants(config.twilioAccountTenants);
   return {
     source: 'twilio',
-    claims: (path) => path === TWILIO_PATH,
+    claims: (path) => path === ROUTES.twilio,
     admit(req) {
       const result = verifier.check(req);
       if (result === 'missing') throw new IngestError('twilio_signature_invalid', 'X-Twilio-Signature is required');
