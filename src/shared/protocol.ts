@@ -29,6 +29,9 @@ export type ClientMessage = StartMessage | { readonly type: 'keepalive' } | { re
 export const INTERACTION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const ENCODINGS: readonly Encoding[] = ['pcm_s16le', 'mulaw', 'alaw', 'opus'];
 export const MAX_METADATA_BYTES = 4096;
+/** The sample rates a stream may declare, native or telephony (Hz, inclusive). */
+export const MIN_SAMPLE_RATE = 8000;
+export const MAX_SAMPLE_RATE = 48000;
 const LEGACY_ENCODINGS: Readonly<Record<string, Encoding>> = { pcm16: 'pcm_s16le' };
 
 function invalidStart(message: string): IngestError {
@@ -103,12 +106,17 @@ function parseMedia(source: unknown, dialect: Dialect): MediaFormat {
     throw invalidStart(`media.encoding must be one of ${ENCODINGS.join(', ')}`);
   }
   const sampleRate = source.sample_rate ?? 8000;
-  if (typeof sampleRate !== 'number' || !Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 48000) {
-    throw invalidStart('media.sample_rate must be an integer from 8000 to 48000');
+  if (!isSampleRate(sampleRate)) {
+    throw invalidStart(`media.sample_rate must be an integer from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}`);
   }
   const channels = source.channels ?? 1;
   if (channels !== 1 && channels !== 2) throw invalidStart('media.channels must be 1 or 2');
   return { encoding: encoding as Encoding, sample_rate: sampleRate, channels };
+}
+
+/** A sample rate a stream may declare: an integer from MIN_SAMPLE_RATE to MAX_SAMPLE_RATE. */
+export function isSampleRate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= MIN_SAMPLE_RATE && value <= MAX_SAMPLE_RATE;
 }
 
 /**

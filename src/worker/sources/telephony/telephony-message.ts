@@ -4,6 +4,7 @@
  * binary frames), strict where it matters (the audio payload must be canonical
  * base64 of whole samples; anything else is refused rather than published).
  */
+import { isSampleRate } from '../../../shared/protocol';
 import type { Encoding } from '../../../shared/publishing/records';
 
 export type JsonObject = Record<string, unknown>;
@@ -90,9 +91,9 @@ export function counterField(obj: JsonObject | undefined, snake: string): number
   return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** The sample rates a stream may declare (as for native streams). */
+/** The rate when a stream may declare it (the native range), else undefined. */
 export function validSampleRate(rate: number | undefined): number | undefined {
-  return rate !== undefined && Number.isInteger(rate) && rate >= 8000 && rate <= 48000 ? rate : undefined;
+  return isSampleRate(rate) ? rate : undefined;
 }
 
 const MULAW = new Set(['mulaw', 'ulaw', 'mu-law', 'pcmu', 'g711u', 'g711-ulaw', 'g711_ulaw']);
