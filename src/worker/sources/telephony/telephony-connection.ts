@@ -1,7 +1,8 @@
 /**
  * Binds one telephony WebSocket to StreamSessions, whatever the provider: the
  * provider's SourceProtocol translates each message, and this module turns the
- * events into session calls (begin, frames, dtmf and mark records, stop).
+ * events into session calls (begin, frames, dtmf and mark records, stop); the
+ * wiring it shares with the native dialect is ConnectionBinding's.
  * Nothing is ever sent to the provider: the one-way applets must receive
  * nothing, and telephony connections are not pinged (media every 20 ms and the
  * idle timeout find dead peers).
@@ -14,8 +15,8 @@ import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { IngestError } from '../../../shared/errors';
 import { INTERACTION_ID_PATTERN, MAX_METADATA_BYTES, serialisedBytes } from '../../../shared/protocol';
-import { wsTransport } from '../native/native-connection';
 import { StreamSession, type SessionDeps } from '../../stream/stream-session';
+import { ConnectionBinding, type MessageHandler } from '../connection-binding';
 import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
 import type { TelephonyAdmission } from './telephony-gate';
 import { bytesPerSample, decodePayload, parseFrame } from './telephony-message';
@@ -44,72 +45,44 @@ export function attachTelephonyConnection(
   options: TelephonyConnectionOptions,
   register: (session: StreamSession) => void,
 ): void {
-  new TelephonyConnection(ws, admission, deps, options, register).bind();
+  new TelephonyConnection(ws, admission, deps, options, register).listen();
 }
 
-class TelephonyConnection {
+class TelephonyConnection implements MessageHandler {
+  private readonly binding: ConnectionBinding;
   private readonly first: StreamSession;
-  private readonly sessions: StreamSession[] = [];
   private readonly tracks = new Map<string, Track>();
   private firstTrack: Track | undefined;
-  private startTimer: NodeJS.Timeout | undefined;
   private readonly ignoredOnce = new Set<IgnoreReason>();
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     private readonly admission: TelephonyAdmission,
     private readonly deps: SessionDeps,
-    private readonly options: TelephonyConnectionOptions,
+    options: TelephonyConnectionOptions,
     private readonly register: (session: StreamSession) => void,
   ) {
+    this.binding = new ConnectionBinding(ws, this, deps.logger, {
+      startTimeoutMs: options.startTimeoutMs,
+      oversizeReason: 'message exceeds the WebSocket size limit',
+      messageKind: 'telephony message',
+    });
     // The tenant is set at begin(), once `start` names the account.
     this.first = this.newSession(admission.knownTenant ?? '');
   }
 
-  bind(): void {
-    this.startTimer = setTimeout(() => {
-      this.startTimer = undefined;
-      if (!this.first.started)
-        void this.first.fail(
-          new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`),
-        );
-    }, this.options.startTimeoutMs);
-    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
-      try {
-        this.onMessage(data, isBinary);
-      } catch (err) {
-        // A bug ends this connection's streams (flushed first), never the worker.
-        this.deps.logger.error({ err }, 'unexpected error handling a telephony message');
-        for (const session of this.sessions)
-          void session.fail(new IngestError('internal_error', 'the server failed to handle this message'));
-      }
-    });
-    this.ws.on('pong', () => this.sessions.forEach((s) => s.pong()));
-    this.ws.on('error', (err: Error & { code?: string }) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        for (const s of this.sessions)
-          void s.fail(new IngestError('frame_too_large', 'message exceeds the WebSocket size limit'));
-        return;
-      }
-      this.deps.logger.warn(
-        { err: err.message, ws_code: err.code, interaction_id: this.first.interactionId },
-        'websocket error',
-      );
-    });
-    this.ws.on('close', (code: number) => {
-      if (this.startTimer) clearTimeout(this.startTimer);
-      for (const s of this.sessions) s.onSocketClosed(code);
-    });
+  listen(): void {
+    this.binding.listen();
   }
 
   private newSession(tenantId: string): StreamSession {
-    const session = new StreamSession(wsTransport(this.ws), tenantId, this.admission.source, this.deps, undefined);
-    this.sessions.push(session);
+    const session = new StreamSession(this.binding.transport, tenantId, this.admission.source, this.deps, undefined);
+    this.binding.add(session);
     this.register(session);
     return session;
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  onMessage(data: Buffer, isBinary: boolean): void {
     const message = parseFrame(data, isBinary);
     if (typeof message === 'string')
       return this.ignore(message, `${data.length}-byte ${isBinary ? 'binary' : 'text'} frame`);
@@ -146,8 +119,7 @@ class TelephonyConnection {
       if (this.firstTrack) this.ignore('duplicate_start', 'a second start on this connection');
       return;
     }
-    if (this.startTimer) clearTimeout(this.startTimer);
-    this.startTimer = undefined;
+    this.binding.started();
     if (start.callSid === undefined || !INTERACTION_ID_PATTERN.test(start.callSid)) {
       return void this.first.fail(
         new IngestError('invalid_start', 'start needs a call_sid of 1-128 characters of [A-Za-z0-9._:-]'),

@@ -1,0 +1,142 @@
+/**
+ * The wiring every source dialect needs on its WebSocket, written once so the
+ * dialects cannot drift apart: the start timer, ws's refusal of an oversized
+ * message, error logging, the close that reaches every session on the socket,
+ * and the catch-all that turns a bug in message handling into an
+ * internal_error close of this connection instead of a crashed worker.
+ * A dialect (native-connection.ts, telephony-connection.ts) supplies only how
+ * it reads one message.
+ */
+import type WebSocket from 'ws';
+import type { Logger } from 'pino';
+import { IngestError } from '../../shared/errors';
+import type { StreamSession, StreamTransport } from '../stream/stream-session';
+
+export interface ConnectionBindingOptions {
+  readonly startTimeoutMs: number;
+  /** The frame_too_large reason when ws refuses a message over its maxPayload (each dialect words it). */
+  readonly oversizeReason: string;
+  /** What the catch-all's log line says it was handling: 'client message', 'telephony message'. */
+  readonly messageKind: string;
+}
+
+/** A dialect's reading of one message. Throwing an IngestError ends the connection's streams with it. */
+export interface MessageHandler {
+  onMessage(data: Buffer, isBinary: boolean): void;
+}
+
+type WsError = Error & { code?: string };
+
+export class ConnectionBinding {
+  /** One transport for every session on this socket: it holds no state of its own. */
+  readonly transport: StreamTransport;
+  /** The first one waits for `start`; telephony adds one per further track. */
+  private readonly sessions: StreamSession[] = [];
+  private startTimer: NodeJS.Timeout | undefined;
+  private listening = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly handler: MessageHandler,
+    private readonly log: Logger,
+    private readonly options: ConnectionBindingOptions,
+  ) {
+    this.transport = wsTransport(ws);
+  }
+
+  /** A session on this socket: it hears the socket's pongs, errors and close. */
+  add(session: StreamSession): void {
+    this.sessions.push(session);
+  }
+
+  /** Starts the start timer and takes the socket's events; the socket's close releases both. */
+  listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    this.startTimer = setTimeout(this.onStartTimeout, this.options.startTimeoutMs);
+    this.ws.on('message', this.onMessage);
+    this.ws.on('pong', this.onPong);
+    this.ws.on('error', this.onError);
+    this.ws.on('close', this.onClose);
+  }
+
+  /** The start message arrived: it is no longer waited for. */
+  started(): void {
+    clearTimeout(this.startTimer);
+    this.startTimer = undefined;
+  }
+
+  /** Releases the timer and the socket's listeners. Idempotent; ws emits nothing after its close. */
+  close(): void {
+    this.started();
+    this.ws.off('message', this.onMessage);
+    this.ws.off('pong', this.onPong);
+    this.ws.off('error', this.onError);
+    this.ws.off('close', this.onClose);
+  }
+
+  private get first(): StreamSession | undefined {
+    return this.sessions[0];
+  }
+
+  private failAll(error: IngestError): void {
+    for (const session of this.sessions) void session.fail(error);
+  }
+
+  private readonly onStartTimeout = (): void => {
+    this.startTimer = undefined;
+    const first = this.first;
+    if (first && !first.started)
+      void first.fail(new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`));
+  };
+
+  // Created once per connection: a binary frame costs no allocation here.
+  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+    try {
+      this.handler.onMessage(data, isBinary);
+    } catch (err) {
+      if (err instanceof IngestError) return this.failAll(err);
+      // Anything but a protocol error is a bug: it ends this connection's
+      // streams (flushed first), never the worker and every stream on it.
+      this.log.error(
+        { err, interaction_id: this.first?.interactionId },
+        `unexpected error handling a ${this.options.messageKind}`,
+      );
+      this.failAll(new IngestError('internal_error', 'the server failed to handle this message'));
+    }
+  };
+
+  private readonly onPong = (): void => {
+    for (const session of this.sessions) session.pong();
+  };
+
+  private readonly onError = (err: WsError): void => {
+    // ws closes the socket itself after a protocol error (1009 for a message
+    // over its maxPayload, 1002/1007 for broken framing); the close handler
+    // flushes. An oversize message is still the stream's error, not a client close.
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+      return this.failAll(new IngestError('frame_too_large', this.options.oversizeReason));
+    this.log.warn(
+      { err: err.message, ws_code: err.code, interaction_id: this.first?.interactionId },
+      'websocket error',
+    );
+  };
+
+  private readonly onClose = (code: number): void => {
+    this.close();
+    for (const session of this.sessions) session.onSocketClosed(code);
+  };
+}
+
+function wsTransport(ws: WebSocket): StreamTransport {
+  return {
+    get isOpen() {
+      return ws.readyState === ws.OPEN;
+    },
+    send: (text) => ws.send(text),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  };
+}
