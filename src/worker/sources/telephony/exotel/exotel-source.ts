@@ -9,13 +9,8 @@ import type { Config } from '../../../../shared/config/config-schema';
 import { IngestError } from '../../../../shared/errors';
 import { AddressAllowList, BasicCredentialStore, parseBasicAuthorization } from '../../../admission/telephony-auth';
 import { extractToken } from '../../../admission/token-extractor';
-import {
-  accountTenants,
-  compact,
-  type SourceProtocol,
-  type TelephonyProvider,
-  type TelephonyStart,
-} from '../source-protocol';
+import { accountTenants, compact } from '../source-protocol';
+import type { SourceProtocol, TelephonyProvider, TelephonyStart } from '../source-protocol';
 import {
   encodingFromName,
   numberField,

@@ -8,13 +8,8 @@ import type { Config } from '../../../../shared/config/config-schema';
 import { IngestError } from '../../../../shared/errors';
 import type { MediaFormat } from '../../../../shared/protocol';
 import { TwilioSignatureVerifier } from '../../../admission/telephony-auth';
-import {
-  accountTenants,
-  compact,
-  type SourceProtocol,
-  type TelephonyProvider,
-  type TelephonyStart,
-} from '../source-protocol';
+import { accountTenants, compact } from '../source-protocol';
+import type { SourceProtocol, TelephonyProvider, TelephonyStart } from '../source-protocol';
 import { field, objectField, stringField, type JsonObject } from '../telephony-message';
 import { translateEvent, type ProviderDialect } from '../event-translation';
 import { ROUTES } from '../../../../shared/routes';
