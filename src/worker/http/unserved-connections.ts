@@ -6,10 +6,11 @@
  * or closing it as idle, would fail a client the other workers could serve.
  */
 import type { Duplex } from 'node:stream';
+import { EmptyWaiters } from './empty-waiters';
 
 export class UnservedConnections {
   private readonly sockets = new Set<Duplex>();
-  private waiters: Array<() => void> = [];
+  private readonly waiters = new EmptyWaiters();
 
   get size(): number {
     return this.sockets.size;
@@ -22,15 +23,11 @@ export class UnservedConnections {
 
   /** The socket's first request or upgrade was handled (or it closed). */
   served(socket: Duplex): void {
-    if (!this.sockets.delete(socket) || this.sockets.size > 0) return;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.sockets.delete(socket) && this.sockets.size === 0) this.waiters.release();
   }
 
   /** Resolves once no tracked connection is waiting to be served. */
   whenNone(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.waiters.wait(this.sockets.size === 0);
   }
 }

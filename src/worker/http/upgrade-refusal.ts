@@ -1,20 +1,24 @@
 /**
  * Writes an HTTP refusal on the raw socket of an upgrade request (protocol.md
- * 1.1): the status, a small JSON body naming the error, then the socket ends.
+ * 1.1): the status, the headers that status calls for, a small JSON body
+ * naming the error, then the socket ends.
  */
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { IngestError } from '../../shared/errors';
 
-export function refuseUpgrade(socket: Duplex, error: IngestError, extraHeaders: Record<string, string> = {}): void {
+/** Retry-After on every 503 a worker answers (refused upgrades, /ready): a start or a drain is over in seconds. */
+export const RETRY_AFTER_S = '5';
+
+export function refuseUpgrade(socket: Duplex, error: IngestError): void {
   const status = error.status ?? 400;
   const body = JSON.stringify({ error: error.code, message: error.message });
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
     Connection: 'close',
-    ...extraHeaders,
   };
+  if (status === 503) headers['Retry-After'] = RETRY_AFTER_S;
   const challenge = challengeFor(error);
   if (challenge) headers['WWW-Authenticate'] = challenge;
   const head = Object.entries(headers)

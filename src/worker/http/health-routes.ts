@@ -1,0 +1,52 @@
+/**
+ * The worker's plain HTTP routes, for probes and load balancers: /health
+ * (503 when unhealthy), /ready (503 with Retry-After while not ready), /live,
+ * and JSON 404 and 405 answers for everything else.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HealthBody } from '../../shared/health/health-status';
+import { ROUTES, routePath } from '../../shared/routes';
+import { RETRY_AFTER_S } from './upgrade-refusal';
+
+/** What the routes report on: the worker's health, readiness and state. */
+export interface HealthProbe {
+  health(): HealthBody;
+  ready(): boolean;
+  readonly serverState: string;
+}
+
+export class HealthRoutes {
+  constructor(private readonly probe: HealthProbe) {}
+
+  /** The listener's 'request' handler. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = routePath(req.url);
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { error: 'method_not_allowed', message: 'only GET is served' });
+    switch (path) {
+      case ROUTES.health: {
+        const body = this.probe.health();
+        return sendJson(res, body.status === 'unhealthy' ? 503 : 200, body);
+      }
+      case ROUTES.ready:
+        return this.probe.ready()
+          ? sendJson(res, 200, { ready: true })
+          : sendJson(res, 503, { ready: false, state: this.probe.serverState }, { 'Retry-After': RETRY_AFTER_S });
+      case ROUTES.live:
+        return sendJson(res, 200, { live: true });
+      default:
+        return sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
+    }
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}

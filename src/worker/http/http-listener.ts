@@ -1,0 +1,91 @@
+/**
+ * The worker's listening socket, plain HTTP or HTTPS by configuration. Every
+ * connection is tracked until its first request or upgrade is read (a rolling
+ * restart's drain waits for those), a malformed request gets a bare 400, and
+ * there are two ways to stop listening: shutdown's, which also ends idle
+ * connections, and the drain's, which keeps them (see stopAccepting).
+ */
+import fs from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from '../../shared/config/config-schema';
+import { IngestError } from '../../shared/errors';
+import type { UnservedConnections } from './unserved-connections';
+
+export interface HttpListenerOptions {
+  /** SSL_KEY_PATH set: HTTPS with that key and SSL_CERT_PATH. */
+  readonly tls: Pick<Config, 'sslKeyPath' | 'sslCertPath'>;
+  readonly logger: Logger;
+  readonly unserved: UnservedConnections;
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+export class HttpListener {
+  private readonly server: http.Server | https.Server;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HttpListenerOptions) {
+    const { tls, logger, unserved } = options;
+    this.server = tls.sslKeyPath
+      ? https.createServer({ key: fs.readFileSync(tls.sslKeyPath), cert: fs.readFileSync(tls.sslCertPath) })
+      : http.createServer();
+    this.server.on(tls.sslKeyPath ? 'secureConnection' : 'connection', (socket: Duplex) => unserved.track(socket));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      unserved.served(req.socket);
+      options.onRequest(req, res);
+    });
+    this.server.on('upgrade', options.onUpgrade);
+    this.server.on('clientError', (err: Error, socket: Duplex) => {
+      logger.debug({ err: err.message }, 'malformed HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Listens on `port` (0: any free port) and returns the bound port. */
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        this.server.off('listening', onListening);
+        reject(err.code === 'EADDRINUSE' ? new IngestError('port_in_use', `port ${port} is already in use`) : err);
+      };
+      const onListening = (): void => {
+        this.server.off('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(port, host);
+    });
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  /**
+   * Stops taking connections and keeps the idle ones; resolves once every
+   * connection has closed. net.Server's close, not http.Server's: the latter
+   * also closes idle connections, and one the primary handed over a moment
+   * ago, whose upgrade request is not read yet, counts as idle.
+   */
+  stopAccepting(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => net.Server.prototype.close.call(this.server, () => resolve()));
+    return this.closing;
+  }
+
+  /** Stops taking connections and closes the idle ones; resolves once every connection has closed. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return this.closing;
+  }
+
+  /** Closes every connection still open on the HTTP side (keep-alive probes; not upgraded sockets). */
+  dropConnections(): void {
+    this.server.closeAllConnections();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Hands a WebSocket the router admitted to its source dialect (native, or the
+ * telephony provider that claimed it) with a logger naming who connected, and
+ * registers every session the dialect opens, so that the heartbeat, the drain
+ * and the backlog gauge see it.
+ */
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Config } from '../../shared/config/config-schema';
+import type { Publisher } from '../../shared/publishing/publisher';
+import type { VerifiedIdentity } from '../admission/upgrade-guard';
+import type { WorkerStats } from '../metrics/worker-stats';
+import { attachNativeConnection } from '../sources/native/native-connection';
+import { attachTelephonyConnection } from '../sources/telephony/telephony-connection';
+import type { TelephonyAdmission } from '../sources/telephony/telephony-gate';
+import type { SessionDeps, StreamSession } from '../stream/stream-session';
+import type { SessionRegistry } from './session-registry';
+import type { StreamSources } from './upgrade-router';
+
+export interface StreamAcceptorOptions {
+  readonly config: Readonly<Config>;
+  readonly publisher: Publisher;
+  readonly logger: Logger;
+  readonly stats: WorkerStats;
+  readonly sessions: SessionRegistry;
+}
+
+export class StreamAcceptor implements StreamSources {
+  private readonly deps: SessionDeps;
+
+  constructor(private readonly options: StreamAcceptorOptions) {
+    const { config, publisher, logger, stats, sessions } = options;
+    this.deps = { limits: config, publisher, logger, stats, onFinished: (session) => sessions.remove(session) };
+  }
+
+  native(ws: WebSocket, identity: VerifiedIdentity): void {
+    const { config, sessions } = this.options;
+    const logger = this.options.logger.child({ tenant_id: identity.tenantId, client: identity.clientAddress });
+    const session = attachNativeConnection(
+      ws,
+      identity,
+      { ...this.deps, logger },
+      { startTimeoutMs: config.startTimeoutMs, maxFrameBytes: config.maxFrameBytes },
+    );
+    sessions.add(session, ws, { pinged: true });
+    logger.debug({ via: identity.via }, 'stream connected');
+  }
+
+  telephony(ws: WebSocket, admission: TelephonyAdmission): void {
+    const { config, sessions, stats } = this.options;
+    const logger = this.options.logger.child({ source: admission.source, client: admission.clientAddress });
+    const register = (session: StreamSession): void => sessions.add(session, ws, { pinged: false });
+    attachTelephonyConnection(
+      ws,
+      admission,
+      { ...this.deps, logger },
+      { startTimeoutMs: config.startTimeoutMs },
+      register,
+    );
+    stats.count(stats.telephonyConnections, admission.source);
+    logger.debug('telephony stream connected');
+  }
+}

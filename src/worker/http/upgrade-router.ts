@@ -1,0 +1,123 @@
+/**
+ * Decides what each WebSocket upgrade gets, before the handshake (protocol.md
+ * 1.1): which source it is for (telephony providers claim theirs first, native
+ * streams are on /v1/ingest only), whether the worker takes streams now, and
+ * the source's admission (its proof, a connection slot). A refusal is an HTTP
+ * answer on the raw socket, counted and logged; an admitted upgrade completes
+ * the handshake and goes to its source.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { IngestError } from '../../shared/errors';
+import { ROUTES, routePath } from '../../shared/routes';
+import type { ClientAddressResolver } from '../admission/client-address';
+import { redactUrl } from '../admission/token-extractor';
+import type { UpgradeGuard, VerifiedIdentity } from '../admission/upgrade-guard';
+import type { WorkerStats } from '../metrics/worker-stats';
+import type { TelephonyAdmission, TelephonyGate } from '../sources/telephony/telephony-gate';
+import type { UnservedConnections } from './unserved-connections';
+import { refuseUpgrade } from './upgrade-refusal';
+
+/** Whether the worker takes streams now ('open'), or why not. */
+export type Admitting = 'open' | 'starting' | 'draining';
+
+/** Completes the WebSocket handshake; calls `accepted` only when it succeeds. */
+export type Handshake = (req: IncomingMessage, socket: Duplex, head: Buffer, accepted: (ws: WebSocket) => void) => void;
+
+/** Where admitted streams go: each source's dialect. */
+export interface StreamSources {
+  native(ws: WebSocket, identity: VerifiedIdentity): void;
+  telephony(ws: WebSocket, admission: TelephonyAdmission): void;
+}
+
+export interface UpgradeRouterDeps {
+  readonly guard: Pick<UpgradeGuard, 'admit'>;
+  readonly telephony: Pick<TelephonyGate, 'route' | 'admit'>;
+  readonly addresses: Pick<ClientAddressResolver, 'resolve'>;
+  readonly admitting: () => Admitting;
+  readonly handshake: Handshake;
+  readonly sources: StreamSources;
+  /** A rolling restart's drain waits for connections whose upgrade has not become a stream yet. */
+  readonly unserved: Pick<UnservedConnections, 'served'>;
+  readonly stats: WorkerStats;
+  readonly logger: Logger;
+}
+
+/** An admitted upgrade: its connection slot, and the source that takes the WebSocket. */
+interface Route {
+  readonly release: () => void;
+  readonly accept: (ws: WebSocket) => void;
+}
+
+export class UpgradeRouter {
+  constructor(private readonly deps: UpgradeRouterDeps) {}
+
+  /** The listener's 'upgrade' handler. */
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Errors on the raw socket before the handshake must not crash the worker.
+    const onSocketError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onSocketError);
+    const clientAddress = this.deps.addresses.resolve(req);
+    let route: Route;
+    try {
+      route = this.route(req, clientAddress);
+    } catch (err) {
+      return this.refuse(req, socket, err, clientAddress);
+    }
+    const stats = this.deps.stats;
+    stats.count(stats.connections, 'accepted');
+    // The slot taken at admission comes back when the socket closes: after the
+    // stream, or when the handshake itself fails (ws never calls back then).
+    socket.once('close', route.release);
+    this.deps.handshake(req, socket, head, (ws) => {
+      socket.off('error', onSocketError);
+      stats.connectionsActive++;
+      ws.once('close', () => stats.connectionsActive--);
+      route.accept(ws);
+      this.deps.unserved.served(socket); // after accept(): the session already counts
+    });
+  }
+
+  /** Throws the IngestError to refuse with, or admits the upgrade. */
+  private route(req: IncomingMessage, clientAddress: string): Route {
+    const { telephony, guard, sources } = this.deps;
+    const path = routePath(req.url);
+    // Telephony first: on /v1/ingest, Exotel claims Basic or absent Authorization.
+    const provider = telephony.route(path, req);
+    if (path !== ROUTES.ingest && !provider)
+      throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${ROUTES.ingest}`);
+    const admitting = this.deps.admitting();
+    if (admitting !== 'open')
+      throw new IngestError(
+        'not_ready',
+        admitting === 'starting' ? 'the service is starting' : 'the service is draining',
+      );
+    if (provider) {
+      const admission = telephony.admit(provider, req, clientAddress);
+      return { release: admission.release, accept: (ws) => sources.telephony(ws, admission) };
+    }
+    const identity = guard.admit(req, clientAddress);
+    return { release: identity.release, accept: (ws) => sources.native(ws, identity) };
+  }
+
+  private refuse(req: IncomingMessage, socket: Duplex, err: unknown, clientAddress: string): void {
+    const { logger, stats } = this.deps;
+    if (!(err instanceof IngestError)) {
+      logger.error({ err, url: redactUrl(req.url ?? '') }, 'upgrade failed unexpectedly');
+      socket.destroy();
+      return;
+    }
+    const reason = err.code;
+    stats.count(stats.connections, reason);
+    if (err.status === 401 || err.status === 403) stats.count(stats.authFailures, reason);
+    logger.info(
+      { code: reason, status: err.status, client: clientAddress, url: redactUrl(req.url ?? '') },
+      `upgrade refused: ${err.message}`,
+    );
+    refuseUpgrade(socket, err);
+  }
+}
