@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { frameBytes } from '../support/ingest-server';
 import { readStream } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
-import { assertResumedAudioCovers, countdown, deferred, runResumingStream } from '../support/resuming-stream';
+import { countdown, deferred } from '../support/deferred';
+import { assertResumedAudioCovers, runResumingStream } from '../support/resuming-stream';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
 
 const STREAMS = 40;

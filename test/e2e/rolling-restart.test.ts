@@ -12,7 +12,8 @@ import type { RunningCluster } from '../support/cluster';
 import { frameBytes } from '../support/ingest-server';
 import { readStream } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
-import { countdown, deferred, runResumingStream } from '../support/resuming-stream';
+import { countdown, deferred } from '../support/deferred';
+import { runResumingStream } from '../support/resuming-stream';
 import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
 
 const ACK_INTERVAL = 10;

@@ -156,21 +156,6 @@ async function connectWithin(
   return client;
 }
 
-/** A promise and the function that resolves it. */
-export function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** Its promise resolves once `tick` has been called `n` times (e.g. once per stream reaching its hold). */
-export function countdown(n: number): { promise: Promise<void>; tick: () => void } {
-  const done = deferred();
-  let left = n;
-  if (left <= 0) done.resolve();
-  return { promise: done.promise, tick: () => void (--left === 0 && done.resolve()) };
-}
-
 /**
  * The audio records of a stream that may have been resumed: every seq from
  * firstSeq to `upTo` present and byte-exact, and each seq's first occurrence
