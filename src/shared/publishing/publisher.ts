@@ -47,18 +47,16 @@ export interface Publisher {
 /**
  * The refusals every adapter makes before touching its backend, in the order
  * the contract states them: closed, unroutable record, not started. Returns
- * the error to reject with, or undefined to go on.
+ * the error to reject with, or undefined to go on. Plain arguments, not an
+ * object: this runs on every publish.
  */
-export function publishRefusal(
-  record: IngestRecord,
-  state: { readonly closed: boolean; readonly started: boolean },
-): Error | undefined {
-  if (state.closed) return new IngestError('publisher_closed', 'publish() after close()');
+export function publishRefusal(record: IngestRecord, closed: boolean, started: boolean): Error | undefined {
+  if (closed) return new IngestError('publisher_closed', 'publish() after close()');
   try {
     assertRecordRoutable(record);
   } catch (err) {
     return err as Error;
   }
-  if (!state.started) return new PublishError('publish() before start(): not connected', true);
+  if (!started) return new PublishError('publish() before start(): not connected', true);
   return undefined;
 }

@@ -10,8 +10,8 @@
  */
 import { BackendHealth, type BackendHealthSnapshot } from '../backend-health';
 import { IngestError, PublishError } from '../../errors';
-import type { AdapterName, Publisher } from '../publisher';
-import { assertRecordRoutable, type IngestRecord } from '../records';
+import { publishRefusal, type AdapterName, type Publisher } from '../publisher';
+import type { IngestRecord } from '../records';
 
 export interface InMemoryPublisherOptions {
   /** How many records to keep (the most recent ones). Default 100000. */
@@ -55,10 +55,9 @@ export class InMemoryPublisher implements Publisher {
 
   // async: every outcome, including a refused record, is a rejection and never a synchronous throw.
   async publish(record: IngestRecord): Promise<void> {
-    if (this.closing) throw new IngestError('publisher_closed', 'publish() after close()');
-    assertRecordRoutable(record);
-    // Like a real backend before it is connected: catches a caller that forgot start().
-    if (!this.started) throw new PublishError('publish() before start(): not connected', true);
+    // The real backends' refusals, "not connected" included: catches a caller that forgot start().
+    const refusal = publishRefusal(record, this.closing !== undefined, this.started);
+    if (refusal) throw refusal;
     if (this.failing) {
       this.healthTracker.markFailing('simulated outage');
       throw new PublishError('in_memory backend is failing (simulated outage)', true);
