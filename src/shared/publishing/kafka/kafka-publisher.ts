@@ -34,10 +34,10 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { BackendHealth, type BackendHealthSnapshot } from '../backend-health';
 import type { Config } from '../../config/config-schema';
 import { IngestError, PublishError } from '../../errors';
-import { publishRefusal, type AdapterName, type Publisher } from '../publisher';
+import { ConnectedPublisher } from '../connected-publisher';
+import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
 
 export type KafkaPublisherConfig = Pick<
@@ -108,11 +108,10 @@ export function kafkaMessage(record: IngestRecord): Message {
   return { key: record.interaction_id, value, headers };
 }
 
-export class KafkaPublisher implements Publisher {
+export class KafkaPublisher extends ConnectedPublisher {
   readonly adapter: AdapterName = 'kafka';
   private readonly kafka: Kafka;
   private readonly producer: Producer;
-  private readonly healthTracker = new BackendHealth();
   private readonly brokers: string;
   private queue: Pending[] = [];
   /**
@@ -122,14 +121,12 @@ export class KafkaPublisher implements Publisher {
    */
   private batchLimit: number;
   private sending: Promise<void> | undefined;
-  private starting: Promise<void> | undefined;
-  private closed = false;
-  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly config: KafkaPublisherConfig,
     private readonly logger?: Logger,
   ) {
+    super();
     this.brokers = config.kafkaBrokers.join(',');
     this.batchLimit = largestRecordBytes(config);
     this.kafka = new Kafka({
@@ -156,34 +153,12 @@ export class KafkaPublisher implements Publisher {
     this.watchProducer();
   }
 
-  start(): Promise<void> {
-    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'start() after close()'));
-    this.starting ??= this.connect();
-    return this.starting;
-  }
-
-  publish(record: IngestRecord): Promise<void> {
-    const refusal = publishRefusal(record, { closed: this.closed, started: this.starting !== undefined });
-    if (refusal) return Promise.reject(refusal);
+  protected deliver(record: IngestRecord): Promise<void> {
     return new Promise((resolve, reject) => {
       const message = kafkaMessage(record);
       this.queue.push({ message, size: messageSize(message), resolve, reject });
       if (!this.sending) this.sending = this.sendLoop();
     });
-  }
-
-  health(): BackendHealthSnapshot {
-    return this.healthTracker.current();
-  }
-
-  onHealthChange(listener: (health: BackendHealthSnapshot) => void): () => void {
-    return this.healthTracker.onChange(listener);
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.closing ??= this.shutdown();
-    return this.closing;
   }
 
   /** One sendBatch in flight; what arrives meanwhile forms the next batch. */
@@ -232,7 +207,7 @@ export class KafkaPublisher implements Publisher {
     return this.queue.splice(0, count);
   }
 
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const admin = this.kafka.admin();
     const deadline = this.config.backendConnectTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -327,8 +302,7 @@ export class KafkaPublisher implements Publisher {
       if (!this.closed) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
     });
     this.producer.on(REQUEST_TIMEOUT, () => this.healthTracker.markFailing('kafka request timed out'));
-    if (this.logger)
-      this.healthTracker.logChanges(this.logger, 'kafka producer', { backend: this.adapter, target: this.brokers });
+    if (this.logger) this.logHealthChanges(this.logger, 'kafka producer', this.brokers);
   }
 
   private toPublishError(err: unknown): PublishError {
@@ -345,12 +319,11 @@ export class KafkaPublisher implements Publisher {
     );
   }
 
-  private async shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     if (this.sending) await this.sending.catch(() => undefined);
     await this.producer
       .disconnect()
       .catch((err: Error) => this.logger?.warn({ err: err.message }, 'kafka producer disconnect failed'));
-    this.healthTracker.markClosed();
   }
 
   private logKafkajs(level: logLevel, message: string, fields: Record<string, unknown>): void {

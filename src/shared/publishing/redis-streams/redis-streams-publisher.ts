@@ -16,9 +16,9 @@
  */
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { BackendHealth, type BackendHealthSnapshot } from '../backend-health';
+import { ConnectedPublisher } from '../connected-publisher';
 import { IngestError, PublishError } from '../../errors';
-import { publishRefusal, type AdapterName, type Publisher } from '../publisher';
+import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
 import { isRetryableRedisError } from './redis-error-classifier';
 
@@ -59,22 +59,19 @@ export function xaddArguments(record: IngestRecord, maxlen: number): Array<strin
   return args;
 }
 
-export class RedisStreamsPublisher implements Publisher {
+export class RedisStreamsPublisher extends ConnectedPublisher {
   readonly adapter: AdapterName = 'redis_streams';
 
   private readonly redis: Redis;
   private readonly options: RedisStreamsPublisherOptions;
   private readonly target: string;
   private readonly secret: string;
-  private readonly healthTracker = new BackendHealth();
   private readonly inFlight = new Set<Promise<void>>();
   private lastConnectionError: string | undefined;
-  private starting: Promise<void> | undefined;
   private abortStart: ((err: Error) => void) | undefined;
-  private closed = false;
-  private closing: Promise<void> | undefined;
 
   constructor(options: RedisStreamsPublisherOptions) {
+    super();
     this.options = options;
     ({ target: this.target, secret: this.secret } = describeUrl(options.url));
     this.redis = new Redis(options.url, {
@@ -93,37 +90,15 @@ export class RedisStreamsPublisher implements Publisher {
       disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     });
     this.watchConnection();
-    this.logStateChanges();
+    if (options.logger) this.logHealthChanges(options.logger, 'redis connection', this.target);
   }
 
-  start(): Promise<void> {
-    if (this.closed) return Promise.reject(new IngestError('publisher_closed', 'start() after close()'));
-    this.starting ??= this.connect();
-    return this.starting;
-  }
-
-  publish(record: IngestRecord): Promise<void> {
-    const refusal = publishRefusal(record, { closed: this.closed, started: this.starting !== undefined });
-    if (refusal) return Promise.reject(refusal);
+  protected deliver(record: IngestRecord): Promise<void> {
     const pending = this.xadd(record);
     this.inFlight.add(pending);
     const forget = (): void => void this.inFlight.delete(pending);
     pending.then(forget, forget);
     return pending;
-  }
-
-  health(): BackendHealthSnapshot {
-    return this.healthTracker.current();
-  }
-
-  onHealthChange(listener: (health: BackendHealthSnapshot) => void): () => void {
-    return this.healthTracker.onChange(listener);
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.closing ??= this.shutdown();
-    return this.closing;
   }
 
   private async xadd(record: IngestRecord): Promise<void> {
@@ -148,7 +123,7 @@ export class RedisStreamsPublisher implements Publisher {
    * ioredis keeps reconnecting until the deadline, so a Redis that is still
    * starting is waited for.
    */
-  private connect(): Promise<void> {
+  protected connect(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const finish = (err?: Error): void => {
         clearTimeout(timer);
@@ -193,17 +168,10 @@ export class RedisStreamsPublisher implements Publisher {
     this.redis.on('end', lost);
   }
 
-  private logStateChanges(): void {
-    const logger = this.options.logger;
-    if (logger)
-      this.healthTracker.logChanges(logger, 'redis connection', { backend: this.adapter, target: this.target });
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     this.abortStart?.(new IngestError('publisher_closed', 'close() during start()'));
     await Promise.allSettled([...this.inFlight]);
     await this.disconnect();
-    this.healthTracker.markClosed();
   }
 
   /** QUIT lets Redis answer what it was sent; disconnect() is the bounded fallback. */

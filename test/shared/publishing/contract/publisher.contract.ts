@@ -357,6 +357,25 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       assert.equal(publisher.health().state, 'closed');
     });
 
+    test('start() after close() is rejected with publisher_closed', async (t) => {
+      const { publisher } = await factory(t);
+      await publisher.close();
+      await assert.rejects(publisher.start(), isCode('publisher_closed'));
+      assert.equal(publisher.health().state, 'closed');
+    });
+
+    test('onHealthChange reports each change until its unsubscribe is called', async (t) => {
+      const { publisher } = await started(t, factory);
+      const kept: string[] = [];
+      const dropped: string[] = [];
+      publisher.onHealthChange((health) => kept.push(health.state));
+      const unsubscribe = publisher.onHealthChange((health) => dropped.push(health.state));
+      unsubscribe();
+      await publisher.close();
+      assert.deepEqual(kept, ['closed']);
+      assert.deepEqual(dropped, []);
+    });
+
     if (options.outage === false) return;
     test('an outage rejects publishes as retryable and degrades health; recovery restores both', async (t) => {
       const harness = await started(t, factory);
