@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, REPO_ROOT, startCluster } from '../support/cluster';
+import { startCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
+import { REPO_ROOT } from '../support/repo-root';
 
 test('npm start with no key and no broker starts 2 workers, logs a working dev token and example command, and stops cleanly on SIGTERM', async (t) => {
   const port = await freePort();

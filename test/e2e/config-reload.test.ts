@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import { freePort, startCluster, type RunningCluster } from '../support/cluster';
+import { startCluster, type RunningCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
 import { makeKeyPair, signToken, type TestKeyPair } from '../support/tokens';
 
 function tempDir(t: TestContext): string {

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, startCluster } from '../support/cluster';
+import { startCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
 import { httpGet } from '../support/http-get';
 import { scrapeMetrics } from '../support/prometheus';
-import { unusedPort } from '../support/redis';
 import { makeKeyPair } from '../support/tokens';
 
 const EXITS = 5;
@@ -24,7 +24,7 @@ test(
       PORT: String(await freePort()),
       WORKERS: '2',
       PUBSUB_ADAPTER: 'redis_streams',
-      REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       BACKEND_CONNECT_TIMEOUT_MS: '100',
       JWT_PUBLIC_KEY: makeKeyPair('ec').publicKeyPem,
     });

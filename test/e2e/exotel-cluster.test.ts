@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, startCluster } from '../support/cluster';
+import { startCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
 import { readStream } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
 import { fieldsOf } from '../support/stream-check';

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { freePort, startCluster } from '../support/cluster';
+import { startCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
 import { frameBytes } from '../support/ingest-server';
 import { deleteTopicAfter, readTopic, SHARED_BROKERS, uniqueTopic, type TopicMessage } from '../support/kafka';
 import { makeKeyPair, signToken } from '../support/tokens';

@@ -10,14 +10,15 @@ import { test, type TestContext } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
 import { KafkaPublisher } from '../../src/shared/publishing/kafka/kafka-publisher';
 import { waitForHealth, stateIs, isPublishError, audio, base } from '../shared/publishing/contract/publisher.contract';
-import { freePort, startCluster } from '../support/cluster';
+import { startCluster } from '../support/cluster';
+import { freePort, freePorts } from '../support/free-port';
 import { httpGet, pollUntil } from '../support/http-get';
 import { frameBytes, testConfig } from '../support/ingest-server';
 import { kafkaBroker, readTopic, uniqueTopic } from '../support/kafka';
 import { makeKeyPair, signToken } from '../support/tokens';
 
 async function privateBroker(t: TestContext) {
-  const [port, controllerPort] = await kafkaBroker.freePorts(2);
+  const [port, controllerPort] = await freePorts(2);
   const broker = kafkaBroker.restartable({ port: port, controllerPort: controllerPort });
   t.after(() => broker.reset());
   await broker.start();

@@ -5,12 +5,10 @@
  * every wait is for a log line or an exit, bounded by a generous deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from './free-port';
 import { REPO_ROOT } from './repo-root';
-
-export { REPO_ROOT };
 
 export const PRIMARY_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'primary', 'main.js');
 
@@ -27,18 +25,6 @@ export interface RunningCluster {
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
   logs(): Array<Record<string, unknown>>;
-}
-
-/** A free TCP port on 127.0.0.1 (the cluster needs a fixed PORT shared by its workers). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

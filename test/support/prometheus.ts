@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { freePort } from './cluster';
+import { freePort } from './free-port';
 import { httpGet, pollUntil, type HttpAnswer } from './http-get';
 
 export interface Sample {

@@ -5,7 +5,8 @@
  */
 import type { TestContext } from 'node:test';
 import type Redis from 'ioredis';
-import { freePort, startCluster, type RunningCluster } from './cluster';
+import { startCluster, type RunningCluster } from './cluster';
+import { freePort } from './free-port';
 import { redisScratch, REDIS_URL } from './redis';
 import { makeKeyPair, signToken, type Claims, type TestKeyPair } from './tokens';
 

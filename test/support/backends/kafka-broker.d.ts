@@ -1,7 +1,7 @@
 // Types for kafka-broker.js, for TypeScript tests. tsc does not copy .js files
 // into dist/, so load the module by its path in the repository:
 //   type KafkaBroker = typeof import('./kafka-broker');
-//   const { restartable, freePorts } = require(
+//   const { restartable } = require(
 //     path.join(process.env.INGEST_TEST_ROOT ?? process.cwd(), 'test/support/backends/kafka-broker.js'),
 //   ) as KafkaBroker;
 
@@ -26,7 +26,5 @@ export const KAFKA_BROKERS: string[];
 export function ensureKafka(): Promise<(() => Promise<void>) | undefined>;
 /** Control of the shared broker (no argument) or of a private one on ports of its own. */
 export function restartable(ports?: { port?: number; controllerPort?: number }): KafkaControl;
-/** `count` distinct TCP ports that nobody listens on right now. */
-export function freePorts(count: number): Promise<number[]>;
 /** True when a Kafka broker answers an ApiVersions request on host:port. */
 export function probeKafka(options?: { host?: string; port?: number; timeoutMs?: number }): Promise<boolean>;

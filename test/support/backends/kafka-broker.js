@@ -10,9 +10,9 @@
 // first start() begins with fresh data; stop() is a clean SIGTERM; a later
 // start() brings the broker back on the same ports with the same data dir, so
 // records written before the outage are still there. Give it ports of its own
-// (freePorts(2)) so that stopping it cannot break other tests running at the
-// same time against the shared broker, and register reset() with t.after.
-const net = require('node:net');
+// (freePorts(2) from test/support/free-port.ts) so that stopping it cannot
+// break other tests running at the same time against the shared broker, and
+// register reset() with t.after.
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { probeKafka } = require('../../../ops/dev/kafka/probe.js');
@@ -48,25 +48,6 @@ function runScript(args, { env = {}, echo = false } = {}) {
       reject(new Error(`ops/dev/kafka.sh ${args.join(' ')} failed (${signal ?? `exit ${code}`})${tail}`));
     });
   });
-}
-
-function listenOnAnyPort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, KAFKA_HOST, () => resolve(server));
-  });
-}
-
-/** `count` distinct TCP ports nobody listens on right now (the OS picks them). */
-async function freePorts(count) {
-  const servers = [];
-  try {
-    for (let i = 0; i < count; i++) servers.push(await listenOnAnyPort());
-    return servers.map((server) => server.address().port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
 }
 
 async function ensureKafka() {
@@ -106,4 +87,4 @@ function restartable({ port = KAFKA_PORT, controllerPort } = {}) {
   };
 }
 
-module.exports = { ensureKafka, restartable, freePorts, probeKafka, KAFKA_HOST, KAFKA_PORT, KAFKA_BROKERS };
+module.exports = { ensureKafka, restartable, probeKafka, KAFKA_HOST, KAFKA_PORT, KAFKA_BROKERS };

@@ -21,8 +21,8 @@ import {
   redisScratch,
   startSilentServer,
   startTcpProxy,
-  unusedPort,
 } from '../../../support/redis';
+import { freePort } from '../../../support/free-port';
 
 function publisherFor(
   t: TestContext,
@@ -109,7 +109,7 @@ test('REDIS_STREAM_MAXLEN 0 keeps every record', async (t) => {
 });
 
 test('start() against an unreachable port rejects with backend_unavailable naming host:port, never the password', async (t) => {
-  const port = await unusedPort();
+  const port = await freePort();
   const password = `pw-${randomUUID()}`;
   const { logger, text } = capturedLogger();
   const publisher = publisherFor(t, {
@@ -140,7 +140,7 @@ test('start() against a server that never answers rejects with backend_unavailab
 });
 
 test('close() during start() ends the wait with publisher_closed', async (t) => {
-  const port = await unusedPort();
+  const port = await freePort();
   const publisher = publisherFor(t, {
     url: `redis://${REDIS_HOST}:${port}`,
     streamKey: 'unused',
