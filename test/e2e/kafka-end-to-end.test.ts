@@ -9,7 +9,8 @@ import { IngestClient } from '../../src/client/ingest-client';
 import { startCluster } from '../support/cluster';
 import { freePort } from '../support/free-port';
 import { frameBytes } from '../support/ingest-server';
-import { deleteTopicAfter, readTopic, SHARED_BROKERS, uniqueTopic, type TopicMessage } from '../support/kafka';
+import { deleteTopicAfter, readTopic, SHARED_BROKERS, type TopicMessage } from '../support/kafka';
+import { uniqueName } from '../support/unique-name';
 import { makeKeyPair, signToken } from '../support/tokens';
 
 const STREAMS = 50;
@@ -29,7 +30,7 @@ function kafkaEnv(topic: string, extra: Record<string, string> = {}): Record<str
 }
 
 test('4 fifty streams of 200 frames through a 2-worker cluster land in Kafka in order per key, byte-exact, with headers', async (t) => {
-  const topic = uniqueTopic('e2e');
+  const topic = uniqueName('e2e');
   deleteTopicAfter(t, SHARED_BROKERS, topic);
   const keys = makeKeyPair('ec');
   const port = await freePort();
@@ -142,7 +143,7 @@ test('4 unreachable brokers at start: workers report the named brokers and are r
 });
 
 test('4 a missing topic without KAFKA_CREATE_TOPIC stops the service with a clear message and exit 78', async (t) => {
-  const topic = uniqueTopic('missing');
+  const topic = uniqueName('missing');
   const cluster = await startCluster(t, {
     PORT: String(await freePort()),
     WORKERS: '1',

@@ -14,7 +14,8 @@ import { startCluster } from '../support/cluster';
 import { freePort, freePorts } from '../support/free-port';
 import { httpGet, pollUntil } from '../support/http-get';
 import { frameBytes, testConfig } from '../support/ingest-server';
-import { kafkaBroker, readTopic, uniqueTopic } from '../support/kafka';
+import { kafkaBroker, readTopic } from '../support/kafka';
+import { uniqueName } from '../support/unique-name';
 import { makeKeyPair, signToken } from '../support/tokens';
 
 async function privateBroker(t: TestContext) {
@@ -27,7 +28,7 @@ async function privateBroker(t: TestContext) {
 
 test('4 publisher: a stopped broker makes publishes fail as retryable and health degrade; a restarted one restores both', async (t) => {
   const broker = await privateBroker(t);
-  const topic = uniqueTopic('outage-publisher');
+  const topic = uniqueName('outage-publisher');
   const publisher = new KafkaPublisher(
     testConfig({
       PUBSUB_ADAPTER: 'kafka',
@@ -70,7 +71,7 @@ test('4 publisher: a stopped broker makes publishes fail as retryable and health
 
 test('4 broker outage mid-stream through the cluster: streams keep being acked, health goes degraded then healthy, nothing acked is missing', async (t) => {
   const broker = await privateBroker(t);
-  const topic = uniqueTopic('outage-e2e');
+  const topic = uniqueName('outage-e2e');
   const keys = makeKeyPair('ec');
   const port = await freePort();
   const cluster = await startCluster(t, {

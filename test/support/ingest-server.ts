@@ -5,7 +5,6 @@
  */
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/shared/config/config';
 import type { Config } from '../../src/shared/config/config-schema';
 import { createLogger } from '../../src/shared/process/logger';
@@ -37,10 +36,6 @@ export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
   const result = loadConfig({ LOG_LEVEL: 'debug', ...env });
   if (!result.ok) throw new Error(`bad test config: ${JSON.stringify(result.problems)}`);
   return result.config;
-}
-
-export function uniqueStreamKey(prefix = 'test'): string {
-  return `ingest-test:${prefix}:${randomUUID()}`;
 }
 
 export async function startTestServer(t: TestContext, env: Record<string, string> = {}): Promise<TestServer> {

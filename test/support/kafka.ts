@@ -1,13 +1,13 @@
 /**
  * Helpers for tests against the real Kafka broker (started by test/run-tests.js
- * from Apache's jars, or a private one a test starts itself): unique topics,
- * deleted afterwards, and reading a topic back from the beginning up to its
- * high watermark, byte-exact, with headers.
+ * from Apache's jars, or a private one a test starts itself): deleting a
+ * test's topic afterwards, and reading a topic back from the beginning up to
+ * its high watermark, byte-exact, with headers.
  */
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import { uniqueName } from './unique-name';
 
 type KafkaBroker = typeof import('./backends/kafka-broker');
 
@@ -24,10 +24,6 @@ export interface TopicMessage {
   readonly key: string;
   readonly value: Buffer;
   readonly headers: Record<string, string>;
-}
-
-export function uniqueTopic(label: string): string {
-  return `ingest-test.${label}.${randomUUID()}`;
 }
 
 function client(brokers: string[]): Kafka {
@@ -69,7 +65,7 @@ export async function readTopic(brokers: string[], topic: string, timeoutMs = 30
   let remaining = [...wanted.values()].reduce((n, high) => n + high, 0n);
   const messages: TopicMessage[] = [];
   if (remaining === 0n) return messages;
-  const consumer = kafka.consumer({ groupId: `ingest-test-reader-${randomUUID()}`, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });

@@ -1,12 +1,13 @@
 /**
  * Helpers for tests against the real Redis on 127.0.0.1:6379 (test/run-tests.js
- * makes sure one answers): unique keys, reading a stream back byte-exact,
- * cleaning up, and a TCP proxy a test can cut and restore to simulate outages.
+ * makes sure one answers): a key prefix of its own per test, reading a stream
+ * back byte-exact, cleaning up, and a TCP proxy a test can cut and restore to
+ * simulate outages.
  */
-import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import Redis from 'ioredis';
+import { uniqueName } from './unique-name';
 
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
@@ -16,11 +17,6 @@ export const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}`;
 export interface StreamEntry {
   readonly id: string;
   readonly fields: ReadonlyArray<readonly [string, Buffer]>;
-}
-
-/** A key prefix no other test (or earlier run) uses. */
-export function uniqueKeyPrefix(label: string): string {
-  return `ingest-test:${label}:${randomUUID()}`;
 }
 
 export interface RedisScratch {
@@ -36,7 +32,7 @@ export interface RedisScratch {
  */
 export function redisScratch(t: TestContext, label: string): RedisScratch {
   const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  const prefix = uniqueKeyPrefix(label);
+  const prefix = uniqueName(label);
   t.after(async () => {
     try {
       await deleteKeysWithPrefix(admin, prefix);

@@ -18,6 +18,7 @@ import type {
   StreamEndedRecord,
   StreamStartedRecord,
 } from '../../../../src/shared/publishing/records';
+import { uniqueName } from '../../../support/unique-name';
 
 /** A record as a consumer reads it back: attributes as strings, payload as bytes. */
 export interface ReadRecord {
@@ -154,7 +155,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('publish before start() is rejected as retryable and publishes nothing', async (t) => {
       const harness = await factory(t);
       t.after(() => harness.publisher.close());
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       await assert.rejects(harness.publisher.publish(audio(tenant, 1, Buffer.from('early'))), isPublishError(true));
       await harness.publisher.start();
       assert.deepEqual(await harness.readBack(tenant), []);
@@ -162,7 +163,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('an audio record carries the protocol fields and its payload byte-exact', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const record = audio(tenant, 1, randomBytes(3200));
       await publisher.publish(record);
       const [read, ...rest] = await readBack(tenant);
@@ -183,7 +184,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('a stream_started record carries the protocol fields and its metadata as JSON', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const metadata = { agent_id: 'a-7', nested: { queue: 'sales' }, tags: ['x', 'ü'] };
       const record: StreamStartedRecord = {
         ...base(tenant),
@@ -211,7 +212,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('a stream_ended record carries last_seq, frames and reason', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const record: StreamEndedRecord = {
         ...base(tenant),
         type: 'stream_ended',
@@ -233,7 +234,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('dtmf and mark records carry their attributes', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const rb = { ...base(tenant), source: 'exotel' as const };
       await publisher.publish({ ...rb, type: 'dtmf', digit: '#', duration_ms: 120 });
       await publisher.publish({ ...rb, type: 'mark', name: 'greeting-done' });
@@ -249,7 +250,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('a 1 MiB payload of random bytes is published byte-exact', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const payload = randomBytes(1024 * 1024);
       await publisher.publish(audio(tenant, 1, payload));
       const [read] = await readBack(tenant);
@@ -258,7 +259,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('an empty payload is published as an empty payload', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       await publisher.publish(audio(tenant, 1, Buffer.alloc(0)));
       const [read] = await readBack(tenant);
       assert.ok(read.payload, 'an audio record always has a payload');
@@ -267,7 +268,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('publish resolves only once the backend holds the record', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       for (let seq = 1; seq <= 30; seq += 10) {
         const record = audio(tenant, seq, randomBytes(64));
         await publisher.publish(record);
@@ -278,7 +279,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('records of each stream are read back in publish order under concurrency', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const streams = Array.from({ length: 50 }, () => base(tenant));
       // Each stream publishes sequentially (the caller's contract), all streams at once.
       await Promise.all(
@@ -303,7 +304,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('a record without tenant_id or interaction_id is rejected with record_invalid and not published', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const noTenant = audio('', 1, Buffer.from('x'));
       const noInteraction = audio(tenant, 1, Buffer.from('x'), { interaction_id: '' });
       const missing = { ...audio(tenant, 1, Buffer.from('x')), interaction_id: undefined } as unknown as IngestRecord;
@@ -330,7 +331,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('close() waits for in-flight publishes', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       const pending = Array.from({ length: 20 }, (_, i) =>
         publisher.publish(audio(tenant, i * 10 + 1, randomBytes(256))),
       );
@@ -345,7 +346,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
 
     test('publish after close() is rejected with publisher_closed', async (t) => {
       const { publisher, readBack } = await started(t, factory);
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       await publisher.close();
       await assert.rejects(publisher.publish(audio(tenant, 1, Buffer.from('late'))), isCode('publisher_closed'));
       assert.deepEqual(await readBack(tenant), []);
@@ -383,7 +384,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       if (!harness.breakBackend || !harness.restoreBackend) {
         assert.fail(`the ${name} harness must provide breakBackend/restoreBackend`);
       }
-      const tenant = `tenant-${randomUUID()}`;
+      const tenant = uniqueName('tenant');
       await harness.breakBackend();
       await waitForHealth(publisher, stateIs('degraded', 'down'), 'degraded or down');
       await assert.rejects(publisher.publish(audio(tenant, 1, Buffer.from('lost'))), isPublishError(true));

@@ -8,7 +8,8 @@
  */
 import { KafkaPublisher } from '../../../../src/shared/publishing/kafka/kafka-publisher';
 import { testConfig } from '../../../support/ingest-server';
-import { deleteTopicAfter, readTopic, SHARED_BROKERS, uniqueTopic, type TopicMessage } from '../../../support/kafka';
+import { deleteTopicAfter, readTopic, SHARED_BROKERS, type TopicMessage } from '../../../support/kafka';
+import { uniqueName } from '../../../support/unique-name';
 import { publisherContract, type ReadRecord } from './publisher.contract';
 
 function normalise(message: TopicMessage): ReadRecord {
@@ -19,7 +20,7 @@ function normalise(message: TopicMessage): ReadRecord {
 publisherContract(
   'kafka',
   async (t) => {
-    const topic = uniqueTopic('contract');
+    const topic = uniqueName('contract');
     deleteTopicAfter(t, SHARED_BROKERS, topic);
     const config = testConfig({
       PUBSUB_ADAPTER: 'kafka',
