@@ -11,7 +11,8 @@ import { readStream } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
 import { countdown, deferred } from '../support/deferred';
 import { assertResumedAudioCovers, runResumingStream } from '../support/resuming-stream';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
+import { field } from '../support/field-map';
+import { assertAudioCovers, byInteraction, type SentStream } from '../support/stream-check';
 
 const STREAMS = 40;
 const FRAMES = 200;
@@ -118,13 +119,13 @@ test(
           `${s.interactionId} on the surviving worker needed no reconnection`,
         );
         assert.equal(connections[0].close.code, 1000);
-        assert.equal(records.filter((r) => text(r, 'type') === 'stream_started').length, 1);
+        assert.equal(records.filter((r) => field(r, 'type') === 'stream_started').length, 1);
         assertAudioCovers(records, s, FRAMES); // exactly once: untouched by the kill
       }
       const last = records.at(-1)!;
-      assert.equal(text(last, 'type'), 'stream_ended');
-      assert.equal(text(last, 'reason'), 'stop');
-      assert.equal(text(last, 'stream_id'), connections.at(-1)!.streamId);
+      assert.equal(field(last, 'type'), 'stream_ended');
+      assert.equal(field(last, 'reason'), 'stop');
+      assert.equal(field(last, 'stream_id'), connections.at(-1)!.streamId);
     }
     assert.ok(typeof replacement.worker_pid === 'number');
     cluster.child.kill('SIGTERM');

@@ -10,8 +10,8 @@ import { startCluster } from '../support/cluster';
 import { freePort } from '../support/free-port';
 import { readStream } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
-import { fieldsOf } from '../support/stream-check';
-import { assertCallRecords, type FieldMap } from '../support/telephony-check';
+import { entryFields, type FieldMap } from '../support/field-map';
+import { assertCallRecords } from '../support/telephony-check';
 import { buildCall, playCall, type SimulatedCall, type SimulatorOptions } from '../support/telephony-simulator';
 
 const CALLS = 200;
@@ -64,7 +64,8 @@ test('4.1 two hundred concurrent simulated Exotel calls through a 2-worker clust
   );
 
   const records = new Map<string, FieldMap[]>();
-  for (const { tenant } of USERS) records.set(tenant, (await readStream(admin, `${prefix}:${tenant}`)).map(fieldsOf));
+  for (const { tenant } of USERS)
+    records.set(tenant, (await readStream(admin, `${prefix}:${tenant}`)).map(entryFields));
   let bytes = 0;
   for (const { call, tenant, rate } of calls) {
     assertCallRecords(records.get(tenant)!, call, { tenant, reason: 'stop:callended', sampleRate: rate });

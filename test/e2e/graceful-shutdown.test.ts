@@ -12,7 +12,8 @@ import { httpGet, pollUntil } from '../support/http-get';
 import { frameBytes } from '../support/ingest-server';
 import { readStream, startTcpProxy, type TcpProxy } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
+import { field } from '../support/field-map';
+import { assertAudioCovers, byInteraction, type SentStream } from '../support/stream-check';
 
 const FRAMES = 60;
 const ACK_INTERVAL = 10;
@@ -122,8 +123,8 @@ test(
       );
       const records = grouped.get(sent.interactionId)!;
       assertAudioCovers(records, sent, acked);
-      assert.equal(text(records.at(-1)!, 'type'), 'stream_ended');
-      assert.equal(text(records.at(-1)!, 'reason'), 'shutdown');
+      assert.equal(field(records.at(-1)!, 'type'), 'stream_ended');
+      assert.equal(field(records.at(-1)!, 'reason'), 'shutdown');
     }
   },
 );

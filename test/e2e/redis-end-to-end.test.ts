@@ -9,7 +9,8 @@ import { IngestClient } from '../../src/client/ingest-client';
 import { frameBytes } from '../support/ingest-server';
 import { readStream } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
+import { field } from '../support/field-map';
+import { assertAudioCovers, byInteraction, type SentStream } from '../support/stream-check';
 
 const STREAMS = 50;
 const FRAMES = 200;
@@ -51,29 +52,29 @@ test('2-3 fifty concurrent streams of 200 frames through a 2-worker cluster land
     for (const s of sent.filter((x) => x.tenantId === tenant)) {
       const records = grouped.get(s.interactionId);
       assert.ok(records, `${s.interactionId} has records in ${tenant}'s stream`);
-      const types = records.map((r) => text(r, 'type'));
+      const types = records.map((r) => field(r, 'type'));
       assert.equal(types[0], 'stream_started');
       assert.equal(types.at(-1), 'stream_ended');
       const ended = records.at(-1)!;
-      assert.equal(text(ended, 'reason'), 'stop');
-      assert.equal(Number(text(ended, 'last_seq')), s.firstSeq + FRAMES - 1);
-      assert.equal(Number(text(ended, 'frames')), FRAMES);
-      const streamIds = new Set(records.map((r) => text(r, 'stream_id')));
+      assert.equal(field(ended, 'reason'), 'stop');
+      assert.equal(Number(field(ended, 'last_seq')), s.firstSeq + FRAMES - 1);
+      assert.equal(Number(field(ended, 'frames')), FRAMES);
+      const streamIds = new Set(records.map((r) => field(r, 'stream_id')));
       assert.equal(streamIds.size, 1, 'one stream_id per stream');
       for (const r of records) {
-        assert.equal(text(r, 'source'), 'native');
-        assert.ok(!Number.isNaN(Date.parse(text(r, 'received_at'))));
+        assert.equal(field(r, 'source'), 'native');
+        assert.ok(!Number.isNaN(Date.parse(field(r, 'received_at'))));
       }
-      const audio = records.filter((r) => text(r, 'type') === 'audio');
+      const audio = records.filter((r) => field(r, 'type') === 'audio');
       assert.equal(
-        audio.reduce((n, r) => n + Number(text(r, 'frames')), 0),
+        audio.reduce((n, r) => n + Number(field(r, 'frames')), 0),
         FRAMES,
         'each frame exactly once',
       );
       for (const r of audio) {
-        assert.equal(text(r, 'encoding'), 'pcm_s16le');
-        assert.equal(text(r, 'sample_rate'), '8000');
-        assert.equal(text(r, 'channels'), '1');
+        assert.equal(field(r, 'encoding'), 'pcm_s16le');
+        assert.equal(field(r, 'sample_rate'), '8000');
+        assert.equal(field(r, 'channels'), '1');
       }
       assertAudioCovers(records, s, s.firstSeq + FRAMES - 1);
     }
@@ -112,7 +113,7 @@ test('2 SIGTERM during streaming: clients get 1001, the primary exits 0, and eve
     const records = grouped.get(sent.interactionId)!;
     assert.ok(records, `${sent.interactionId} in Redis`);
     assertAudioCovers(records, sent, 50);
-    assert.equal(text(records.at(-1)!, 'reason'), 'shutdown');
+    assert.equal(field(records.at(-1)!, 'reason'), 'shutdown');
   }
   assert.ok(cluster.logs().some((e) => e.msg === 'shutdown complete: everything buffered was published'));
 });

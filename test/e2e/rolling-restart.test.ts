@@ -14,7 +14,8 @@ import { readStream } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
 import { countdown, deferred } from '../support/deferred';
 import { runResumingStream } from '../support/resuming-stream';
-import { assertAudioCovers, byInteraction, text, type SentStream } from '../support/stream-check';
+import { field } from '../support/field-map';
+import { assertAudioCovers, byInteraction, type SentStream } from '../support/stream-check';
 
 const ACK_INTERVAL = 10;
 
@@ -186,7 +187,7 @@ test(
       const records = grouped.get(s.interactionId);
       assert.ok(records, `${s.interactionId} has records`);
       assertAudioCovers(records, s, s.frames.length); // drained, not killed: every frame exactly once
-      assert.equal(text(records.at(-1)!, 'reason'), 'stop');
+      assert.equal(field(records.at(-1)!, 'reason'), 'stop');
     }
     cluster.child.kill('SIGTERM');
     assert.deepEqual(await cluster.exited, { code: 0, signal: null });
@@ -320,7 +321,7 @@ test(
       const records = grouped.get(sent.interactionId);
       assert.ok(records);
       assertAudioCovers(records, sent, 20);
-      assert.equal(text(records.at(-1)!, 'reason'), 'shutdown');
+      assert.equal(field(records.at(-1)!, 'reason'), 'shutdown');
     }
   },
 );

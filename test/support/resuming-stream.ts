@@ -17,7 +17,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { IngestClient, type CloseInfo, type ServerMessage } from '../../src/client/ingest-client';
-import { text, type SentStream } from './stream-check';
+import { field, type FieldMap } from './field-map';
+import type { SentStream } from './stream-check';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -162,13 +163,13 @@ async function connectWithin(
  * in order (a record never starts past the highest seq seen + 1). Repeats
  * are allowed: a frame published just before its connection died is sent again.
  */
-export function assertResumedAudioCovers(records: Array<Map<string, Buffer>>, sent: SentStream, upTo: number): void {
+export function assertResumedAudioCovers(records: FieldMap[], sent: SentStream, upTo: number): void {
   const last = sent.firstSeq + sent.frames.length - 1;
   let covered = sent.firstSeq - 1;
   for (const fields of records) {
-    if (text(fields, 'type') !== 'audio') continue;
-    const start = Number(text(fields, 'seq_start'));
-    const end = Number(text(fields, 'seq_end'));
+    if (field(fields, 'type') !== 'audio') continue;
+    const start = Number(field(fields, 'seq_start'));
+    const end = Number(field(fields, 'seq_end'));
     assert.ok(
       start >= sent.firstSeq && end <= last && start <= end,
       `${sent.interactionId}: record ${start}-${end} outside ${sent.firstSeq}-${last}`,
@@ -178,14 +179,14 @@ export function assertResumedAudioCovers(records: Array<Map<string, Buffer>>, se
       `${sent.interactionId}: record starts at ${start} but only up to ${covered} came before: a gap`,
     );
     assert.equal(
-      Number(text(fields, 'frames')),
+      Number(field(fields, 'frames')),
       end - start + 1,
       `${sent.interactionId}: frames count of ${start}-${end}`,
     );
     const want = Buffer.concat(sent.frames.slice(start - sent.firstSeq, end - sent.firstSeq + 1));
     const payload = fields.get('payload');
     assert.ok(payload?.equals(want), `${sent.interactionId}: payload of ${start}-${end} differs from what was sent`);
-    assert.equal(text(fields, 'tenant_id'), sent.tenantId);
+    assert.equal(field(fields, 'tenant_id'), sent.tenantId);
     covered = Math.max(covered, end);
   }
   assert.ok(covered >= upTo, `${sent.interactionId}: frames published up to ${covered}, expected at least ${upTo}`);

@@ -4,6 +4,7 @@
  * ranges and fields as protocol.md section 3 says.
  */
 import assert from 'node:assert/strict';
+import { entryFields, field, type FieldMap } from './field-map';
 import type { StreamEntry } from './redis';
 
 export interface SentStream {
@@ -14,22 +15,12 @@ export interface SentStream {
   readonly firstSeq: number;
 }
 
-export function fieldsOf(entry: StreamEntry): Map<string, Buffer> {
-  return new Map(entry.fields.map(([k, v]) => [k, v]));
-}
-
-export function text(fields: Map<string, Buffer>, key: string): string {
-  const value = fields.get(key);
-  assert.ok(value !== undefined, `field ${key} missing`);
-  return value.toString('utf8');
-}
-
 /** Groups entries by interaction_id, keeping stream order. */
-export function byInteraction(entries: StreamEntry[]): Map<string, Array<Map<string, Buffer>>> {
-  const out = new Map<string, Array<Map<string, Buffer>>>();
+export function byInteraction(entries: StreamEntry[]): Map<string, FieldMap[]> {
+  const out = new Map<string, FieldMap[]>();
   for (const entry of entries) {
-    const fields = fieldsOf(entry);
-    const id = text(fields, 'interaction_id');
+    const fields = entryFields(entry);
+    const id = field(fields, 'interaction_id');
     const list = out.get(id) ?? [];
     list.push(fields);
     out.set(id, list);
@@ -42,19 +33,19 @@ export function byInteraction(entries: StreamEntry[]): Map<string, Array<Map<str
  * in order, byte-exact. Records after upTo are allowed (frames sent after the
  * last ack may or may not have landed).
  */
-export function assertAudioCovers(records: Array<Map<string, Buffer>>, sent: SentStream, upTo: number): void {
+export function assertAudioCovers(records: FieldMap[], sent: SentStream, upTo: number): void {
   let expected = sent.firstSeq;
   for (const fields of records) {
-    if (text(fields, 'type') !== 'audio') continue;
-    const start = Number(text(fields, 'seq_start'));
-    const end = Number(text(fields, 'seq_end'));
+    if (field(fields, 'type') !== 'audio') continue;
+    const start = Number(field(fields, 'seq_start'));
+    const end = Number(field(fields, 'seq_end'));
     assert.equal(start, expected, `${sent.interactionId}: record starts at ${start}, expected ${expected}`);
-    assert.equal(Number(text(fields, 'frames')), end - start + 1, `${sent.interactionId}: frames count`);
+    assert.equal(Number(field(fields, 'frames')), end - start + 1, `${sent.interactionId}: frames count`);
     const payload = fields.get('payload');
     assert.ok(payload, `${sent.interactionId}: audio record without payload`);
     const want = Buffer.concat(sent.frames.slice(start - sent.firstSeq, end - sent.firstSeq + 1));
     assert.ok(payload.equals(want), `${sent.interactionId}: payload of ${start}-${end} differs`);
-    assert.equal(text(fields, 'tenant_id'), sent.tenantId);
+    assert.equal(field(fields, 'tenant_id'), sent.tenantId);
     expected = end + 1;
   }
   assert.ok(

@@ -3,28 +3,14 @@
  * simulator sent: per track, stream_started (ids, media, metadata), the audio
  * byte-exact (SHA-256 of the concatenated payloads) with seq ranges matching
  * the chunk numbers, dtmf and mark records exactly where they were sent, and
- * stream_ended with the expected reason. Records are field maps, as Redis
- * holds them; `recordFields` turns in-memory records into the same shape.
+ * stream_ended with the expected reason. Records are field maps (field-map.ts),
+ * whichever backend they were read back from.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { InMemoryPublisher } from '../../src/shared/publishing/in-memory/in-memory-publisher';
-import { recordAttributes, type IngestRecord } from '../../src/shared/publishing/records';
+import { field, recordFields, type FieldMap } from './field-map';
 import type { SimulatedCall } from './telephony-simulator';
-
-export type FieldMap = Map<string, Buffer>;
-
-export function recordFields(record: IngestRecord): FieldMap {
-  const map = new Map<string, Buffer>(recordAttributes(record).map(([k, v]) => [k, Buffer.from(v)]));
-  if (record.type === 'audio') map.set('payload', record.payload);
-  return map;
-}
-
-export function field(record: FieldMap, name: string): string {
-  const value = record.get(name);
-  assert.ok(value !== undefined, `field ${name} missing from a ${record.get('type')?.toString()} record`);
-  return value.toString('utf8');
-}
 
 export interface ExpectedCall {
   readonly tenant: string;

@@ -18,6 +18,7 @@ import type {
   StreamEndedRecord,
   StreamStartedRecord,
 } from '../../../../src/shared/publishing/records';
+import type { FieldMap } from '../../../support/field-map';
 import { uniqueName } from '../../../support/unique-name';
 
 /** A record as a consumer reads it back: attributes as strings, payload as bytes. */
@@ -30,6 +31,13 @@ export interface ReadRecord {
    * that also gives them a body, like Kafka's JSON value, checks it in its own tests).
    */
   readonly payload: Buffer | undefined;
+}
+
+/** The suite's view of a record read back from any backend (test/support/field-map.ts). */
+export function readRecord(record: FieldMap): ReadRecord {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of record) if (name !== 'payload') fields[name] = value.toString('utf8');
+  return { type: fields.type, fields, payload: record.get('payload') };
 }
 
 export interface PublisherHarness {

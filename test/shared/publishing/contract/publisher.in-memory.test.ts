@@ -1,19 +1,11 @@
 /**
  * The Publisher contract for the in_memory adapter: records are read back from
- * the publisher itself, normalised the way a consumer of a real backend sees
+ * the publisher itself, laid out the way a consumer of a real backend sees
  * them (attributes as strings, payload as bytes).
  */
 import { InMemoryPublisher } from '../../../../src/shared/publishing/in-memory/in-memory-publisher';
-import { recordAttributes, type IngestRecord } from '../../../../src/shared/publishing/records';
-import { publisherContract, type ReadRecord } from './publisher.contract';
-
-function normalise(record: IngestRecord): ReadRecord {
-  return {
-    type: record.type,
-    fields: Object.fromEntries(recordAttributes(record)),
-    payload: record.type === 'audio' ? record.payload : undefined,
-  };
-}
+import { recordFields } from '../../../support/field-map';
+import { publisherContract, readRecord } from './publisher.contract';
 
 publisherContract('in_memory', async () => {
   const publisher = new InMemoryPublisher();
@@ -23,7 +15,7 @@ publisherContract('in_memory', async () => {
       return publisher
         .records()
         .filter((r) => r.tenant_id === tenantId)
-        .map(normalise);
+        .map((r) => readRecord(recordFields(r)));
     },
     async breakBackend() {
       publisher.setFailing(true);

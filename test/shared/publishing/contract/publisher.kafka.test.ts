@@ -8,14 +8,10 @@
  */
 import { KafkaPublisher } from '../../../../src/shared/publishing/kafka/kafka-publisher';
 import { testConfig } from '../../../support/ingest-server';
-import { deleteTopicAfter, readTopic, SHARED_BROKERS, type TopicMessage } from '../../../support/kafka';
+import { messageFields } from '../../../support/field-map';
+import { deleteTopicAfter, readTopic, SHARED_BROKERS } from '../../../support/kafka';
 import { uniqueName } from '../../../support/unique-name';
-import { publisherContract, type ReadRecord } from './publisher.contract';
-
-function normalise(message: TopicMessage): ReadRecord {
-  const type = message.headers.type ?? '';
-  return { type, fields: message.headers, payload: type === 'audio' ? message.value : undefined };
-}
+import { publisherContract, readRecord } from './publisher.contract';
 
 publisherContract(
   'kafka',
@@ -39,7 +35,7 @@ publisherContract(
       async readBack(tenantId) {
         const messages = await readTopic(SHARED_BROKERS, topic);
         messages.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
-        return messages.map(normalise).filter((r) => r.fields.tenant_id === tenantId);
+        return messages.map((m) => readRecord(messageFields(m))).filter((r) => r.fields.tenant_id === tenantId);
       },
     };
   },

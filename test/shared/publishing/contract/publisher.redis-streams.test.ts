@@ -5,18 +5,9 @@
  * XRANGE as raw bytes, so payloads are compared byte for byte.
  */
 import { RedisStreamsPublisher } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
-import { readStream, redisScratch, startTcpProxy, type StreamEntry } from '../../../support/redis';
-import { publisherContract, type ReadRecord } from './publisher.contract';
-
-function normalise(entry: StreamEntry): ReadRecord {
-  const fields: Record<string, string> = {};
-  let payload: Buffer | undefined;
-  for (const [name, value] of entry.fields) {
-    if (name === 'payload') payload = value;
-    else fields[name] = value.toString('utf8');
-  }
-  return { type: fields.type, fields, payload };
-}
+import { entryFields } from '../../../support/field-map';
+import { readStream, redisScratch, startTcpProxy } from '../../../support/redis';
+import { publisherContract, readRecord } from './publisher.contract';
 
 publisherContract('redis_streams', async (t) => {
   const { admin, prefix } = redisScratch(t, 'contract');
@@ -30,7 +21,7 @@ publisherContract('redis_streams', async (t) => {
   return {
     publisher,
     async readBack(tenantId) {
-      return (await readStream(admin, `${prefix}:${tenantId}`)).map(normalise);
+      return (await readStream(admin, `${prefix}:${tenantId}`)).map((e) => readRecord(entryFields(e)));
     },
     async breakBackend() {
       proxy.cut();

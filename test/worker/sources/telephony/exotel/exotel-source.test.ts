@@ -11,7 +11,8 @@ import type { IngestRecord } from '../../../../../src/shared/publishing/records'
 import { exotelProtocol } from '../../../../../src/worker/sources/telephony/exotel/exotel-source';
 import { createWorkerMetrics } from '../../../../../src/worker/metrics/worker-metrics';
 import { startTestServer, type TestServer } from '../../../../support/ingest-server';
-import { assertCallRecords, field, trackRecords, whenCallEnded } from '../../../../support/telephony-check';
+import { field } from '../../../../support/field-map';
+import { assertCallRecords, trackRecords, whenCallEnded } from '../../../../support/telephony-check';
 import {
   buildCall,
   connectProvider,

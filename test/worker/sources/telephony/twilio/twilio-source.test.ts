@@ -8,7 +8,8 @@ import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { twilioProtocol } from '../../../../../src/worker/sources/telephony/twilio/twilio-source';
 import { startTestServer, type TestServer } from '../../../../support/ingest-server';
-import { assertCallRecords, field, trackRecords, whenCallEnded } from '../../../../support/telephony-check';
+import { field } from '../../../../support/field-map';
+import { assertCallRecords, trackRecords, whenCallEnded } from '../../../../support/telephony-check';
 import {
   buildCall,
   connectProvider,
