@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
 import { KafkaPublisher } from '../../src/shared/publishing/kafka/kafka-publisher';
-import { waitForHealth, stateIs, isPublishError, audio, base } from '../shared/publishing/contract/publisher.contract';
+import { isPublishError, stateIs, waitForHealth } from '../support/publisher-checks';
+import { audioRecord, recordBase } from '../support/sample-records';
 import { startCluster } from '../support/cluster';
 import { freePort, freePorts } from '../support/free-port';
 import { httpGet, pollUntil } from '../support/http-get';
@@ -43,19 +44,19 @@ test('4 publisher: a stopped broker makes publishes fail as retryable and health
   t.after(() => publisher.close());
   await publisher.start();
   const tenant = 'tenant-outage';
-  const stream = base(tenant);
-  await publisher.publish(audio(tenant, 1, Buffer.from('before'), stream));
+  const stream = recordBase(tenant);
+  await publisher.publish(audioRecord(tenant, 1, Buffer.from('before'), stream));
   assert.equal(publisher.health().state, 'up');
 
   await broker.stop();
-  await assert.rejects(publisher.publish(audio(tenant, 2, Buffer.from('during'), stream)), isPublishError(true));
+  await assert.rejects(publisher.publish(audioRecord(tenant, 2, Buffer.from('during'), stream)), isPublishError(true));
   await waitForHealth(publisher, stateIs('degraded', 'down'), 'health degraded or down');
 
   await broker.start();
   // The stream's queue retries with backoff; here the test is that queue.
   await pollUntil(
     async () =>
-      publisher.publish(audio(tenant, 2, Buffer.from('during'), stream)).then(
+      publisher.publish(audioRecord(tenant, 2, Buffer.from('during'), stream)).then(
         () => true,
         () => undefined,
       ),

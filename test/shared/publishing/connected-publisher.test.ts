@@ -10,7 +10,8 @@ import { ConnectedPublisher } from '../../../src/shared/publishing/connected-pub
 import type { AdapterName } from '../../../src/shared/publishing/publisher';
 import type { IngestRecord } from '../../../src/shared/publishing/records';
 import { deferred } from '../../support/deferred';
-import { audio, isCode, isPublishError } from './contract/publisher.contract';
+import { isCode, isPublishError } from '../../support/publisher-checks';
+import { audioRecord } from '../../support/sample-records';
 
 class StandInPublisher extends ConnectedPublisher {
   readonly adapter: AdapterName = 'redis_streams';
@@ -61,18 +62,18 @@ test('start() after close() is rejected with publisher_closed and never connects
 
 test('publish() refuses before the adapter sees the record: not started, unroutable, closed', async () => {
   const publisher = new StandInPublisher();
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), isPublishError(true));
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), isPublishError(true));
   void publisher.start();
-  await assert.rejects(publisher.publish(audio('', 1, Buffer.from('x'))), isCode('record_invalid'));
+  await assert.rejects(publisher.publish(audioRecord('', 1, Buffer.from('x'))), isCode('record_invalid'));
   void publisher.close();
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), isCode('publisher_closed'));
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), isCode('publisher_closed'));
   assert.deepEqual(publisher.delivered, []);
 });
 
 test('publish() reaches the adapter once start() was called, before the connection is up', async () => {
   const publisher = new StandInPublisher();
   void publisher.start();
-  const record = audio('acme', 1, Buffer.from('x'));
+  const record = audioRecord('acme', 1, Buffer.from('x'));
   await publisher.publish(record);
   assert.deepEqual(publisher.delivered, [record]);
 });

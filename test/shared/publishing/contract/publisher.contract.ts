@@ -1,24 +1,23 @@
 /**
- * The contract every Publisher keeps (src/shared/publisher.ts, protocol.md
+ * The contract every Publisher keeps (src/shared/publishing/publisher.ts, protocol.md
  * sections 2 and 3), run once per adapter. An adapter's test file supplies a
  * harness: the publisher, not started, and a way to read back what the backend
  * holds as normalised records, so the same assertions hold for Redis Streams
  * entries, Kafka messages and in-process records alike.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import type { BackendHealthSnapshot, BackendState } from '../../../../src/shared/publishing/backend-health';
-import { IngestError, PublishError } from '../../../../src/shared/errors';
 import type { Publisher } from '../../../../src/shared/publishing/publisher';
 import type {
-  AudioRecord,
   IngestRecord,
   RecordBase,
   StreamEndedRecord,
   StreamStartedRecord,
 } from '../../../../src/shared/publishing/records';
 import type { FieldMap } from '../../../support/field-map';
+import { isCode, isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
+import { audioRecord, recordBase } from '../../../support/sample-records';
 import { uniqueName } from '../../../support/unique-name';
 
 /** A record as a consumer reads it back: attributes as strings, payload as bytes. */
@@ -54,87 +53,9 @@ export interface PublisherHarness {
 /** Builds a harness; it registers its own cleanup (keys, proxies, clients) on `t`. */
 export type HarnessFactory = (t: TestContext) => Promise<PublisherHarness>;
 
-const WAIT_MS = 10_000;
-
-/** Resolves once the publisher's health satisfies `predicate`; rejects after `timeoutMs`. */
-export function waitForHealth(
-  publisher: Publisher,
-  predicate: (health: BackendHealthSnapshot) => boolean,
-  what: string,
-  timeoutMs = WAIT_MS,
-): Promise<BackendHealthSnapshot> {
-  const now = publisher.health();
-  if (predicate(now)) return Promise.resolve(now);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`health never became ${what} within ${timeoutMs} ms (state ${publisher.health().state})`));
-    }, timeoutMs);
-    const unsubscribe = publisher.onHealthChange((health) => {
-      if (!predicate(health)) return;
-      clearTimeout(timer);
-      unsubscribe();
-      resolve(health);
-    });
-  });
-}
-
-export function stateIs(...states: BackendState[]): (health: BackendHealthSnapshot) => boolean {
-  return (health) => states.includes(health.state);
-}
-
-export function base(tenant: string, streamId = randomUUID()): RecordBase {
-  return {
-    tenant_id: tenant,
-    interaction_id: `call-${streamId}`,
-    stream_id: streamId,
-    source: 'native',
-    received_at: new Date().toISOString(),
-  };
-}
-
-export function audio(
-  tenant: string,
-  seqStart: number,
-  payload: Buffer,
-  overrides: Partial<RecordBase> = {},
-): AudioRecord {
-  const frames = 10;
-  return {
-    ...base(tenant),
-    ...overrides,
-    type: 'audio',
-    seq_start: seqStart,
-    seq_end: seqStart + frames - 1,
-    frames,
-    encoding: 'pcm_s16le',
-    sample_rate: 8000,
-    channels: 1,
-    payload,
-  };
-}
-
 function baseFields(record: RecordBase): Record<string, string> {
   const { tenant_id, interaction_id, stream_id, source, received_at } = record;
   return { tenant_id, interaction_id, stream_id, source, received_at };
-}
-
-/** An assert.rejects predicate: a PublishError with this retryable flag. */
-export function isPublishError(retryable: boolean): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof PublishError, `expected a PublishError, got ${String(err)}`);
-    assert.equal(err.retryable, retryable, `retryable should be ${retryable}: ${err.message}`);
-    return true;
-  };
-}
-
-/** An assert.rejects predicate: an IngestError with this code. */
-export function isCode(code: string): (err: unknown) => boolean {
-  return (err) => {
-    assert.ok(err instanceof IngestError, `expected an IngestError, got ${String(err)}`);
-    assert.equal(err.code, code);
-    return true;
-  };
 }
 
 async function started(t: TestContext, factory: HarnessFactory): Promise<PublisherHarness> {
@@ -164,7 +85,10 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const harness = await factory(t);
       t.after(() => harness.publisher.close());
       const tenant = uniqueName('tenant');
-      await assert.rejects(harness.publisher.publish(audio(tenant, 1, Buffer.from('early'))), isPublishError(true));
+      await assert.rejects(
+        harness.publisher.publish(audioRecord(tenant, 1, Buffer.from('early'))),
+        isPublishError(true),
+      );
       await harness.publisher.start();
       assert.deepEqual(await harness.readBack(tenant), []);
     });
@@ -172,7 +96,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('an audio record carries the protocol fields and its payload byte-exact', async (t) => {
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
-      const record = audio(tenant, 1, randomBytes(3200));
+      const record = audioRecord(tenant, 1, randomBytes(3200));
       await publisher.publish(record);
       const [read, ...rest] = await readBack(tenant);
       assert.equal(rest.length, 0);
@@ -195,7 +119,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const tenant = uniqueName('tenant');
       const metadata = { agent_id: 'a-7', nested: { queue: 'sales' }, tags: ['x', 'ü'] };
       const record: StreamStartedRecord = {
-        ...base(tenant),
+        ...recordBase(tenant),
         type: 'stream_started',
         encoding: 'mulaw',
         sample_rate: 16000,
@@ -222,7 +146,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
       const record: StreamEndedRecord = {
-        ...base(tenant),
+        ...recordBase(tenant),
         type: 'stream_ended',
         last_seq: 42,
         frames: 40,
@@ -243,7 +167,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('dtmf and mark records carry their attributes', async (t) => {
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
-      const rb = { ...base(tenant), source: 'exotel' as const };
+      const rb = { ...recordBase(tenant), source: 'exotel' as const };
       await publisher.publish({ ...rb, type: 'dtmf', digit: '#', duration_ms: 120 });
       await publisher.publish({ ...rb, type: 'mark', name: 'greeting-done' });
       const read = await readBack(tenant);
@@ -260,7 +184,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
       const payload = randomBytes(1024 * 1024);
-      await publisher.publish(audio(tenant, 1, payload));
+      await publisher.publish(audioRecord(tenant, 1, payload));
       const [read] = await readBack(tenant);
       assert.ok(read.payload && read.payload.equals(payload), 'payload differs');
     });
@@ -268,7 +192,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('an empty payload is published as an empty payload', async (t) => {
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
-      await publisher.publish(audio(tenant, 1, Buffer.alloc(0)));
+      await publisher.publish(audioRecord(tenant, 1, Buffer.alloc(0)));
       const [read] = await readBack(tenant);
       assert.ok(read.payload, 'an audio record always has a payload');
       assert.equal(read.payload.length, 0);
@@ -278,7 +202,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
       for (let seq = 1; seq <= 30; seq += 10) {
-        const record = audio(tenant, seq, randomBytes(64));
+        const record = audioRecord(tenant, seq, randomBytes(64));
         await publisher.publish(record);
         const read = await readBack(tenant);
         assert.equal(read.at(-1)?.fields.seq_start, String(seq));
@@ -288,11 +212,12 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('records of each stream are read back in publish order under concurrency', async (t) => {
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
-      const streams = Array.from({ length: 50 }, () => base(tenant));
+      const streams = Array.from({ length: 50 }, () => recordBase(tenant));
       // Each stream publishes sequentially (the caller's contract), all streams at once.
       await Promise.all(
         streams.map(async (stream) => {
-          for (let i = 0; i < 20; i++) await publisher.publish(audio(tenant, i * 10 + 1, Buffer.from([i]), stream));
+          for (let i = 0; i < 20; i++)
+            await publisher.publish(audioRecord(tenant, i * 10 + 1, Buffer.from([i]), stream));
         }),
       );
       const read = await readBack(tenant);
@@ -313,9 +238,12 @@ export function publisherContract(name: string, factory: HarnessFactory, options
     test('a record without tenant_id or interaction_id is rejected with record_invalid and not published', async (t) => {
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
-      const noTenant = audio('', 1, Buffer.from('x'));
-      const noInteraction = audio(tenant, 1, Buffer.from('x'), { interaction_id: '' });
-      const missing = { ...audio(tenant, 1, Buffer.from('x')), interaction_id: undefined } as unknown as IngestRecord;
+      const noTenant = audioRecord('', 1, Buffer.from('x'));
+      const noInteraction = audioRecord(tenant, 1, Buffer.from('x'), { interaction_id: '' });
+      const missing = {
+        ...audioRecord(tenant, 1, Buffer.from('x')),
+        interaction_id: undefined,
+      } as unknown as IngestRecord;
       for (const record of [noTenant, noInteraction, missing]) {
         let pending: Promise<void> | undefined;
         assert.doesNotThrow(() => {
@@ -341,7 +269,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
       const pending = Array.from({ length: 20 }, (_, i) =>
-        publisher.publish(audio(tenant, i * 10 + 1, randomBytes(256))),
+        publisher.publish(audioRecord(tenant, i * 10 + 1, randomBytes(256))),
       );
       await publisher.close();
       const outcomes = await Promise.allSettled(pending);
@@ -356,7 +284,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const { publisher, readBack } = await started(t, factory);
       const tenant = uniqueName('tenant');
       await publisher.close();
-      await assert.rejects(publisher.publish(audio(tenant, 1, Buffer.from('late'))), isCode('publisher_closed'));
+      await assert.rejects(publisher.publish(audioRecord(tenant, 1, Buffer.from('late'))), isCode('publisher_closed'));
       assert.deepEqual(await readBack(tenant), []);
     });
 
@@ -395,13 +323,13 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       const tenant = uniqueName('tenant');
       await harness.breakBackend();
       await waitForHealth(publisher, stateIs('degraded', 'down'), 'degraded or down');
-      await assert.rejects(publisher.publish(audio(tenant, 1, Buffer.from('lost'))), isPublishError(true));
+      await assert.rejects(publisher.publish(audioRecord(tenant, 1, Buffer.from('lost'))), isPublishError(true));
       assert.ok(stateIs('degraded', 'down')(publisher.health()));
       assert.ok(publisher.health().lastError, 'health names the failure');
 
       await harness.restoreBackend();
       await waitForHealth(publisher, stateIs('up'), 'up');
-      await publisher.publish(audio(tenant, 11, Buffer.from('kept')));
+      await publisher.publish(audioRecord(tenant, 11, Buffer.from('kept')));
       const read = await readBack(tenant);
       assert.equal(read.at(-1)?.fields.seq_start, '11');
     });

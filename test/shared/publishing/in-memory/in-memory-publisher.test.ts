@@ -9,7 +9,8 @@ import {
   type InMemoryPublisherOptions,
 } from '../../../../src/shared/publishing/in-memory/in-memory-publisher';
 import type { AudioRecord } from '../../../../src/shared/publishing/records';
-import { audio, isPublishError } from '../contract/publisher.contract';
+import { isPublishError } from '../../../support/publisher-checks';
+import { audioRecord } from '../../../support/sample-records';
 
 async function startedPublisher(t: TestContext, options?: InMemoryPublisherOptions): Promise<InMemoryPublisher> {
   const publisher = new InMemoryPublisher(options);
@@ -20,7 +21,7 @@ async function startedPublisher(t: TestContext, options?: InMemoryPublisherOptio
 
 test('only the last maxRecords records are kept and the dropped ones are counted', async (t) => {
   const publisher = await startedPublisher(t, { maxRecords: 5 });
-  for (let i = 0; i < 12; i++) await publisher.publish(audio('acme', i * 10 + 1, Buffer.from([i])));
+  for (let i = 0; i < 12; i++) await publisher.publish(audioRecord('acme', i * 10 + 1, Buffer.from([i])));
   const kept = publisher.records() as AudioRecord[];
   assert.deepEqual(
     kept.map((r) => r.payload[0]),
@@ -38,9 +39,9 @@ test('a simulated outage fails publishes as retryable and degrades health until 
   const states: string[] = [];
   publisher.onHealthChange((h) => states.push(h.state));
   publisher.setFailing(true);
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), isPublishError(true));
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), isPublishError(true));
   publisher.setFailing(false);
-  await publisher.publish(audio('acme', 1, Buffer.from('x')));
+  await publisher.publish(audioRecord('acme', 1, Buffer.from('x')));
   assert.deepEqual(states, ['degraded', 'up']);
   assert.equal(publisher.records().length, 1);
 });
@@ -56,7 +57,7 @@ test('an outage set before start() shows as degraded once started', async (t) =>
 test('stored records keep the bytes they were published with', async (t) => {
   const publisher = await startedPublisher(t);
   const payload = Buffer.from('abc');
-  await publisher.publish(audio('acme', 1, payload));
+  await publisher.publish(audioRecord('acme', 1, payload));
   payload.fill(0); // a caller reusing its buffer after the publish resolved
   assert.equal((publisher.records()[0] as AudioRecord).payload.toString(), 'abc');
 });
@@ -65,8 +66,8 @@ test('onRecord reports each stored record, and unsubscribes', async (t) => {
   const publisher = await startedPublisher(t);
   const seen: number[] = [];
   const off = publisher.onRecord((r) => seen.push((r as AudioRecord).seq_start));
-  await publisher.publish(audio('acme', 1, Buffer.from('x')));
+  await publisher.publish(audioRecord('acme', 1, Buffer.from('x')));
   off();
-  await publisher.publish(audio('acme', 11, Buffer.from('x')));
+  await publisher.publish(audioRecord('acme', 11, Buffer.from('x')));
   assert.deepEqual(seen, [1]);
 });

@@ -13,7 +13,8 @@ import {
   RedisStreamsPublisher,
   type RedisStreamsPublisherOptions,
 } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
-import { audio, base, isCode, isPublishError, stateIs, waitForHealth } from '../contract/publisher.contract';
+import { isCode, isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
+import { audioRecord, recordBase } from '../../../support/sample-records';
 import {
   readStream,
   REDIS_HOST,
@@ -49,9 +50,9 @@ test("{tenant_id} in the stream key is replaced by each record's tenant", async 
   const { admin, prefix } = redisScratch(t, 'tenant-key');
   const publisher = publisherFor(t, { streamKey: `${prefix}:{tenant_id}:audio` });
   await publisher.start();
-  await publisher.publish(audio('acme', 1, Buffer.from('a')));
-  await publisher.publish(audio('globex', 1, Buffer.from('g')));
-  await publisher.publish(audio('acme', 11, Buffer.from('b')));
+  await publisher.publish(audioRecord('acme', 1, Buffer.from('a')));
+  await publisher.publish(audioRecord('globex', 1, Buffer.from('g')));
+  await publisher.publish(audioRecord('acme', 11, Buffer.from('b')));
   const acme = await readStream(admin, `${prefix}:acme:audio`);
   const globex = await readStream(admin, `${prefix}:globex:audio`);
   assert.equal(acme.length, 2);
@@ -66,8 +67,8 @@ test("a stream key without {tenant_id} holds every tenant's records", async (t) 
   const { admin, prefix } = redisScratch(t, 'shared-key');
   const publisher = publisherFor(t, { streamKey: `${prefix}:all` });
   await publisher.start();
-  await publisher.publish(audio('acme', 1, Buffer.from('a')));
-  await publisher.publish(audio('globex', 1, Buffer.from('g')));
+  await publisher.publish(audioRecord('acme', 1, Buffer.from('a')));
+  await publisher.publish(audioRecord('globex', 1, Buffer.from('g')));
   assert.equal(await admin.xlen(`${prefix}:all`), 2);
 });
 
@@ -75,8 +76,8 @@ test('only audio records have a payload field', async (t) => {
   const { admin, prefix } = redisScratch(t, 'payload-field');
   const publisher = publisherFor(t, { streamKey: `${prefix}:s` });
   await publisher.start();
-  await publisher.publish({ ...base('acme'), type: 'stream_ended', last_seq: 1, frames: 1, reason: 'stop' });
-  await publisher.publish(audio('acme', 1, Buffer.from([0, 255, 13, 10])));
+  await publisher.publish({ ...recordBase('acme'), type: 'stream_ended', last_seq: 1, frames: 1, reason: 'stop' });
+  await publisher.publish(audioRecord('acme', 1, Buffer.from([0, 255, 13, 10])));
   const [ended, chunk] = await readStream(admin, `${prefix}:s`);
   assert.ok(!ended.fields.some(([name]) => name === 'payload'));
   assert.deepEqual(
@@ -91,7 +92,9 @@ test('REDIS_STREAM_MAXLEN caps the stream approximately (XADD MAXLEN ~)', async 
   await publisher.start();
   for (let i = 0; i < 10; i++) {
     await Promise.all(
-      Array.from({ length: 100 }, (_, j) => publisher.publish(audio('acme', (i * 100 + j) * 10 + 1, Buffer.from('x')))),
+      Array.from({ length: 100 }, (_, j) =>
+        publisher.publish(audioRecord('acme', (i * 100 + j) * 10 + 1, Buffer.from('x'))),
+      ),
     );
   }
   const length = await admin.xlen(`${prefix}:s`);
@@ -103,7 +106,7 @@ test('REDIS_STREAM_MAXLEN 0 keeps every record', async (t) => {
   const publisher = publisherFor(t, { streamKey: `${prefix}:s`, maxlen: 0 });
   await publisher.start();
   await Promise.all(
-    Array.from({ length: 300 }, (_, i) => publisher.publish(audio('acme', i * 10 + 1, Buffer.from('x')))),
+    Array.from({ length: 300 }, (_, i) => publisher.publish(audioRecord('acme', i * 10 + 1, Buffer.from('x')))),
   );
   assert.equal(await admin.xlen(`${prefix}:s`), 300);
 });
@@ -157,7 +160,7 @@ test('a WRONGTYPE reply is a PublishError that is not retryable and leaves healt
   await admin.set(`${prefix}:s`, 'not a stream');
   const publisher = publisherFor(t, { streamKey: `${prefix}:s` });
   await publisher.start();
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), (err) => {
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), (err) => {
     assert.ok(isPublishError(false)(err));
     assert.equal((err as IngestError).code, 'backend_rejected');
     assert.match((err as Error).message, /WRONGTYPE/);
@@ -177,7 +180,7 @@ test('losing the connection turns health down without a publish; the reconnect b
   assert.ok(down.lastError, 'health names the failure');
   proxy.restore();
   await waitForHealth(publisher, stateIs('up'), 'up');
-  await publisher.publish(audio('acme', 1, Buffer.from('after')));
+  await publisher.publish(audioRecord('acme', 1, Buffer.from('after')));
   // State changes are logged once each, not once per reconnect attempt.
   assert.deepEqual(text().match(/"state":"\w+"/g), ['"state":"up"', '"state":"down"', '"state":"up"']);
 });
@@ -189,7 +192,7 @@ test('close() during an outage completes and leaves health closed', async (t) =>
   await publisher.start();
   proxy.cut();
   await waitForHealth(publisher, stateIs('down'), 'down');
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), isPublishError(true));
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), isPublishError(true));
   await publisher.close();
   assert.equal(publisher.health().state, 'closed');
 });
@@ -202,7 +205,7 @@ test('publishes in flight when the connection drops reject at once as retryable'
   await publisher.start();
   proxy.stall(); // nothing gets answered: every publish below is still in flight at the cut
   const pending = Array.from({ length: 50 }, (_, i) =>
-    publisher.publish(audio('acme', i * 10 + 1, randomBytes(64 * 1024))),
+    publisher.publish(audioRecord('acme', i * 10 + 1, randomBytes(64 * 1024))),
   );
   await new Promise((resolve) => setImmediate(resolve)); // let the auto-pipeline write them
   proxy.cut();
@@ -220,10 +223,10 @@ test('a publish on a connection that stopped answering rejects as retryable afte
   const publisher = publisherFor(t, { url: proxy.url, streamKey: `${prefix}:s`, commandTimeoutMs: 300 });
   await publisher.start();
   proxy.stall();
-  await assert.rejects(publisher.publish(audio('acme', 1, Buffer.from('x'))), isPublishError(true));
+  await assert.rejects(publisher.publish(audioRecord('acme', 1, Buffer.from('x'))), isPublishError(true));
   assert.equal(publisher.health().state, 'degraded');
   proxy.unstall();
-  await publisher.publish(audio('acme', 11, Buffer.from('y')));
+  await publisher.publish(audioRecord('acme', 11, Buffer.from('y')));
   assert.equal(publisher.health().state, 'up');
   // The timed-out XADD reached Redis after all: the at-least-once duplicate consumers dedupe.
   const seqs = (await readStream(admin, `${prefix}:s`)).map((e) => Object.fromEntries(e.fields).seq_start.toString());
