@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
-import type { RunningCluster } from '../support/cluster';
+import { readyWorkerPids } from '../support/cluster';
 import { pollUntil } from '../support/http-get';
 import { frameBytes } from '../support/ingest-server';
 import { scrapeMetrics } from '../support/prometheus';
@@ -49,13 +49,6 @@ async function load(
     }),
   );
   return sizes.reduce((a, b) => a + b, 0);
-}
-
-function readyWorkerPids(cluster: RunningCluster): number[] {
-  return cluster
-    .logs()
-    .filter((e) => e.role === 'primary' && e.msg === 'worker ready')
-    .map((e) => e.worker_pid as number);
 }
 
 test(

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import type { RunningCluster } from '../support/cluster';
+import { readyWorkerPids, type RunningCluster } from '../support/cluster';
 import { frameBytes } from '../support/ingest-server';
 import { readStream } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
@@ -21,14 +21,6 @@ const ACK_INTERVAL = 10;
 
 /** What every cluster in this file runs with; each test adds its drain and shutdown timeouts. */
 const ROLL_ENV = { ACK_INTERVAL: String(ACK_INTERVAL), BUFFER_DURATION_MS: '200' };
-
-/** Pids of the workers the primary reported ready, in order (its own lines, so in its own order). */
-function readyWorkerPids(cluster: RunningCluster): number[] {
-  return cluster
-    .logs()
-    .filter((e) => e.role === 'primary' && e.msg === 'worker ready')
-    .map((e) => e.worker_pid as number);
-}
 
 /** The pid of the worker that started each stream id, from the workers' "stream started" lines. */
 function streamServers(cluster: RunningCluster): Map<string, number> {

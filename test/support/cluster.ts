@@ -27,6 +27,14 @@ export interface RunningCluster {
   logs(): Array<Record<string, unknown>>;
 }
 
+/** Pids of the workers the primary reported ready, in order (its own lines, so in its own order). */
+export function readyWorkerPids(cluster: RunningCluster): number[] {
+  return cluster
+    .logs()
+    .filter((e) => e.role === 'primary' && e.msg === 'worker ready')
+    .map((e) => e.worker_pid as number);
+}
+
 /**
  * Spawns the primary. METRICS_PORT gets a free port unless the test sets one,
  * so clusters of concurrent tests never collide on the default 9464.
