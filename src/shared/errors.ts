@@ -22,21 +22,29 @@ export const ERRORS = {
   },
   invalid_token: {
     status: 401,
-    doc: 'The token is malformed, badly signed, expired, not yet valid, uses a refused algorithm, or has the wrong issuer or audience.',
+    doc:
+      'The token is malformed, badly signed, expired, not yet valid, uses a ' +
+      'refused algorithm, or has the wrong issuer or audience.',
   },
   missing_tenant: { status: 401, doc: 'The token carries no tenant claim (JWT_TENANT_CLAIM).' },
   tenant_not_allowed: { status: 403, doc: 'The token is valid but its tenant is not in ALLOWED_TENANTS.' },
   not_found: {
     status: 404,
-    doc: 'Unknown path: streams are accepted on /v1/ingest, and on /v1/exotel and /v1/twilio when those sources are enabled.',
+    doc:
+      'Unknown path: streams are accepted on /v1/ingest, and on ' +
+      '/v1/exotel and /v1/twilio when those sources are enabled.',
   },
   exotel_unauthorized: {
     status: 401,
-    doc: 'An Exotel connection whose Basic credentials are not in EXOTEL_BASIC_AUTH, or that has none and comes from outside EXOTEL_ALLOWED_CIDRS.',
+    doc:
+      'An Exotel connection whose Basic credentials are not in EXOTEL_BASIC_AUTH, ' +
+      'or that has none and comes from outside EXOTEL_ALLOWED_CIDRS.',
   },
   twilio_signature_invalid: {
     status: 401,
-    doc: 'A /v1/twilio upgrade without X-Twilio-Signature, or with one that is not the signature of TWILIO_PUBLIC_URL under TWILIO_AUTH_TOKEN.',
+    doc:
+      'A /v1/twilio upgrade without X-Twilio-Signature, or with one that is not ' +
+      'the signature of TWILIO_PUBLIC_URL under TWILIO_AUTH_TOKEN.',
   },
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
   not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
@@ -54,7 +62,9 @@ export const ERRORS = {
   start_timeout: { closeCode: 1008, doc: 'No start message within START_TIMEOUT_MS.' },
   tenant_unmapped: {
     closeCode: 1008,
-    doc: 'A telephony stream with no tenant: no Basic user tenant, its account_sid is not in EXOTEL_ACCOUNT_TENANTS or TWILIO_ACCOUNT_TENANTS, and no EXOTEL_DEFAULT_TENANT applies.',
+    doc:
+      'A telephony stream with no tenant: no Basic user tenant, its account_sid is not in ' +
+      'EXOTEL_ACCOUNT_TENANTS or TWILIO_ACCOUNT_TENANTS, and no EXOTEL_DEFAULT_TENANT applies.',
   },
   frame_too_large: { closeCode: 1009, doc: 'A frame larger than MAX_FRAME_BYTES.' },
   backend_rejected: {
@@ -87,7 +97,9 @@ export const ERRORS = {
   backend_unavailable: { doc: 'The pub/sub backend could not be reached at start-up.' },
   topic_missing: { doc: 'KAFKA_TOPIC does not exist and KAFKA_CREATE_TOPIC is false: start-up fails (exit 78).' },
   invalid_payload: {
-    doc: "A telephony media payload that is not canonical base64 of whole samples: counted in ingest_invalid_payloads_total, logged with the stream's ids, skipped.",
+    doc:
+      'A telephony media payload that is not canonical base64 of whole samples: counted in ' +
+      "ingest_invalid_payloads_total, logged with the stream's ids, skipped.",
   },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;

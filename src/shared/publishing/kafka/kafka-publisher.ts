@@ -176,7 +176,10 @@ export class KafkaPublisher extends ConnectedPublisher {
     this.sending = undefined;
   }
 
-  /** One produce request; settles every record in it. Returns the error, if any, without settling on a permanent one for a batch. */
+  /**
+   * One produce request; settles every record in it. Returns the error, if any,
+   * without settling on a permanent one for a batch.
+   */
   private async send(batch: Pending[]): Promise<PublishError | undefined> {
     try {
       await this.producer.send({
@@ -290,7 +293,8 @@ export class KafkaPublisher extends ConnectedPublisher {
     if (Number.isFinite(limit) && limit < needed) {
       this.logger?.warn(
         { topic, max_message_bytes: limit, needed },
-        `kafka topic ${topic} accepts records up to ${limit} bytes, but a full chunk needs ${needed}: raise its max.message.bytes or lower MAX_CHUNK_BYTES, or large records will be refused (close 1011)`,
+        `kafka topic ${topic} accepts records up to ${limit} bytes, but a full chunk needs ${needed}: raise ` +
+          `its max.message.bytes or lower MAX_CHUNK_BYTES, or large records will be refused (close 1011)`,
       );
     }
   }
