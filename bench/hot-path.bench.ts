@@ -79,7 +79,8 @@ async function main(): Promise<void> {
   const token = jwt.sign({ tenant_id: 'bench' }, privateKey, { algorithm: 'ES256', expiresIn: '1h' });
   const streamKey = `ingest-bench:${randomUUID()}`;
   console.log(
-    `hot path: ${STREAMS} streams x ${FRAMES} frames of ${FRAME_BYTES} bytes, ${ROUNDS} rounds, median server CPU per frame`,
+    `hot path: ${STREAMS} streams x ${FRAMES} frames of ${FRAME_BYTES} ` +
+      `bytes, ${ROUNDS} rounds, median server CPU per frame`,
   );
   const results = new Map<string, number>();
   for (const variant of VARIANTS) {

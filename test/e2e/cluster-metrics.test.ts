@@ -21,7 +21,10 @@ function startMetricsCluster(t: TestContext, env: Record<string, string> = {}): 
   return startRedisCluster(t, 'metrics', { BUFFER_DURATION_MS: '200', ...env });
 }
 
-/** Runs `count` streams of `frames` frames (sizes differ per stream and per frame) to stopped + 1000; returns the bytes sent. */
+/**
+ * Runs `count` streams of `frames` frames (sizes differ per stream and per
+ * frame) to stopped + 1000; returns the bytes sent.
+ */
 async function load(
   t: TestContext,
   setup: RedisCluster,
@@ -52,7 +55,8 @@ async function load(
 }
 
 test(
-  "after a known load, /metrics sums every worker exactly: frames, bytes, connections, records, auth failures; plus worker states, build info and the primary's own metrics",
+  'after a known load, /metrics sums every worker exactly: frames, bytes, connections, ' +
+    "records, auth failures; plus worker states, build info and the primary's own metrics",
   { timeout: 120_000 },
   async (t) => {
     const STREAMS = 12;
@@ -118,7 +122,8 @@ test(
 );
 
 test(
-  'a worker that does not answer never breaks a scrape: 200 within METRICS_SCRAPE_TIMEOUT_MS with ingest_metrics_workers_missing 1, back to 0 when it answers again; a worker killed mid-scrape too',
+  'a worker that does not answer never breaks a scrape: 200 within METRICS_SCRAPE_TIMEOUT_MS with ' +
+    'ingest_metrics_workers_missing 1, back to 0 when it answers again; a worker killed mid-scrape too',
   { timeout: 120_000 },
   async (t) => {
     const SCRAPE_TIMEOUT_MS = 300;
@@ -191,7 +196,8 @@ test(
 );
 
 test(
-  'counters do not drop when a worker is replaced: the totals after a SIGKILL and restart are at least those scraped before',
+  'counters do not drop when a worker is replaced: the totals after a ' +
+    'SIGKILL and restart are at least those scraped before',
   { timeout: 120_000 },
   async (t) => {
     const setup = await startMetricsCluster(t);

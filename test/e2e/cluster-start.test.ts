@@ -11,56 +11,60 @@ import { startCluster } from '../support/cluster';
 import { freePort } from '../support/free-port';
 import { REPO_ROOT } from '../support/repo-root';
 
-test('npm start with no key and no broker starts 2 workers, logs a working dev token and example command, and stops cleanly on SIGTERM', async (t) => {
-  const port = await freePort();
-  const child = spawn('npm', ['start', '--silent'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      PORT: String(port),
-      METRICS_PORT: String(await freePort()),
-      WORKERS: '2',
-      HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group: SIGTERM reaches npm and the primary as a terminal's would
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  t.after(() => {
-    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
-  });
-  const waitFor = (re: RegExp): Promise<RegExpExecArray> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = re.exec(out);
-        if (m) {
-          child.stdout.off('data', check);
-          resolve(m);
-        } else if (child.exitCode !== null) reject(new Error(`exited before ${re}: ${out}`));
-      };
-      child.stdout.on('data', check);
-      child.once('close', check);
-      check();
+test(
+  'npm start with no key and no broker starts 2 workers, logs a working ' +
+    'dev token and example command, and stops cleanly on SIGTERM',
+  async (t) => {
+    const port = await freePort();
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        PORT: String(port),
+        METRICS_PORT: String(await freePort()),
+        WORKERS: '2',
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: SIGTERM reaches npm and the primary as a terminal's would
     });
-  await waitFor(/"msg":"all workers ready"/);
-  const [, token] = await waitFor(/"dev_token":"([^"]+)"/);
-  assert.match(out, /development only/);
-  assert.match(out, new RegExp(`npm run client -- --url ws://localhost:${port}/v1/ingest --token `));
-  const client = await IngestClient.connect(`ws://127.0.0.1:${port}/v1/ingest`, { token: token });
-  await client.start({ interactionId: 'dev-call' });
-  client.sendFrame(Buffer.alloc(320, 1));
-  const { stopped, close } = await client.stop();
-  assert.equal(close.code, 1000);
-  assert.deepEqual(stopped, { type: 'stopped', last_seq: 1, frames: 1 });
-  // SIGTERM to the primary, as a supervisor (systemd, the container runtime) sends it; npm passes its exit code on.
-  const [, primaryPid] = await waitFor(/"role":"primary","pid":(\d+)/);
-  process.kill(Number(primaryPid), 'SIGTERM');
-  assert.equal(await closed, 0);
-});
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    });
+    const waitFor = (re: RegExp): Promise<RegExpExecArray> =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const m = re.exec(out);
+          if (m) {
+            child.stdout.off('data', check);
+            resolve(m);
+          } else if (child.exitCode !== null) reject(new Error(`exited before ${re}: ${out}`));
+        };
+        child.stdout.on('data', check);
+        child.once('close', check);
+        check();
+      });
+    await waitFor(/"msg":"all workers ready"/);
+    const [, token] = await waitFor(/"dev_token":"([^"]+)"/);
+    assert.match(out, /development only/);
+    assert.match(out, new RegExp(`npm run client -- --url ws://localhost:${port}/v1/ingest --token `));
+    const client = await IngestClient.connect(`ws://127.0.0.1:${port}/v1/ingest`, { token: token });
+    await client.start({ interactionId: 'dev-call' });
+    client.sendFrame(Buffer.alloc(320, 1));
+    const { stopped, close } = await client.stop();
+    assert.equal(close.code, 1000);
+    assert.deepEqual(stopped, { type: 'stopped', last_seq: 1, frames: 1 });
+    // SIGTERM to the primary, as a supervisor (systemd, the container runtime) sends it; npm passes its exit code on.
+    const [, primaryPid] = await waitFor(/"role":"primary","pid":(\d+)/);
+    process.kill(Number(primaryPid), 'SIGTERM');
+    assert.equal(await closed, 0);
+  },
+);
 
 test('a port already in use: one clear line naming the port, non-zero exit, no stack trace, no workers', async (t) => {
   const blocker = net.createServer();

@@ -17,7 +17,8 @@ const EXITS = 5;
 const BACKOFF_CAP_MS = 30_000;
 
 test(
-  'a crash loop is retried with growing, capped delays; /health says unhealthy with no worker alive; /metrics still answers; SIGTERM stops it promptly with exit 1',
+  'a crash loop is retried with growing, capped delays; /health says unhealthy with no ' +
+    'worker alive; /metrics still answers; SIGTERM stops it promptly with exit 1',
   { timeout: 120_000 },
   async (t) => {
     const cluster = await startCluster(t, {

@@ -19,7 +19,8 @@ const FRAMES = 200;
 const ACK_INTERVAL = 10;
 
 test(
-  "a worker killed with SIGKILL mid-stream is replaced; its clients resume from committed + 1 and every frame lands in Redis; the other worker's streams are untouched",
+  'a worker killed with SIGKILL mid-stream is replaced; its clients resume from ' +
+    "committed + 1 and every frame lands in Redis; the other worker's streams are untouched",
   { timeout: 120_000 },
   async (t) => {
     const { cluster, admin, streamKey, url, token } = await startRedisCluster(t, 'crash', {

@@ -62,7 +62,8 @@ async function streamsUnderLoad(t: TestContext, setup: Setup, count: number): Pr
       await client.start({ interactionId: sent.interactionId });
       for (let seq = 1; seq <= FRAMES; seq++) client.sendFrame(sent.frames[seq - 1]);
       await client.waitForMessage((m) => m.type === 'ack' && m.seq === FRAMES);
-      for (let seq = FRAMES + 1; seq <= FRAMES + 5; seq++) client.sendFrame(sent.frames[seq - 1]); // not acked: may or may not land
+      // not acked: may or may not land
+      for (let seq = FRAMES + 1; seq <= FRAMES + 5; seq++) client.sendFrame(sent.frames[seq - 1]);
       return { client, sent, acked: FRAMES };
     }),
   );
@@ -77,7 +78,8 @@ async function startsPublished(setup: Setup, streams: Running[]): Promise<void> 
 }
 
 test(
-  'SIGTERM under load: /ready turns 503 (Retry-After) while the workers flush, then the primary exits 0 within SHUTDOWN_TIMEOUT_MS with every acked frame in Redis',
+  'SIGTERM under load: /ready turns 503 (Retry-After) while the workers flush, then the ' +
+    'primary exits 0 within SHUTDOWN_TIMEOUT_MS with every acked frame in Redis',
   { timeout: 120_000 },
   async (t) => {
     const SHUTDOWN_TIMEOUT_MS = 20_000;

@@ -13,7 +13,10 @@ import { frameBytes } from '../support/ingest-server';
 import { promtoolCheckMetrics, scrapeMetrics, startPrometheus } from '../support/prometheus';
 import { startRedisCluster } from '../support/redis-cluster';
 
-/** A 2-worker cluster on Redis after a little load: every labelled series (accepted, refused, records, closes) exists. */
+/**
+ * A 2-worker cluster on Redis after a little load: every labelled series
+ * (accepted, refused, records, closes) exists.
+ */
 async function clusterAfterLoad(t: TestContext): Promise<RunningCluster> {
   const { cluster, url, token } = await startRedisCluster(t, 'prometheus', { BUFFER_DURATION_MS: '200' });
   await Promise.all(
@@ -57,7 +60,8 @@ interface QueryAnswer {
 }
 
 test(
-  'a real Prometheus server scrapes the metrics port: target up with no error, and ingest_workers{state="ready"} queries as 2',
+  'a real Prometheus server scrapes the metrics port: target up with no ' +
+    'error, and ingest_workers{state="ready"} queries as 2',
   { timeout: 120_000 },
   async (t) => {
     const cluster = await clusterAfterLoad(t);

@@ -95,7 +95,8 @@ function shortStreamLoops(
 }
 
 test(
-  'SIGHUP rolls every worker while 100 streams run and new ones keep arriving: none refused, old streams get 1012 and resume, every frame in Redis, every pid new',
+  'SIGHUP rolls every worker while 100 streams run and new ones keep arriving: none ' +
+    'refused, old streams get 1012 and resume, every frame in Redis, every pid new',
   { timeout: 180_000 },
   async (t) => {
     const LONG = 100;

@@ -12,7 +12,7 @@ import { uniqueName } from './unique-name';
 type KafkaBroker = typeof import('./backends/kafka-broker');
 
 /** The broker kit (plain JS in test/support/backends, which tsc does not copy into dist/). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with test/run-tests.js, not compiled into dist/
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS, shared with test/run-tests.js
 export const kafkaBroker = require(
   path.join(process.env.INGEST_TEST_ROOT ?? process.cwd(), 'test', 'support', 'backends', 'kafka-broker.js'),
 ) as KafkaBroker;

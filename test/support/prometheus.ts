@@ -37,7 +37,10 @@ export function parseExposition(body: string): Sample[] {
   return samples;
 }
 
-/** The value of the one sample named `name` whose labels include `labels`; undefined when none, an error when several. */
+/**
+ * The value of the one sample named `name` whose labels include `labels`;
+ * undefined when none, an error when several.
+ */
 export function sampleValue(
   samples: readonly Sample[],
   name: string,

@@ -26,7 +26,10 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const RESUMABLE_CLOSES: ReadonlySet<number> = new Set([1001, 1006, 1012]);
 
 export interface Hold {
-  /** Until released, the stream sends nothing from this seq on (every earlier frame acked), whatever connection it is on. */
+  /**
+   * Until released, the stream sends nothing from this seq on (every earlier
+   * frame acked), whatever connection it is on.
+   */
   readonly beforeSeq: number;
   readonly release: Promise<void>;
   /** Called once, when the stream first reaches the hold. */

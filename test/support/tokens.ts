@@ -90,7 +90,8 @@ export function hmacTokenWithPublicKey(
   claims: Claims = {},
   alg: 'HS256' | 'HS384' | 'HS512' = 'HS256',
 ): string {
-  const signingInput = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${b64url(JSON.stringify(defaultClaims(claims)))}`;
+  const header = b64url(JSON.stringify({ alg, typ: 'JWT' }));
+  const signingInput = `${header}.${b64url(JSON.stringify(defaultClaims(claims)))}`;
   const hash = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
   const signature = createHmac(hash, publicKeyPem).update(signingInput).digest('base64url');
   return `${signingInput}.${signature}`;

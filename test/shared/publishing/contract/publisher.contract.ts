@@ -235,26 +235,29 @@ export function publisherContract(name: string, factory: HarnessFactory, options
       }
     });
 
-    test('a record without tenant_id or interaction_id is rejected with record_invalid and not published', async (t) => {
-      const { publisher, readBack } = await started(t, factory);
-      const tenant = uniqueName('tenant');
-      const noTenant = audioRecord('', 1, Buffer.from('x'));
-      const noInteraction = audioRecord(tenant, 1, Buffer.from('x'), { interaction_id: '' });
-      const missing = {
-        ...audioRecord(tenant, 1, Buffer.from('x')),
-        interaction_id: undefined,
-      } as unknown as IngestRecord;
-      for (const record of [noTenant, noInteraction, missing]) {
-        let pending: Promise<void> | undefined;
-        assert.doesNotThrow(() => {
-          pending = publisher.publish(record);
-        }, 'publish must reject, never throw synchronously');
-        await assert.rejects(pending!, isCode('record_invalid'));
-      }
-      assert.deepEqual(await readBack(tenant), []);
-      assert.deepEqual(await readBack(''), []);
-      assert.equal(publisher.health().state, 'up');
-    });
+    test(
+      'a record without tenant_id or interaction_id is rejected ' + 'with record_invalid and not published',
+      async (t) => {
+        const { publisher, readBack } = await started(t, factory);
+        const tenant = uniqueName('tenant');
+        const noTenant = audioRecord('', 1, Buffer.from('x'));
+        const noInteraction = audioRecord(tenant, 1, Buffer.from('x'), { interaction_id: '' });
+        const missing = {
+          ...audioRecord(tenant, 1, Buffer.from('x')),
+          interaction_id: undefined,
+        } as unknown as IngestRecord;
+        for (const record of [noTenant, noInteraction, missing]) {
+          let pending: Promise<void> | undefined;
+          assert.doesNotThrow(() => {
+            pending = publisher.publish(record);
+          }, 'publish must reject, never throw synchronously');
+          await assert.rejects(pending!, isCode('record_invalid'));
+        }
+        assert.deepEqual(await readBack(tenant), []);
+        assert.deepEqual(await readBack(''), []);
+        assert.equal(publisher.health().state, 'up');
+      },
+    );
 
     test('close() is idempotent: later calls return the same promise', async (t) => {
       const { publisher } = await started(t, factory);

@@ -111,29 +111,32 @@ test('REDIS_STREAM_MAXLEN 0 keeps every record', async (t) => {
   assert.equal(await admin.xlen(`${prefix}:s`), 300);
 });
 
-test('start() against an unreachable port rejects with backend_unavailable naming host:port, never the password', async (t) => {
-  const port = await freePort();
-  const password = `pw-${randomUUID()}`;
-  const { logger, text } = capturedLogger();
-  const publisher = publisherFor(t, {
-    url: `redis://ingest:${password}@${REDIS_HOST}:${port}`,
-    streamKey: 'unused',
-    connectTimeoutMs: 300,
-    logger,
-  });
-  const began = Date.now();
-  await assert.rejects(publisher.start(), (err) => {
-    assert.ok(isCode('backend_unavailable')(err));
-    const message = (err as IngestError).message;
-    assert.ok(message.includes(`${REDIS_HOST}:${port}`), message);
-    assert.ok(!message.includes(password), message);
-    return true;
-  });
-  // Generous bound: the point is that start() gives up at its deadline, not on its own.
-  assert.ok(Date.now() - began < 300 + 2000, `took ${Date.now() - began} ms`);
-  await publisher.close();
-  assert.ok(!text().includes(password), 'the password reached the log');
-});
+test(
+  'start() against an unreachable port rejects with ' + 'backend_unavailable naming host:port, never the password',
+  async (t) => {
+    const port = await freePort();
+    const password = `pw-${randomUUID()}`;
+    const { logger, text } = capturedLogger();
+    const publisher = publisherFor(t, {
+      url: `redis://ingest:${password}@${REDIS_HOST}:${port}`,
+      streamKey: 'unused',
+      connectTimeoutMs: 300,
+      logger,
+    });
+    const began = Date.now();
+    await assert.rejects(publisher.start(), (err) => {
+      assert.ok(isCode('backend_unavailable')(err));
+      const message = (err as IngestError).message;
+      assert.ok(message.includes(`${REDIS_HOST}:${port}`), message);
+      assert.ok(!message.includes(password), message);
+      return true;
+    });
+    // Generous bound: the point is that start() gives up at its deadline, not on its own.
+    assert.ok(Date.now() - began < 300 + 2000, `took ${Date.now() - began} ms`);
+    await publisher.close();
+    assert.ok(!text().includes(password), 'the password reached the log');
+  },
+);
 
 test('start() against a server that never answers rejects with backend_unavailable', async (t) => {
   const silent = await startSilentServer(t);
