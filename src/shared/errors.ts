@@ -43,8 +43,9 @@ export const ERRORS = {
   twilio_signature_invalid: {
     status: 401,
     doc:
-      'A /v1/twilio upgrade without X-Twilio-Signature, or with one that is not ' +
-      'the signature of TWILIO_PUBLIC_URL under TWILIO_AUTH_TOKEN.',
+      'A /v1/twilio upgrade without X-Twilio-Signature, ' +
+      'or with one that is not the signature of TWILIO_PUBLIC_URL ' +
+      'under TWILIO_AUTH_TOKEN.',
   },
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
   not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
