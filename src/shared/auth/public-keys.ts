@@ -8,6 +8,14 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
 
 export class PublicKeyParseError extends Error {}
 
+/** The key types that verify the algorithms of jwt-algorithms.ts: RSA for RS and PS, EC for ES. */
+const JWT_KEY_TYPES: ReadonlySet<string> = new Set(['rsa', 'rsa-pss', 'ec']);
+
+/** Whether `key` can verify a stream token: anything else is refused when the keys are loaded. */
+export function isJwtVerificationKey(key: KeyObject): boolean {
+  return key.type === 'public' && JWT_KEY_TYPES.has(key.asymmetricKeyType ?? '');
+}
+
 /** Returns every key in `pem`; throws PublicKeyParseError naming the bad block. */
 export function parsePublicKeys(pem: string): KeyObject[] {
   const text = pem.replace(/\\n/g, '\n'); // keys pasted into one-line env values
@@ -19,7 +27,7 @@ export function parsePublicKeys(pem: string): KeyObject[] {
     }
     try {
       const key = createPublicKey(block);
-      if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss' && key.asymmetricKeyType !== 'ec') {
+      if (!isJwtVerificationKey(key)) {
         throw new PublicKeyParseError(`PEM block ${i + 1} is a ${key.asymmetricKeyType} key, not RSA or EC`);
       }
       return key;

@@ -10,6 +10,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import type convict from 'convict';
+import { ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm } from '../auth/jwt-algorithms';
 
 export type PubsubAdapter = 'in_memory' | 'redis_streams' | 'kafka';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -82,17 +83,6 @@ export interface Config {
   sslCertPath: string;
 }
 
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-] as const;
 export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256'];
 
 const MiB = 1024 * 1024;
@@ -205,7 +195,7 @@ export function checkHostPort(entry: string): string | undefined {
 }
 
 function checkAlgorithm(alg: string): string | undefined {
-  if ((ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg)) return undefined;
+  if (isAsymmetricAlgorithm(alg)) return undefined;
   return `asymmetric JWT algorithms only, from ${ASYMMETRIC_ALGORITHMS.join(', ')} (got "${alg}"; none and HMAC are never accepted)`;
 }
 

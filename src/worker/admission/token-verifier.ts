@@ -10,6 +10,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { isAsymmetricAlgorithm } from '../../shared/auth/jwt-algorithms';
+import { isJwtVerificationKey } from '../../shared/auth/public-keys';
 import type { Config } from '../../shared/config/config-schema';
 import { IngestError } from '../../shared/errors';
 
@@ -32,19 +34,6 @@ export interface TokenVerifierOptions {
   allowedTenants: string[];
 }
 
-/** What jsonwebtoken 9 can verify with a public key; EdDSA is not among them. */
-const VERIFIABLE_ALGORITHMS: ReadonlySet<string> = new Set([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-]);
-
 /** `none` and HMAC are refused whatever the configuration says (algorithm confusion). */
 function isForbiddenAlgorithm(alg: string): boolean {
   return alg.toLowerCase() === 'none' || /^hs/i.test(alg);
@@ -64,15 +53,14 @@ export class TokenVerifier {
   constructor(opts: TokenVerifierOptions) {
     if (opts.keys.length === 0) throw new IngestError('config_invalid', 'no JWT public key configured');
     for (const key of opts.keys) {
-      const type = key.asymmetricKeyType;
-      if (key.type !== 'public' || (type !== 'rsa' && type !== 'rsa-pss' && type !== 'ec')) {
+      if (!isJwtVerificationKey(key)) {
         throw new IngestError(
           'config_invalid',
-          `JWT public keys must be RSA or EC public keys (got ${key.type} ${type ?? 'key'})`,
+          `JWT public keys must be RSA or EC public keys (got ${key.type} ${key.asymmetricKeyType ?? 'key'})`,
         );
       }
     }
-    const unsupported = opts.algorithms.filter((alg) => !isForbiddenAlgorithm(alg) && !VERIFIABLE_ALGORITHMS.has(alg));
+    const unsupported = opts.algorithms.filter((alg) => !isForbiddenAlgorithm(alg) && !isAsymmetricAlgorithm(alg));
     if (unsupported.length > 0) {
       throw new IngestError(
         'config_invalid',

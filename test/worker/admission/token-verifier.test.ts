@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { ASYMMETRIC_ALGORITHMS } from '../../../src/shared/auth/jwt-algorithms';
+import { loadConfig } from '../../../src/shared/config/config';
 import { DEFAULT_JWT_ALGORITHMS } from '../../../src/shared/config/config-schema';
 import { IngestError, type ErrorCode } from '../../../src/shared/errors';
 import { parsePublicKeys } from '../../../src/shared/auth/public-keys';
@@ -239,5 +242,19 @@ describe('TokenVerifier', () => {
   test('a configuration without keys or with EdDSA is refused at construction', () => {
     assert.throws(() => verifier({ keys: [] }), { code: 'config_invalid' });
     assert.throws(() => verifier({ algorithms: ['EdDSA'] }), { code: 'config_invalid' });
+  });
+
+  test('every algorithm JWT_ALGORITHMS accepts verifies a token signed with it', () => {
+    const loaded = loadConfig({ JWT_ALGORITHMS: ASYMMETRIC_ALGORITHMS.join(',') });
+    assert.ok(loaded.ok, 'the configuration accepts every asymmetric algorithm');
+    const curves: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+    for (const alg of ASYMMETRIC_ALGORITHMS) {
+      const curve = curves[alg];
+      const pair = curve ? generateKeyPairSync('ec', { namedCurve: curve }) : undefined;
+      const keys = pair ? [pair.publicKey] : parsePublicKeys(rsa.publicKeyPem);
+      const v = TokenVerifier.fromConfig({ ...loaded.config, jwtAlgorithms: [alg] }, keys);
+      const token = signToken(pair?.privateKey ?? rsa.privateKey, {}, { algorithm: alg });
+      assert.equal(v.verify(token).tenantId, 'tenant-a', alg);
+    }
   });
 });
