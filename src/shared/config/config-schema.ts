@@ -10,9 +10,9 @@
 import net from 'node:net';
 import os from 'node:os';
 import type convict from 'convict';
+import { ADAPTER_NAMES, type AdapterName } from './adapter-names';
 import { ASYMMETRIC_ALGORITHMS, isAsymmetricAlgorithm } from '../auth/jwt-algorithms';
 
-export type PubsubAdapter = 'in_memory' | 'redis_streams' | 'kafka';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -37,7 +37,7 @@ export interface Config {
   metricsHost: string;
   metricsScrapeTimeoutMs: number;
 
-  pubsubAdapter: PubsubAdapter;
+  pubsubAdapter: AdapterName;
   backendConnectTimeoutMs: number;
   backendUnhealthyAfterMs: number;
   redisUrl: string;
@@ -387,7 +387,7 @@ export const schema: convict.Schema<Config> = {
 
   pubsubAdapter: {
     doc: 'Backend: redis_streams, kafka or in_memory (default redis_streams when NODE_ENV=production, else in_memory).',
-    format: oneOf(['in_memory', 'redis_streams', 'kafka']),
+    format: oneOf(ADAPTER_NAMES),
     default: 'in_memory',
     env: 'PUBSUB_ADAPTER',
   },

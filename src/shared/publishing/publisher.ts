@@ -9,8 +9,9 @@
 import { assertRecordRoutable, type IngestRecord } from './records';
 import type { BackendHealthSnapshot } from './backend-health';
 import { IngestError, PublishError } from '../errors';
+import type { AdapterName } from '../config/adapter-names';
 
-export type AdapterName = 'in_memory' | 'redis_streams' | 'kafka';
+export type { AdapterName };
 
 export interface Publisher {
   readonly adapter: AdapterName;
