@@ -8,7 +8,8 @@
  * Exit codes: 0 clean, 1 crash, 69 start-up failure, 70 data left unpublished.
  */
 import cluster from 'node:cluster';
-import { configFromJson, loadConfig, WORKER_CONFIG_ENV } from '../shared/config/config';
+import { loadConfig } from '../shared/config/config';
+import { configFromJson, WORKER_CONFIG_ENV } from '../shared/config/config-handoff';
 import { EXIT } from '../shared/process/exit-codes';
 import type { Config } from '../shared/config/config-schema';
 import { IngestError } from '../shared/errors';

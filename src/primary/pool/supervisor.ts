@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BackendHealthSnapshot } from '../../shared/publishing/backend-health';
 import type { Config } from '../../shared/config/config-schema';
-import { configToJson, WORKER_CONFIG_ENV } from '../../shared/config/config';
+import { configToJson, WORKER_CONFIG_ENV } from '../../shared/config/config-handoff';
 import { EXIT } from '../../shared/process/exit-codes';
 import {
   isWorkerToPrimary,

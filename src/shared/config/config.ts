@@ -10,15 +10,10 @@
 import fs from 'node:fs';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type convict from 'convict';
-import { IngestError } from '../errors';
-import {
-  schema,
-  SENSITIVE_KEYS,
-  splitCredentialEntry,
-  splitTenantEntry,
-  TENANT_PATTERN,
-  type Config,
-} from './config-schema';
+import { schema, type Config } from './config-schema';
+import { shownValue } from './config-mask';
+import { deepFreeze, errorMessage, isPlainObject } from './plain-values';
+import { splitCredentialEntry, splitTenantEntry, TENANT_PATTERN } from './telephony-entries';
 import { parsePublicKeys } from '../auth/public-keys';
 
 export type ConfigSource = 'default' | 'file' | 'env';
@@ -48,7 +43,6 @@ interface KeySpec {
   readonly env: string;
   readonly item: convict.SchemaObj;
   readonly format: convict.Format;
-  readonly sensitive: boolean;
 }
 
 interface Given {
@@ -72,7 +66,6 @@ const SPECS: readonly KeySpec[] = Object.entries(schema).map(([key, entry]) => {
     env: String(item.env),
     item,
     format: item.format as convict.Format,
-    sensitive: SENSITIVE_KEYS.includes(key as Key),
   };
 });
 const SPEC_BY_KEY = new Map<Key, KeySpec>(SPECS.map((s) => [s.key, s]));
@@ -134,7 +127,7 @@ function resolveKey(load: Load, spec: KeySpec): void {
   } catch (err) {
     load.problems.push({
       variable: spec.env,
-      value: shown(spec, raw),
+      value: shownValue(spec.key, raw),
       expected: errorMessage(err),
       source: given?.source ?? 'default',
     });
@@ -147,7 +140,7 @@ function problemFor(load: Load, key: Key, expected: string): void {
   const given = load.given.get(key);
   load.problems.push({
     variable: spec.env,
-    value: shown(spec, given ? given.raw : spec.item.default),
+    value: shownValue(spec.key, given ? given.raw : spec.item.default),
     expected,
     source: given?.source ?? 'default',
   });
@@ -385,94 +378,4 @@ function readText(load: Load, key: Key, expected: string): string | undefined {
     problemFor(load, key, `${expected} (${errorMessage(err)})`);
     return undefined;
   }
-}
-
-/** The environment variable through which the primary hands each worker its configuration. */
-export const WORKER_CONFIG_ENV = 'INGEST_CONFIG';
-
-/** The primary hands workers the validated config through the environment as JSON. */
-export function configToJson(config: Readonly<Config>): string {
-  return JSON.stringify(config);
-}
-
-/** Rebuilds a config made by configToJson: checks its shape only, not the rules again. */
-export function configFromJson(json: string): Readonly<Config> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (err) {
-    throw new IngestError('config_invalid', `configuration JSON does not parse: ${errorMessage(err)}`, { cause: err });
-  }
-  if (!isPlainObject(parsed)) throw new IngestError('config_invalid', 'configuration JSON is not an object');
-  for (const spec of SPECS) {
-    if (kindOf(parsed[spec.key]) !== kindOf(spec.item.default)) {
-      throw new IngestError(
-        'config_invalid',
-        `configuration JSON: ${spec.key} is missing or not a ${kindOf(spec.item.default)}`,
-      );
-    }
-  }
-  const extra = Object.keys(parsed).filter((k) => !SPEC_BY_KEY.has(k as Key));
-  if (extra.length > 0)
-    throw new IngestError('config_invalid', `configuration JSON has unknown keys: ${extra.join(', ')}`);
-  return deepFreeze(parsed as unknown as Config);
-}
-
-/** A copy for logs, with every sensitive value masked. */
-export function maskedConfig(config: Readonly<Config>): Readonly<Config> {
-  const copy = structuredClone(config) as Config;
-  for (const key of SENSITIVE_KEYS) {
-    const value = copy[key];
-    if (typeof value === 'string') (copy as unknown as Record<string, unknown>)[key] = maskSecret(value);
-    else if (Array.isArray(value))
-      (copy as unknown as Record<string, unknown>)[key] = value.map((item) => maskSecret(String(item)));
-  }
-  return deepFreeze(copy);
-}
-
-const URL_PARTS = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^/?#]*)@)?([^?]*)(\?.*)?$/is;
-
-/**
- * Masks a secret: a URL keeps its scheme, user name, host and path (what an
- * operator needs to spot a typo) but loses its password and query; anything
- * else becomes ****.
- */
-export function maskSecret(text: string): string {
-  if (text === '') return '';
-  const m = URL_PARTS.exec(text);
-  if (!m || (m[3] ?? '').includes('@')) return '****';
-  const [, scheme, userinfo, rest, query] = m;
-  let user = '';
-  if (userinfo !== undefined) {
-    const colon = userinfo.indexOf(':');
-    // No colon: the whole userinfo may be a password written in the user slot.
-    user = colon < 0 ? '****@' : `${userinfo.slice(0, colon)}:****@`;
-  }
-  return `${scheme}${user}${rest}${query === undefined ? '' : '?****'}`;
-}
-
-function shown(spec: KeySpec, raw: unknown): string {
-  // A list of secrets shows each entry masked (none: nothing), never "****" for an empty list.
-  if (spec.sensitive && Array.isArray(raw)) return raw.map((item) => maskSecret(String(item))).join(',');
-  const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw));
-  return spec.sensitive ? maskSecret(text) : text;
-}
-
-function deepFreeze<T extends object>(value: T): Readonly<T> {
-  for (const inner of Object.values(value)) {
-    if (inner !== null && typeof inner === 'object') deepFreeze(inner as object);
-  }
-  return Object.freeze(value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function kindOf(value: unknown): string {
-  return Array.isArray(value) ? 'array' : typeof value;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { splitCredentialEntry } from '../../shared/config/config-schema';
+import { splitCredentialEntry } from '../../shared/config/telephony-entries';
 import { addRange, normalize } from './client-address';
 
 export interface BasicCredentials {

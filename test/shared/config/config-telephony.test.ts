@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig, maskedConfig, type ConfigProblem } from '../../../src/shared/config/config';
+import { loadConfig, type ConfigProblem } from '../../../src/shared/config/config';
+import { maskedConfig } from '../../../src/shared/config/config-mask';
 import { formatConfigReport } from '../../../src/shared/config/config-report';
 
 function problemsOf(env: NodeJS.ProcessEnv): ConfigProblem[] {

@@ -5,14 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  loadConfig,
-  configToJson,
-  configFromJson,
-  maskedConfig,
-  maskSecret,
-  type ConfigProblem,
-} from '../../../src/shared/config/config';
+import { loadConfig, type ConfigProblem } from '../../../src/shared/config/config';
+import { configToJson, configFromJson } from '../../../src/shared/config/config-handoff';
+import { maskedConfig, maskSecret } from '../../../src/shared/config/config-mask';
 import { formatConfigReport } from '../../../src/shared/config/config-report';
 import { DEFAULT_JWT_ALGORITHMS } from '../../../src/shared/config/config-schema';
 import { IngestError } from '../../../src/shared/errors';

@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../../../shared/config/config-schema';
 import type { MediaFormat } from '../../../shared/protocol';
-import { splitTenantEntry } from '../../../shared/config/config-schema';
+import { splitTenantEntry } from '../../../shared/config/telephony-entries';
 import type { JsonObject } from './telephony-message';
 
 export type TelephonySource = 'exotel' | 'twilio';
