@@ -1,9 +1,8 @@
 /**
  * Renders docs/config.md from the schema, so the reference page cannot drift
  * from the code: `npm run docs:config` writes it, and
- * test/shared/config-doc.test.ts fails when the committed page is stale.
+ * test/shared/config/config-doc.test.ts fails when the committed page is stale.
  */
-import type convict from 'convict';
 import { schema, SENSITIVE_KEYS, type Config } from './config-schema';
 
 /** Defaults computed on the machine at start-up; printed as words so the page is the same everywhere. */
@@ -61,18 +60,18 @@ Values marked secret are masked in reports and logs.
 `;
 
 export function renderConfigDoc(): string {
-  const rows = Object.entries(schema).map(([key, entry]) => renderRow(key as keyof Config, entry as convict.SchemaObj));
+  const rows = (Object.keys(schema) as Array<keyof Config>).map(renderRow);
   return `${INTRO}${rows.join('\n')}\n`;
 }
 
-function renderRow(key: keyof Config, item: convict.SchemaObj): string {
-  const format = item.format as convict.Format | undefined;
+function renderRow(key: keyof Config): string {
+  const item = schema[key];
   const secret = SENSITIVE_KEYS.includes(key) ? ' Secret.' : '';
   const cells = [
-    `\`${String(item.env)}\``,
+    `\`${item.env}\``,
     MACHINE_DEFAULTS[key] ?? renderDefault(item.default),
-    format?.name ?? 'any',
-    `${item.doc ?? ''}${secret}`,
+    item.format.name,
+    `${item.doc}${secret}`,
   ];
   return `| ${cells.map(escapeCell).join(' | ')} |`;
 }

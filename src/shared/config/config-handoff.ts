@@ -3,7 +3,6 @@
  * result through the environment as JSON, so workers never read files or
  * variables themselves (and cannot disagree with the primary).
  */
-import type convict from 'convict';
 import { IngestError } from '../errors';
 import { schema, type Config } from './config-schema';
 import { deepFreeze, errorMessage, isPlainObject } from './plain-values';
@@ -24,8 +23,7 @@ export function configFromJson(json: string): Readonly<Config> {
     throw new IngestError('config_invalid', `configuration JSON does not parse: ${errorMessage(err)}`, { cause: err });
   }
   if (!isPlainObject(parsed)) throw new IngestError('config_invalid', 'configuration JSON is not an object');
-  for (const [key, entry] of Object.entries(schema)) {
-    const item = entry as convict.SchemaObj;
+  for (const [key, item] of Object.entries(schema)) {
     if (kindOf(parsed[key]) !== kindOf(item.default)) {
       throw new IngestError('config_invalid', `configuration JSON: ${key} is missing or not a ${kindOf(item.default)}`);
     }
