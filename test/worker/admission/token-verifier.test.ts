@@ -257,4 +257,13 @@ describe('TokenVerifier', () => {
       assert.equal(v.verify(token).tenantId, 'tenant-a', alg);
     }
   });
+
+  test('a key type that cannot verify the accepted algorithms is refused by the key parser and the verifier', () => {
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    const pem = ed.export({ type: 'spki', format: 'pem' }).toString();
+    assert.throws(() => parsePublicKeys(pem), /ed25519 key, not RSA or EC/);
+    assert.throws(() => verifier({ keys: [ed] }), { code: 'config_invalid', message: /RSA or EC public keys/ });
+    const loaded = loadConfig({ JWT_PUBLIC_KEY: pem });
+    assert.ok(!loaded.ok && loaded.problems[0].variable === 'JWT_PUBLIC_KEY');
+  });
 });
