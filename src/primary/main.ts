@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../shared/process/logger';
 import { Registry } from 'prom-client';
 import { ClusterMetrics } from './metrics/cluster-metrics';
 import { reloadConfig } from './config-reload';
-import { clusterHealthBody } from './pool/cluster-health';
+import { toHealthBody } from '../shared/health/health-status';
 import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
 import { EXIT } from '../shared/process/exit-codes';
 import { MetricsServer } from './metrics/metrics-server';
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     {
       metrics: () => clusterMetrics.scrape(),
       contentType: Registry.PROMETHEUS_CONTENT_TYPE,
-      health: () => clusterHealthBody(supervisor.currentView()),
+      health: () => toHealthBody(supervisor.currentView()),
     },
     logger,
   );

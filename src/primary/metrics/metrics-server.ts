@@ -6,12 +6,13 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
+import { healthHttpStatus, type HealthBody } from '../../shared/health/health-status';
 import { ROUTES, routePath } from '../../shared/routes';
 
 export interface MetricsEndpoints {
   readonly metrics: () => Promise<string>;
   readonly contentType: string;
-  readonly health: () => { status: string; [key: string]: unknown };
+  readonly health: () => HealthBody;
 }
 
 export class MetricsServer {
@@ -60,7 +61,7 @@ export class MetricsServer {
     }
     if (path === ROUTES.health) {
       const body = this.endpoints.health();
-      res.writeHead(body.status === 'unhealthy' ? 503 : 200, {
+      res.writeHead(healthHttpStatus(body), {
         'Content-Type': 'application/json',
         'Cache-Control': 'no-store',
       });

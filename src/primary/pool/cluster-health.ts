@@ -2,7 +2,8 @@
  * The cluster's health as the primary sees it: workers ready vs expected, each
  * worker's backend state, and whether the service is draining. The primary
  * serves it on METRICS_PORT and shares it with every worker, so /health on
- * PORT reflects the cluster whichever worker answers.
+ * PORT reflects the cluster whichever worker answers (both bodies come from
+ * shared/health's toHealthBody).
  *
  *   unhealthy: shutting down, no worker ready, or no worker can publish
  *   degraded:  fewer workers ready than expected, or a worker's backend failing
@@ -42,14 +43,4 @@ export function sameView(a: ClusterView | undefined, b: ClusterView): boolean {
     a.workers.alive === b.workers.alive &&
     a.workers.expected === b.workers.expected
   );
-}
-
-export function clusterHealthBody(view: ClusterView, now = Date.now()): { status: string; [key: string]: unknown } {
-  return {
-    status: view.status,
-    service: 'ingest',
-    pubsub: view.pubsub,
-    timestamp: new Date(now).toISOString(),
-    workers: view.workers,
-  };
 }

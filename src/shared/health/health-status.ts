@@ -1,6 +1,7 @@
 /**
- * The body of GET /health (protocol and issue contract):
- * {"status":"healthy"|"degraded"|"unhealthy","service":"ingest","pubsub":bool,"timestamp":ISO}
+ * The body of GET /health (protocol and issue contract), on a worker's PORT and
+ * on the primary's METRICS_PORT alike:
+ * {"status":"healthy"|"degraded"|"unhealthy","service":"ingest","pubsub":bool,"timestamp":ISO,"workers"?:{…}}
  * healthy: the backend works; degraded: publishes fail or the connection was
  * lost recently; unhealthy (503): the backend has been unreachable longer than
  * BACKEND_UNHEALTHY_AFTER_MS, or the worker is draining or closed.
@@ -9,12 +10,38 @@ import type { BackendHealthSnapshot } from '../publishing/backend-health';
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
-export interface HealthBody {
+/** Workers ready vs expected: known only where the primary's view of the cluster is. */
+export interface WorkerCounts {
+  readonly alive: number;
+  readonly expected: number;
+}
+
+/** What a /health body says about the service, before the fixed fields are added. */
+export interface HealthState {
   readonly status: HealthStatus;
-  readonly service: 'ingest';
   readonly pubsub: boolean;
+  readonly workers?: WorkerCounts;
+}
+
+export interface HealthBody extends HealthState {
+  readonly service: 'ingest';
   readonly timestamp: string;
-  readonly [extra: string]: unknown;
+}
+
+/** The one place a /health body is put together, so the worker's and the primary's never drift apart. */
+export function toHealthBody(state: HealthState, now = Date.now()): HealthBody {
+  return {
+    status: state.status,
+    service: 'ingest',
+    pubsub: state.pubsub,
+    timestamp: new Date(now).toISOString(),
+    ...(state.workers ? { workers: state.workers } : {}),
+  };
+}
+
+/** Load balancers act on the status code alone: only unhealthy takes the instance out. */
+export function healthHttpStatus(body: HealthBody): 200 | 503 {
+  return body.status === 'unhealthy' ? 503 : 200;
 }
 
 export function backendStatus(backend: BackendHealthSnapshot, unhealthyAfterMs: number, now: number): HealthStatus {
@@ -33,6 +60,7 @@ export function backendStatus(backend: BackendHealthSnapshot, unhealthyAfterMs: 
   }
 }
 
+/** A worker's own /health body, from its backend alone. */
 export function healthBody(
   backend: BackendHealthSnapshot,
   unhealthyAfterMs: number,
@@ -40,10 +68,5 @@ export function healthBody(
   now = Date.now(),
 ): HealthBody {
   const status = draining ? 'unhealthy' : backendStatus(backend, unhealthyAfterMs, now);
-  return {
-    status,
-    service: 'ingest',
-    pubsub: backend.state === 'up' || backend.state === 'degraded',
-    timestamp: new Date(now).toISOString(),
-  };
+  return toHealthBody({ status, pubsub: backend.state === 'up' || backend.state === 'degraded' }, now);
 }

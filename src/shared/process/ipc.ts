@@ -7,14 +7,13 @@
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { BackendHealthSnapshot } from '../publishing/backend-health';
+import type { HealthState, WorkerCounts } from '../health/health-status';
 
 export type WorkerMetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
 
-/** What the primary tells every worker about the cluster, for their /health. */
-export interface ClusterView {
-  readonly status: 'healthy' | 'degraded' | 'unhealthy';
-  readonly pubsub: boolean;
-  readonly workers: { readonly alive: number; readonly expected: number };
+/** What the primary tells every worker about the cluster, for their /health (the body's own fields). */
+export interface ClusterView extends HealthState {
+  readonly workers: WorkerCounts;
   readonly draining: boolean;
 }
 
