@@ -8,23 +8,36 @@
  * failing at start-up); 70 shutdown left data unpublished; 78 bad configuration.
  */
 import net from 'node:net';
+import { Registry } from 'prom-client';
 import { loadConfig } from '../shared/config/config';
 import { formatConfigReport, problemLine } from '../shared/config/config-report';
 import type { Config } from '../shared/config/config-schema';
-import { createLogger, type Logger } from '../shared/process/logger';
-import { Registry } from 'prom-client';
-import { ClusterMetrics } from './metrics/cluster-metrics';
-import { reloadConfig } from './config-reload';
 import { toHealthBody } from '../shared/health/health-status';
-import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
 import { EXIT } from '../shared/process/exit-codes';
+import { createLogger, type Logger } from '../shared/process/logger';
+import { reloadConfig } from './config-reload';
+import { createDevCredentials, devClientCommand, needsDevCredentials } from './dev-credentials';
+import { ClusterMetrics } from './metrics/cluster-metrics';
 import { MetricsServer } from './metrics/metrics-server';
 import { createPrimaryMetrics } from './metrics/primary-metrics';
+import { ClusterLauncher } from './pool/cluster-launcher';
+import { ClusterViewBroadcaster } from './pool/cluster-view-broadcaster';
 import { RollingRestart } from './pool/rolling-restart';
-import { Supervisor } from './pool/supervisor';
+import { ShutdownCoordinator } from './pool/shutdown-coordinator';
+import { WorkerPool } from './pool/worker-pool';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir's compiled tree; read it at run time
+// package.json sits outside rootDir's compiled tree: it is read at run time.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../../package.json') as { version: string };
+
+/** The primary's parts, each wired to the others when it is built. */
+interface Primary {
+  readonly pool: WorkerPool;
+  readonly view: ClusterViewBroadcaster;
+  readonly metricsServer: MetricsServer;
+  readonly roll: RollingRestart;
+  readonly shutdown: ShutdownCoordinator;
+}
 
 /** Fails fast, with one clear line, when something already listens on the port. */
 function checkPortFree(port: number, host: string): Promise<boolean> {
@@ -35,6 +48,20 @@ function checkPortFree(port: number, host: string): Promise<boolean> {
   });
 }
 
+async function checkPortsFree(config: Readonly<Config>): Promise<boolean> {
+  for (const [name, port, host] of [
+    ['PORT', config.port, config.host],
+    ['METRICS_PORT', config.metricsPort, config.metricsHost],
+  ] as const) {
+    if (await checkPortFree(port, host)) continue;
+    process.stderr.write(
+      `error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`,
+    );
+    return false;
+  }
+  return true;
+}
+
 function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<Config> {
   if (!needsDevCredentials(config)) return config;
   const dev = createDevCredentials({
@@ -43,7 +70,8 @@ function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   });
   logger.warn(
-    'no JWT_PUBLIC_KEY configured: generated a development key pair; this is for development only, never for production',
+    'no JWT_PUBLIC_KEY configured: generated a development key pair; ' +
+      'this is for development only, never for production',
   );
   logger.info(
     { dev_token: dev.token, expires_at: dev.expiresAt.toISOString() },
@@ -53,14 +81,15 @@ function withDevCredentials(config: Readonly<Config>, logger: Logger): Readonly<
   return Object.freeze({ ...config, jwtPublicKey: dev.publicKeyPem });
 }
 
-async function main(): Promise<void> {
+/** The validated configuration and the logger, or undefined when the primary must not start (exit code set). */
+function loadStartupConfig(): { config: Readonly<Config>; logger: Logger } | undefined {
   const result = loadConfig(process.env);
   if (!result.ok) {
     process.stderr.write(
       formatConfigReport(result, { color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR }) + '\n',
     );
     process.exitCode = EXIT.configInvalid;
-    return;
+    return undefined;
   }
   const logger = createLogger({ level: result.config.logLevel, role: 'primary' });
   for (const warning of result.warnings) logger.warn(warning);
@@ -68,103 +97,81 @@ async function main(): Promise<void> {
   if (!config.jwtPublicKey && config.supportExotel) {
     logger.warn('no JWT key configured: the native endpoint is off; /v1/ingest serves Exotel streams only');
   }
+  return { config, logger };
+}
 
-  for (const [name, port] of [
-    ['PORT', config.port],
-    ['METRICS_PORT', config.metricsPort],
-  ] as const) {
-    const host = name === 'PORT' ? config.host : config.metricsHost;
-    if (!(await checkPortFree(port, host))) {
-      process.stderr.write(
-        `error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`,
-      );
-      process.exitCode = EXIT.failed;
-      return;
-    }
-  }
-
-  let stop: (code: number, why: string) => Promise<void> = async () => undefined;
-  const primaryMetrics = createPrimaryMetrics(version, () => supervisor.counts());
-  const supervisor = new Supervisor(config, logger, {
-    onFatal: (code, text) => {
-      process.stderr.write(`error: ${text}\n`);
-      void stop(code === 'port_in_use' ? EXIT.failed : EXIT.configInvalid, code);
-    },
-    onRestart: () => primaryMetrics.workerRestarts.inc(),
-  });
+function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
+  const pool = new WorkerPool(config, new ClusterLauncher(logger), logger);
+  const primaryMetrics = createPrimaryMetrics(version, () => pool.counts());
   const clusterMetrics = new ClusterMetrics(
-    () => supervisor.workers(),
+    () => pool.workers(),
     primaryMetrics.registry,
     config.metricsScrapeTimeoutMs,
   );
-  supervisor.metrics = clusterMetrics;
+  pool.on('restart', () => primaryMetrics.workerRestarts.inc());
+  pool.on('metrics', (workerId, requestId, metrics) => clusterMetrics.onResponse(workerId, requestId, metrics));
+  pool.on('exit', (record) => clusterMetrics.retire(record.worker.id));
+  const view = new ClusterViewBroadcaster(pool, logger);
   const metricsServer = new MetricsServer(
     {
       metrics: () => clusterMetrics.scrape(),
       contentType: Registry.PROMETHEUS_CONTENT_TYPE,
-      health: () => toHealthBody(supervisor.currentView()),
+      health: () => toHealthBody(view.current()),
     },
     logger,
   );
-  const roll = new RollingRestart(supervisor, logger);
+  const exit = (code: number): never => process.exit(code);
+  const shutdown = new ShutdownCoordinator({ pool, view, servers: [metricsServer], logger, exit });
+  pool.on('fatal', (code, text) => {
+    process.stderr.write(`error: ${text}\n`);
+    void shutdown.stop(code === 'port_in_use' ? EXIT.failed : EXIT.configInvalid, code);
+  });
+  return { pool, view, metricsServer, roll: new RollingRestart(pool, logger), shutdown };
+}
 
-  let exiting = false;
-  stop = async (code: number, why: string): Promise<void> => {
-    if (exiting) {
-      logger.info({ signal: why }, 'already shutting down: ignored');
-      return;
-    }
-    exiting = true;
-    logger.info({ reason: why }, 'stopping');
-    const outcome = await supervisor.shutdown();
-    await metricsServer.close();
-    if (!outcome.clean && code === EXIT.ok) {
-      logger.error(
-        { lost_streams: outcome.lostStreams, lost_bytes: outcome.lostBytes, killed_workers: outcome.killed },
-        'shutdown incomplete: data was left unpublished',
-      );
-      code = EXIT.dataLost;
-    } else if (code === EXIT.ok && outcome.startFailing) {
-      // Nothing was lost, but the service was not working: never exit 0 after a crash loop.
-      logger.error('stopped while workers were failing at start-up');
-      code = EXIT.failed;
-    } else if (code === EXIT.ok) {
-      logger.info('shutdown complete: everything buffered was published');
-    }
-    logger.flush();
-    process.exit(code);
-  };
-  process.on('SIGTERM', () => void stop(EXIT.ok, 'SIGTERM'));
-  process.on('SIGINT', () => void stop(EXIT.ok, 'SIGINT'));
-  const onRollSignal = (signal: string): void => {
-    if (exiting) return;
-    logger.info({ signal }, 'rolling restart requested: re-reading the configuration');
-    const reload = reloadConfig(supervisor.config, process.env);
-    if (!reload.ok) {
-      logger.error(
-        { problems: reload.problems.map(problemLine) },
-        'rolling restart refused: the configuration no longer validates; the workers keep running as they are',
-      );
-      return;
-    }
-    for (const warning of reload.warnings) logger.warn(warning);
-    if (reload.kept.length > 0)
-      logger.warn({ settings: reload.kept }, 'these settings change only with a full restart: kept as they were');
-    if (reload.changed.length > 0)
-      logger.info({ settings: reload.changed }, 'configuration changed: the new workers use it');
-    supervisor.reconfigure(reload.config);
-    void roll.request();
-  };
-  process.on('SIGHUP', () => onRollSignal('SIGHUP'));
-  process.on('SIGUSR2', () => onRollSignal('SIGUSR2'));
+/** SIGHUP, SIGUSR2: re-read the configuration, then replace the workers one at a time. */
+function rollingRestart({ pool, roll, shutdown }: Primary, logger: Logger, signal: string): void {
+  if (shutdown.started) return;
+  logger.info({ signal }, 'rolling restart requested: re-reading the configuration');
+  const reload = reloadConfig(pool.config, process.env);
+  if (!reload.ok) {
+    logger.error(
+      { problems: reload.problems.map(problemLine) },
+      'rolling restart refused: the configuration no longer validates; the workers keep running as they are',
+    );
+    return;
+  }
+  for (const warning of reload.warnings) logger.warn(warning);
+  if (reload.kept.length > 0)
+    logger.warn({ settings: reload.kept }, 'these settings change only with a full restart: kept as they were');
+  if (reload.changed.length > 0)
+    logger.info({ settings: reload.changed }, 'configuration changed: the new workers use it');
+  pool.reconfigure(reload.config);
+  void roll.request();
+}
 
-  const metricsPort = await metricsServer.listen(config.metricsPort, config.metricsHost);
-  supervisor.start();
+async function main(): Promise<void> {
+  const startup = loadStartupConfig();
+  if (!startup) return;
+  const { config, logger } = startup;
+  if (!(await checkPortsFree(config))) {
+    process.exitCode = EXIT.failed;
+    return;
+  }
+  const primary = buildPrimary(config, logger);
+  process.on('SIGTERM', () => void primary.shutdown.stop(EXIT.ok, 'SIGTERM'));
+  process.on('SIGINT', () => void primary.shutdown.stop(EXIT.ok, 'SIGINT'));
+  process.on('SIGHUP', () => rollingRestart(primary, logger, 'SIGHUP'));
+  process.on('SIGUSR2', () => rollingRestart(primary, logger, 'SIGUSR2'));
+
+  const metricsPort = await primary.metricsServer.listen(config.metricsPort, config.metricsHost);
+  primary.pool.start();
+  primary.view.start();
   logger.info(
     { workers: config.workers, port: config.port, metrics_port: metricsPort, adapter: config.pubsubAdapter },
     'primary started',
   );
-  await supervisor.whenAllReady();
+  await primary.pool.whenAllReady();
   logger.info({ workers: config.workers, port: config.port }, 'all workers ready');
 }
 

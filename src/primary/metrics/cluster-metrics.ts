@@ -13,9 +13,9 @@
  * folded into a `retired` set that stays in the sum. Increments between that
  * snapshot and the exit are lost; they are at most one scrape interval's worth.
  */
-import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, Gauge, Registry, type PrometheusContentType } from 'prom-client';
 import { message, type WorkerMetricsJson } from '../../shared/process/ipc';
+import type { WorkerHandle } from '../pool/worker-launcher';
 
 interface PendingScrape {
   readonly waiting: Set<number>;
@@ -33,7 +33,7 @@ export class ClusterMetrics {
   private readonly missing: Gauge;
 
   constructor(
-    private readonly workers: () => Worker[],
+    private readonly workers: () => WorkerHandle[],
     private readonly primaryRegistry: Registry,
     private readonly timeoutMs: number,
   ) {
@@ -103,7 +103,7 @@ export class ClusterMetrics {
     void this.compactRetired();
   }
 
-  private collect(workers: Worker[]): Promise<Map<number, WorkerMetricsJson>> {
+  private collect(workers: WorkerHandle[]): Promise<Map<number, WorkerMetricsJson>> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
       const scrape: PendingScrape = {
@@ -119,11 +119,8 @@ export class ClusterMetrics {
       this.pending.set(requestId, scrape);
       if (workers.length === 0) return scrape.done();
       for (const worker of workers) {
-        try {
-          worker.send(message({ type: 'metrics_request', requestId }));
-        } catch {
-          scrape.waiting.delete(worker.id); // the channel closed between the filter and the send
-        }
+        // The channel closed between the filter and the send: nothing will answer.
+        if (!worker.send(message({ type: 'metrics_request', requestId }))) scrape.waiting.delete(worker.id);
       }
       if (scrape.waiting.size === 0) scrape.done();
     });

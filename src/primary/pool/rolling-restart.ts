@@ -6,14 +6,16 @@
  * queued (one at most) and runs when the roll ends; a shutdown stops the roll.
  */
 import type { Logger } from 'pino';
-import type { Supervisor } from './supervisor';
+import type { WorkerPool } from './worker-pool';
+
+export type RollablePool = Pick<WorkerPool, 'activeRecords' | 'draining' | 'forkAndWaitReady' | 'refill' | 'retire'>;
 
 export class RollingRestart {
   private running: Promise<void> | undefined;
   private queued = false;
 
   constructor(
-    private readonly supervisor: Supervisor,
+    private readonly pool: RollablePool,
     private readonly logger: Logger,
   ) {}
 
@@ -30,7 +32,7 @@ export class RollingRestart {
     }
     this.running = this.run().finally(() => {
       this.running = undefined;
-      if (this.queued && !this.supervisor.draining) {
+      if (this.queued && !this.pool.draining) {
         this.queued = false;
         void this.request();
       }
@@ -39,17 +41,17 @@ export class RollingRestart {
   }
 
   private async run(): Promise<void> {
-    const old = this.supervisor.activeRecords();
+    const old = this.pool.activeRecords();
     this.logger.info({ workers: old.length }, 'rolling restart: replacing workers one at a time');
     for (const record of old) {
-      if (this.supervisor.draining) return;
+      if (this.pool.draining) return;
       if (record.worker.isDead()) {
-        this.supervisor.refill();
+        this.pool.refill();
         continue;
       }
       let replacement;
       try {
-        replacement = await this.supervisor.forkAndWaitReady();
+        replacement = await this.pool.forkAndWaitReady();
       } catch (err) {
         this.logger.error(
           { err: (err as Error).message },
@@ -57,13 +59,13 @@ export class RollingRestart {
         );
         return;
       }
-      if (this.supervisor.draining) return;
+      if (this.pool.draining) return;
       this.logger.info(
         { old_worker: record.worker.id, new_worker: replacement.worker.id },
         'replacement ready: draining the old worker',
       );
-      await this.supervisor.retire(record);
-      this.supervisor.refill();
+      await this.pool.retire(record);
+      this.pool.refill();
     }
     this.logger.info('rolling restart complete');
   }
