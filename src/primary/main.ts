@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => rollingRestart(primary, logger, 'SIGHUP'));
   process.on('SIGUSR2', () => rollingRestart(primary, logger, 'SIGUSR2'));
 
-  const metricsPort = await primary.metricsServer.listen(config.metricsPort, config.metricsHost);
+  const metricsPort = await primary.metricsServer.start(config.metricsPort, config.metricsHost);
   primary.pool.start();
   primary.view.start();
   logger.info(

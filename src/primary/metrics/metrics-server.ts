@@ -26,7 +26,8 @@ export class MetricsServer {
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
-  listen(port: number, host: string): Promise<number> {
+  /** Resolves with the port bound, once listening. */
+  start(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
@@ -37,6 +38,7 @@ export class MetricsServer {
     });
   }
 
+  /** Idempotent: every call gets the same promise. */
   close(): Promise<void> {
     this.closing ??= new Promise((resolve) => {
       this.server.close(() => resolve());

@@ -11,7 +11,7 @@
  */
 import type { BackendHealthSnapshot } from '../../shared/publishing/backend-health';
 import type { ClusterView } from '../../shared/process/ipc';
-import { backendStatus } from '../../shared/health/health-status';
+import { backendStatus, type HealthStatus } from '../../shared/health/health-status';
 
 export interface WorkerHealthInput {
   readonly ready: boolean;
@@ -28,7 +28,7 @@ export function clusterView(
   const ready = workers.filter((w) => w.ready);
   const statuses = ready.map((w) => (w.backend ? backendStatus(w.backend, unhealthyAfterMs, now) : 'degraded'));
   const pubsub = ready.some((w) => w.backend?.state === 'up' || w.backend?.state === 'degraded');
-  let status: ClusterView['status'] = 'healthy';
+  let status: HealthStatus = 'healthy';
   if (draining || ready.length === 0 || statuses.every((s) => s === 'unhealthy')) status = 'unhealthy';
   else if (ready.length < expected || statuses.some((s) => s !== 'healthy')) status = 'degraded';
   return { status, pubsub, workers: { alive: ready.length, expected }, draining };
