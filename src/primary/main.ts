@@ -122,6 +122,7 @@ function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
   );
   const exit = (code: number): never => process.exit(code);
   const shutdown = new ShutdownCoordinator({ pool, view, servers: [metricsServer], logger, exit });
+  // Restarting cannot fix these: stop, with 1 for a taken port and 78 for configuration (docs/architecture.md).
   pool.on('fatal', (code, text) => {
     process.stderr.write(`error: ${text}\n`);
     void shutdown.stop(code === 'port_in_use' ? EXIT.failed : EXIT.configInvalid, code);
