@@ -4,7 +4,7 @@
  * and JSON 404 and 405 answers for everything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HealthBody } from '../../shared/health/health-status';
+import { healthHttpStatus, type HealthBody } from '../../shared/health/health-status';
 import { ROUTES, routePath } from '../../shared/routes';
 import { RETRY_AFTER_S } from './upgrade-refusal';
 
@@ -26,7 +26,7 @@ export class HealthRoutes {
     switch (path) {
       case ROUTES.health: {
         const body = this.probe.health();
-        return sendJson(res, body.status === 'unhealthy' ? 503 : 200, body);
+        return sendJson(res, healthHttpStatus(body), body);
       }
       case ROUTES.ready:
         return this.probe.ready()
