@@ -10,7 +10,8 @@
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
-import type { StreamSession, StreamTransport } from '../stream/stream-session';
+import type { StreamSession } from '../stream/stream-session';
+import type { StreamTransport } from '../stream/stream-transport';
 
 export interface ConnectionBindingOptions {
   readonly startTimeoutMs: number;

@@ -5,7 +5,7 @@
  * stream is given up on (the owner closes it with 1013). Confirmations that
  * bring the backlog under the limit resume reading.
  */
-import type { StreamTransport } from './stream-session';
+import type { StreamTransport } from './stream-transport';
 
 export class BackpressureGate {
   private paused = false;

@@ -19,16 +19,7 @@ import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import type { WorkerStats } from '../metrics/worker-stats';
-
-/** What a session needs from its socket. */
-export interface StreamTransport {
-  readonly isOpen: boolean;
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  terminate(): void;
-  pause(): void;
-  resume(): void;
-}
+import { closeTransport, type StreamTransport } from './stream-transport';
 
 export interface SessionLimits {
   readonly bufferDurationMs: number;
@@ -293,16 +284,16 @@ export class StreamSession {
     wasStreaming: boolean,
   ): Promise<void> {
     if (close?.terminate) this.transport.terminate();
-    else if (close && !close.waitForBackend) this.closeSocket(close.code, close.reason);
+    else if (close && !close.waitForBackend) closeTransport(this.transport, close.code, close.reason, this.log);
     await this.queue.whenIdle();
     const failure = this.queue.failure;
     if (close?.waitForBackend && !this.socketClosed) {
       if (failure) {
         this.send(this.messages?.error(failure.code, failure.message));
-        this.closeSocket(1011, 'backend refused the data');
+        closeTransport(this.transport, 1011, 'backend refused the data', this.log);
       } else {
         if (close.stopped) this.send(this.messages?.stopped(this.nextSeq - 1, this.frames));
-        this.closeSocket(close.code, close.reason);
+        closeTransport(this.transport, close.code, close.reason, this.log);
       }
     }
     this.state = 'closed';
@@ -319,16 +310,6 @@ export class StreamSession {
       );
     }
     this.maybeFinished();
-  }
-
-  /** A close that cannot throw: a session that failed to close would never finish, and hold up shutdown. */
-  private closeSocket(code: number, reason: string): void {
-    try {
-      this.transport.close(code, truncateReason(reason));
-    } catch (err) {
-      this.log.error({ err, close_code: code }, 'closing the socket failed: terminating it');
-      this.transport.terminate();
-    }
   }
 
   /** Moves buffered frames into the publish queue as one audio record. */
@@ -433,12 +414,4 @@ export class StreamSession {
 
 function makeBacklogError(bytes: number): IngestError {
   return new IngestError('backlog_full', `unpublished backlog of ${bytes} bytes did not drain in time`);
-}
-
-/** WebSocket close reasons are limited to 123 bytes: cut by whole characters, never inside one. */
-export function truncateReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= 123) return reason;
-  let cut = [...reason];
-  while (Buffer.byteLength(cut.join('')) > 120) cut = cut.slice(0, -1);
-  return cut.join('') + '...';
 }
