@@ -19,6 +19,7 @@ import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import type { WorkerStats } from '../metrics/worker-stats';
+import { StreamReplies } from './stream-replies';
 import { closeTransport, type StreamTransport } from './stream-transport';
 
 export interface SessionLimits {
@@ -57,6 +58,7 @@ export class StreamSession {
   private media: MediaFormat | undefined;
   private readonly buffer = new FrameBuffer();
   private readonly queue: StreamPublishQueue;
+  private readonly replies: StreamReplies;
   private nextSeq = 1;
   private frames = 0;
   private sinceAck = 0;
@@ -76,9 +78,10 @@ export class StreamSession {
     private tenantId: string,
     private readonly source: Source,
     private readonly deps: SessionDeps,
-    private messages: ServerMessages | undefined,
+    messages: ServerMessages | undefined,
   ) {
     this.log = deps.logger;
+    this.replies = new StreamReplies(transport, messages);
     this.queue = new StreamPublishQueue(deps.publisher, {
       onConfirmed: (record, ms) => this.onConfirmed(record, ms),
       onFailed: (error, record, outcome) => this.onPublishFailed(error, record, outcome),
@@ -113,7 +116,7 @@ export class StreamSession {
 
   /** Starts the stream; `replies` switches the reply dialect (legacy clients). */
   begin(start: StreamStart, replies?: ServerMessages): void {
-    if (replies) this.messages = replies;
+    if (replies) this.replies.useDialect(replies);
     if (start.tenantId !== undefined) this.tenantId = start.tenantId;
     const streamId = start.streamId ?? randomUUID();
     this.base = {
@@ -143,7 +146,7 @@ export class StreamSession {
     });
     this.lastActivityAt = Date.now();
     this.idleTimer = setTimeout(this.onIdleCheck, this.deps.limits.idleTimeoutMs);
-    this.send(this.messages?.started(streamId, start.interactionId, start.firstSeq));
+    this.replies.started(streamId, start.interactionId, start.firstSeq);
     this.log.info({ media: start.media, first_seq: start.firstSeq }, 'stream started');
   }
 
@@ -158,10 +161,10 @@ export class StreamSession {
     stats.bytesReceived += data.length;
     if (this.buffer.add(data, seq, now)) this.armFlushTimer();
     if (this.buffer.bytes >= this.deps.limits.maxChunkBytes) this.flush();
-    if (this.messages !== undefined && ++this.sinceAck === this.deps.limits.ackInterval) {
+    if (this.replies.enabled && ++this.sinceAck === this.deps.limits.ackInterval) {
       this.sinceAck = 0;
       stats.acksSent++;
-      this.send(this.messages.ack(seq));
+      this.replies.ack(seq);
     }
     if (this.backpressure.check(this.unpublishedBytes)) {
       this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
@@ -227,7 +230,7 @@ export class StreamSession {
   /** A protocol or policy violation: error message, close with its code, publish what was buffered. */
   fail(error: IngestError): Promise<void> {
     this.log.warn({ code: error.code, close_code: error.closeCode }, error.message);
-    this.send(this.messages?.error(error.code, error.message));
+    this.replies.error(error.code, error.message);
     const code = error.closeCode ?? 1008;
     return this.end('error', { code, reason: error.message });
   }
@@ -289,10 +292,10 @@ export class StreamSession {
     const failure = this.queue.failure;
     if (close?.waitForBackend && !this.socketClosed) {
       if (failure) {
-        this.send(this.messages?.error(failure.code, failure.message));
+        this.replies.error(failure.code, failure.message);
         closeTransport(this.transport, 1011, 'backend refused the data', this.log);
       } else {
-        if (close.stopped) this.send(this.messages?.stopped(this.nextSeq - 1, this.frames));
+        if (close.stopped) this.replies.stopped(this.nextSeq - 1, this.frames);
         closeTransport(this.transport, close.code, close.reason, this.log);
       }
     }
@@ -359,7 +362,7 @@ export class StreamSession {
     stats.observePublish(durationMs / 1000);
     if (record.type !== 'audio') return;
     this.lastCommitted = record.seq_end;
-    this.send(this.messages?.committed(record.seq_end));
+    this.replies.committed(record.seq_end);
   }
 
   private onPublishFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
@@ -381,13 +384,9 @@ export class StreamSession {
     );
     stats.bytesRejected += this.queue.backlogBytes;
     if (this.state === 'streaming') {
-      this.send(this.messages?.error(error.code, error.message));
+      this.replies.error(error.code, error.message);
       void this.end('error', { code: 1011, reason: 'backend refused the data' });
     }
-  }
-
-  private send(text: string | undefined): void {
-    if (text !== undefined && this.transport.isOpen) this.transport.send(text);
   }
 
   private clearTimers(): void {
