@@ -1,17 +1,14 @@
 /**
  * A stream's frames waiting to become one `audio` record. Frames are kept as
  * the Buffers ws handed over and concatenated once, at flush: the hot path is
- * an array push and two additions.
+ * an array push and two additions. RecordBuilder.audio turns them into the record.
  */
-import type { AudioRecord, RecordBase } from '../../shared/publishing/records';
-import type { MediaFormat } from '../../shared/protocol';
-
 export class FrameBuffer {
   private frames: Buffer[] = [];
   private bytesHeld = 0;
-  private firstSeq = 0;
-  private lastSeq = 0;
-  private firstAt = 0;
+  private startSeq = 0;
+  private endSeq = 0;
+  private startedAt = 0;
 
   get bytes(): number {
     return this.bytesHeld;
@@ -21,38 +18,40 @@ export class FrameBuffer {
     return this.frames.length;
   }
 
+  /** The seq of the oldest frame held (meaningless while empty). */
+  get firstSeq(): number {
+    return this.startSeq;
+  }
+
+  /** The seq of the newest frame held (meaningless while empty). */
+  get lastSeq(): number {
+    return this.endSeq;
+  }
+
+  /** When the oldest frame held arrived, in epoch ms: the record's received_at. */
+  get firstAt(): number {
+    return this.startedAt;
+  }
+
   /** Returns true when this frame is the first of a new record (arm the flush timer). */
   add(frame: Buffer, seq: number, now: number): boolean {
     const first = this.frames.length === 0;
     if (first) {
-      this.firstSeq = seq;
-      this.firstAt = now;
+      this.startSeq = seq;
+      this.startedAt = now;
     }
-    this.lastSeq = seq;
+    this.endSeq = seq;
     this.frames.push(frame);
     this.bytesHeld += frame.length;
     return first;
   }
 
-  /** Empties the buffer into one audio record; undefined when there is nothing to flush. */
-  take(base: Omit<RecordBase, 'received_at'>, media: MediaFormat): AudioRecord | undefined {
-    const count = this.frames.length;
-    if (count === 0) return undefined;
-    const payload = count === 1 ? this.frames[0] : Buffer.concat(this.frames, this.bytesHeld);
-    const record: AudioRecord = {
-      type: 'audio',
-      ...base,
-      received_at: new Date(this.firstAt).toISOString(),
-      seq_start: this.firstSeq,
-      seq_end: this.lastSeq,
-      frames: count,
-      encoding: media.encoding,
-      sample_rate: media.sample_rate,
-      channels: media.channels,
-      payload,
-    };
+  /** Empties the buffer: the frames' bytes in order, concatenated only when there is more than one. */
+  takePayload(): Buffer {
+    const frames = this.frames;
+    const payload = frames.length === 1 ? frames[0] : Buffer.concat(frames, this.bytesHeld);
     this.frames = [];
     this.bytesHeld = 0;
-    return record;
+    return payload;
   }
 }

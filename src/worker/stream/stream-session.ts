@@ -17,6 +17,7 @@ import type { MediaFormat, ServerMessages } from '../../shared/protocol';
 import { IngestError } from '../../shared/errors';
 import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
+import { RecordBuilder } from './record-builder';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { StreamReplies } from './stream-replies';
@@ -54,8 +55,8 @@ type State = 'awaiting_start' | 'streaming' | 'ending' | 'closed';
 
 export class StreamSession {
   private state: State = 'awaiting_start';
-  private base: Omit<RecordBase, 'received_at'> | undefined;
-  private media: MediaFormat | undefined;
+  /** Set at begin(): the stream's ids and media, stamped on each of its records. */
+  private records: RecordBuilder | undefined;
   private readonly buffer = new FrameBuffer();
   private readonly queue: StreamPublishQueue;
   private readonly replies: StreamReplies;
@@ -106,7 +107,7 @@ export class StreamSession {
   }
 
   get interactionId(): string | undefined {
-    return this.base?.interaction_id;
+    return this.records?.ids.interaction_id;
   }
 
   /** Bytes received but not yet confirmed by the backend. */
@@ -119,13 +120,11 @@ export class StreamSession {
     if (replies) this.replies.useDialect(replies);
     if (start.tenantId !== undefined) this.tenantId = start.tenantId;
     const streamId = start.streamId ?? randomUUID();
-    this.base = {
-      tenant_id: this.tenantId,
-      interaction_id: start.interactionId,
-      stream_id: streamId,
-      source: this.source,
-    };
-    this.media = start.media;
+    const records = new RecordBuilder(
+      { tenant_id: this.tenantId, interaction_id: start.interactionId, stream_id: streamId, source: this.source },
+      start.media,
+    );
+    this.records = records;
     this.nextSeq = start.firstSeq;
     this.state = 'streaming';
     this.deps.stats.streamsActive++;
@@ -134,16 +133,7 @@ export class StreamSession {
       interaction_id: start.interactionId,
       stream_id: streamId,
     });
-    this.queue.push({
-      type: 'stream_started',
-      ...this.base,
-      received_at: new Date().toISOString(),
-      encoding: start.media.encoding,
-      sample_rate: start.media.sample_rate,
-      channels: start.media.channels,
-      first_seq: start.firstSeq,
-      metadata: start.metadata,
-    });
+    this.queue.push(records.started(start.firstSeq, start.metadata));
     this.lastActivityAt = Date.now();
     this.idleTimer = setTimeout(this.onIdleCheck, this.deps.limits.idleTimeoutMs);
     this.replies.started(streamId, start.interactionId, start.firstSeq);
@@ -194,9 +184,9 @@ export class StreamSession {
 
   /** A record other than audio (dtmf, mark) in its place between frames. */
   event(record: (base: RecordBase) => IngestRecord): void {
-    if (!this.base) return;
+    if (!this.records) return;
     this.flush();
-    this.queue.push(record({ ...this.base, received_at: new Date().toISOString() }));
+    this.queue.push(this.records.event(record));
   }
 
   pong(): void {
@@ -265,14 +255,7 @@ export class StreamSession {
     this.clearTimers();
     if (wasStreaming) {
       this.flush();
-      this.queue.push({
-        type: 'stream_ended',
-        ...this.base!,
-        received_at: new Date().toISOString(),
-        last_seq: this.nextSeq - 1,
-        frames: this.frames,
-        reason,
-      });
+      this.queue.push(this.records!.ended(this.nextSeq - 1, this.frames, reason));
       this.deps.stats.streamsActive--;
     }
     this.backpressure.release();
@@ -321,7 +304,7 @@ export class StreamSession {
     // record arms a new one.
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const record = this.buffer.take(this.base!, this.media!);
+    const record = this.records!.audio(this.buffer);
     if (record) this.queue.push(record);
   }
 
