@@ -1,9 +1,9 @@
 /**
- * One stream, whatever its source protocol: owns its frame buffer, its ordered
- * publish queue, its timers (flush, idle, back-pressure) and the records that
- * describe it. Source protocols (native, and telephony dialects) translate
- * their messages into calls on this class; it answers through a
- * StreamTransport and, for sources that get replies, ServerMessages.
+ * One stream, whatever its source protocol: its state machine, its buffering
+ * into records, its acks and the way each of its ends closes. Source protocols
+ * (native, and telephony dialects) translate their messages into calls on this
+ * class. The rest is delegated: liveness (ping, idle), the records' shapes,
+ * the reply dialect, the ordered publish queue and back-pressure.
  *
  * Life: awaiting_start → streaming → ending → closed. Every way out of
  * `streaming` flushes the buffer into the queue first, so what was acked is
@@ -11,15 +11,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { IngestError } from '../../shared/errors';
+import type { MediaFormat, ServerMessages } from '../../shared/protocol';
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { EndReason, IngestRecord, RecordBase, Source } from '../../shared/publishing/records';
-import type { MediaFormat, ServerMessages } from '../../shared/protocol';
-import { IngestError } from '../../shared/errors';
+import type { WorkerStats } from '../metrics/worker-stats';
 import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { RecordBuilder } from './record-builder';
+import { StreamLiveness } from './stream-liveness';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
-import type { WorkerStats } from '../metrics/worker-stats';
 import { StreamReplies } from './stream-replies';
 import { closeTransport, type StreamTransport } from './stream-transport';
 
@@ -53,6 +54,18 @@ export interface StreamStart {
 
 type State = 'awaiting_start' | 'streaming' | 'ending' | 'closed';
 
+/** How an end closes the socket; undefined when the peer closed it first. */
+interface EndClose {
+  readonly code: number;
+  readonly reason: string;
+  /** Close only once every record has settled, with 1011 instead if the backend refused one. */
+  readonly waitForBackend?: boolean;
+  /** Reply `stopped` before that close. */
+  readonly stopped?: boolean;
+  /** No close handshake: the peer is gone. */
+  readonly terminate?: boolean;
+}
+
 export class StreamSession {
   private state: State = 'awaiting_start';
   /** Set at begin(): the stream's ids and media, stamped on each of its records. */
@@ -63,14 +76,12 @@ export class StreamSession {
   private nextSeq = 1;
   private frames = 0;
   private sinceAck = 0;
-  private lastActivityAt = Date.now();
   private lastCommitted = 0;
-  private alive = true;
   private readonly backpressure: BackpressureGate;
+  private readonly liveness: StreamLiveness;
   private socketClosed = false;
   private finished = false;
   private flushTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
   private endPromise: Promise<void> | undefined;
   private log: Logger;
 
@@ -96,6 +107,7 @@ export class StreamSession {
         if (this.state === 'streaming') void this.fail(makeBacklogError(this.unpublishedBytes));
       },
     );
+    this.liveness = new StreamLiveness(deps.limits.idleTimeoutMs, this.backpressure, (idleMs) => this.onIdle(idleMs));
   }
 
   get started(): boolean {
@@ -134,8 +146,7 @@ export class StreamSession {
       stream_id: streamId,
     });
     this.queue.push(records.started(start.firstSeq, start.metadata));
-    this.lastActivityAt = Date.now();
-    this.idleTimer = setTimeout(this.onIdleCheck, this.deps.limits.idleTimeoutMs);
+    this.liveness.watchIdle();
     this.replies.started(streamId, start.interactionId, start.firstSeq);
     this.log.info({ media: start.media, first_seq: start.firstSeq }, 'stream started');
   }
@@ -144,7 +155,7 @@ export class StreamSession {
   frame(data: Buffer): void {
     const seq = this.nextSeq++;
     const now = Date.now();
-    this.lastActivityAt = now;
+    this.liveness.touch(now);
     this.frames++;
     const stats = this.deps.stats;
     stats.framesReceived++;
@@ -179,7 +190,7 @@ export class StreamSession {
   }
 
   keepalive(): void {
-    this.lastActivityAt = Date.now();
+    this.liveness.touch(Date.now());
   }
 
   /** A record other than audio (dtmf, mark) in its place between frames. */
@@ -190,26 +201,15 @@ export class StreamSession {
   }
 
   pong(): void {
-    this.alive = true;
+    this.liveness.pong();
   }
 
   /** Called by the worker's heartbeat every PING_INTERVAL_MS. Returns false when the peer is gone. */
   heartbeat(ping: () => void): boolean {
-    if (this.backpressure.isPaused) {
-      // Reading is paused (back-pressure): the peer's pongs sit unread in the
-      // socket, so silence proves nothing. BACKPRESSURE_TIMEOUT_MS bounds this
-      // state; after it the peer gets a full interval to answer again.
-      this.alive = true;
-      return true;
-    }
-    if (!this.alive) {
-      this.log.warn('no pong since the previous ping: terminating');
-      void this.end('ping_timeout', { code: 0, reason: 'ping timeout', terminate: true });
-      return false;
-    }
-    this.alive = false;
-    ping();
-    return true;
+    if (this.liveness.heartbeat(ping)) return true;
+    this.log.warn('no pong since the previous ping: terminating');
+    void this.end('ping_timeout', { code: 0, reason: 'ping timeout', terminate: true });
+    return false;
   }
 
   /** `stop` from the client: flush, wait for the backend, reply `stopped`, close 1000. */
@@ -244,11 +244,7 @@ export class StreamSession {
     this.maybeFinished();
   }
 
-  private end(
-    reason: EndReason,
-    close:
-      { code: number; reason: string; waitForBackend?: boolean; stopped?: boolean; terminate?: boolean } | undefined,
-  ): Promise<void> {
+  private end(reason: EndReason, close: EndClose | undefined): Promise<void> {
     if (this.endPromise) return this.endPromise;
     const wasStreaming = this.state === 'streaming';
     this.state = 'ending';
@@ -258,17 +254,11 @@ export class StreamSession {
       this.queue.push(this.records!.ended(this.nextSeq - 1, this.frames, reason));
       this.deps.stats.streamsActive--;
     }
-    this.backpressure.release();
     this.endPromise = this.finishEnd(reason, close, wasStreaming);
     return this.endPromise;
   }
 
-  private async finishEnd(
-    reason: EndReason,
-    close:
-      { code: number; reason: string; waitForBackend?: boolean; stopped?: boolean; terminate?: boolean } | undefined,
-    wasStreaming: boolean,
-  ): Promise<void> {
+  private async finishEnd(reason: EndReason, close: EndClose | undefined, wasStreaming: boolean): Promise<void> {
     if (close?.terminate) this.transport.terminate();
     else if (close && !close.waitForBackend) closeTransport(this.transport, close.code, close.reason, this.log);
     await this.queue.whenIdle();
@@ -317,21 +307,11 @@ export class StreamSession {
     if (this.state === 'streaming') this.flush();
   };
 
-  private readonly onIdleCheck = (): void => {
-    this.idleTimer = undefined;
+  private onIdle(idleMs: number): void {
     if (this.state !== 'streaming') return;
-    const limit = this.deps.limits.idleTimeoutMs;
-    // While reading is paused the client's frames sit unread: it is not idle,
-    // and BACKPRESSURE_TIMEOUT_MS (1013) is what bounds that state.
-    if (this.backpressure.isPaused) this.lastActivityAt = Date.now();
-    const idleFor = Date.now() - this.lastActivityAt;
-    if (idleFor >= limit) {
-      this.log.info({ idle_ms: idleFor }, 'idle timeout');
-      void this.end('idle_timeout', { code: 1000, reason: 'idle timeout', waitForBackend: true });
-      return;
-    }
-    this.idleTimer = setTimeout(this.onIdleCheck, limit - idleFor);
-  };
+    this.log.info({ idle_ms: idleMs }, 'idle timeout');
+    void this.end('idle_timeout', { code: 1000, reason: 'idle timeout', waitForBackend: true });
+  }
 
   private onBacklogDrained(): void {
     if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
@@ -372,11 +352,11 @@ export class StreamSession {
     }
   }
 
+  /** Every timer the session owns, and reading resumed (an ending stream must read the peer's close). Idempotent. */
   private clearTimers(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.liveness.stop();
     this.backpressure.release();
   }
 
