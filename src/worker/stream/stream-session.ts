@@ -18,6 +18,7 @@ import type { EndReason, IngestRecord, RecordBase, Source } from '../../shared/p
 import type { WorkerStats } from '../metrics/worker-stats';
 import { BackpressureGate } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
+import { PublishOutcomes } from './publish-outcomes';
 import { RecordBuilder } from './record-builder';
 import { StreamLiveness } from './stream-liveness';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
@@ -73,6 +74,7 @@ export class StreamSession {
   private readonly buffer = new FrameBuffer();
   private readonly queue: StreamPublishQueue;
   private readonly replies: StreamReplies;
+  private readonly outcomes: PublishOutcomes;
   private nextSeq = 1;
   private frames = 0;
   private sinceAck = 0;
@@ -94,6 +96,7 @@ export class StreamSession {
   ) {
     this.log = deps.logger;
     this.replies = new StreamReplies(transport, messages);
+    this.outcomes = new PublishOutcomes(deps.stats, deps.publisher.adapter);
     this.queue = new StreamPublishQueue(deps.publisher, {
       onConfirmed: (record, ms) => this.onConfirmed(record, ms),
       onFailed: (error, record, outcome) => this.onPublishFailed(error, record, outcome),
@@ -320,36 +323,17 @@ export class StreamSession {
   }
 
   private onConfirmed(record: IngestRecord, durationMs: number): void {
-    const stats = this.deps.stats;
-    stats.count(stats.recordsPublished, `${this.deps.publisher.adapter}|${record.type}`);
-    stats.observePublish(durationMs / 1000);
+    this.outcomes.confirmed(record, durationMs);
     if (record.type !== 'audio') return;
     this.lastCommitted = record.seq_end;
     this.replies.committed(record.seq_end);
   }
 
   private onPublishFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
-    const stats = this.deps.stats;
-    const reason = outcome === 'dropped' ? 'invalid_record' : outcome === 'retry' ? 'transient' : 'rejected';
-    stats.count(stats.publishErrors, `${this.deps.publisher.adapter}|${reason}`);
-    if (outcome === 'dropped') {
-      stats.recordsInvalid++;
-      this.log.error({ err: error, record_type: record.type }, 'invalid record dropped (bug): not published');
-      return;
-    }
-    if (outcome === 'retry') {
-      this.log.warn({ err: error.message, record_type: record.type }, 'publish failed: retrying');
-      return;
-    }
-    this.log.error(
-      { err: error, record_type: record.type, unpublished_bytes: this.queue.backlogBytes },
-      'backend refused the record for good',
-    );
-    stats.bytesRejected += this.queue.backlogBytes;
-    if (this.state === 'streaming') {
-      this.replies.error(error.code, error.message);
-      void this.end('error', { code: 1011, reason: 'backend refused the data' });
-    }
+    this.outcomes.failed(error, record, outcome, this.queue.backlogBytes, this.log);
+    if (outcome !== 'stopped' || this.state !== 'streaming') return;
+    this.replies.error(error.code, error.message);
+    void this.end('error', { code: 1011, reason: 'backend refused the data' });
   }
 
   /** Every timer the session owns, and reading resumed (an ending stream must read the peer's close). Idempotent. */
