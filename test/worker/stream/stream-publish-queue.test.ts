@@ -4,39 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendHealth } from '../../../src/shared/publishing/backend-health';
 import { IngestError, PublishError } from '../../../src/shared/errors';
-import type { Publisher } from '../../../src/shared/publishing/publisher';
 import type { IngestRecord } from '../../../src/shared/publishing/records';
 import { StreamPublishQueue, type FailureOutcome } from '../../../src/worker/stream/stream-publish-queue';
-
-/** A publisher whose every publish waits for the test to settle it. */
-class ScriptedPublisher implements Publisher {
-  readonly adapter = 'in_memory' as const;
-  readonly calls: Array<{ record: IngestRecord; resolve: () => void; reject: (err: unknown) => void }> = [];
-  private readonly healthTracker = new BackendHealth();
-  private waiters: Array<() => void> = [];
-  start = async (): Promise<void> => undefined;
-  close = async (): Promise<void> => undefined;
-  health = () => this.healthTracker.current();
-  onHealthChange = (l: Parameters<Publisher['onHealthChange']>[0]) => this.healthTracker.onChange(l);
-  publish(record: IngestRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.calls.push({ record, resolve, reject });
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  /** Resolves when the n-th publish call (1-based) has been made. */
-  nthCall(n: number): Promise<(typeof this.calls)[number]> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.calls.length >= n) resolve(this.calls[n - 1]);
-        else this.waiters.push(check);
-      };
-      check();
-    });
-  }
-}
+import { ScriptedPublisher } from './scripted-publisher';
 
 function audio(seq: number, bytes = 10): IngestRecord {
   return {

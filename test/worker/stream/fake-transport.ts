@@ -1,0 +1,63 @@
+/**
+ * A StreamTransport that records what the session did to its socket. Like ws,
+ * close() and terminate() only stop the socket being open: the session hears
+ * of the close when the test calls onSocketClosed, as ws's 'close' event would.
+ */
+import type { StreamTransport } from '../../../src/worker/stream/stream-transport';
+
+export type Reply = Record<string, unknown> & { type?: string; event?: string };
+
+export class FakeTransport implements StreamTransport {
+  isOpen = true;
+  readonly sent: string[] = [];
+  closedWith: { code: number; reason: string } | undefined;
+  terminated = false;
+  paused = false;
+  /** Makes close() throw, as ws does for a reason it cannot send. */
+  closeThrows = false;
+  private waiters: Array<() => void> = [];
+
+  send(text: string): void {
+    this.sent.push(text);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closeThrows) throw new Error('close failed');
+    this.closedWith = { code, reason };
+    this.shut();
+  }
+
+  terminate(): void {
+    this.terminated = true;
+    this.shut();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  /** Every reply sent, parsed. */
+  replies(): Reply[] {
+    return this.sent.map((text) => JSON.parse(text) as Reply);
+  }
+
+  /** The replies' types (v1 dialect), in order. */
+  replyTypes(): string[] {
+    return this.replies().map((r) => String(r.type));
+  }
+
+  /** Resolves once the session has closed or terminated the socket. */
+  whenShut(): Promise<void> {
+    if (!this.isOpen) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private shut(): void {
+    this.isOpen = false;
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * One StreamSession on a fake transport and a scripted publisher, with every
+ * counter and log line it produces kept for the test to read. Time-driven
+ * rules are tested under node:test's mock timers: enable them (setTimeout and
+ * Date) before opening the session, so that its clocks are the mocked ones.
+ */
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { ServerMessages } from '../../../src/shared/protocol';
+import type { IngestRecord, StreamEndedRecord } from '../../../src/shared/publishing/records';
+import { WorkerStats } from '../../../src/worker/metrics/worker-stats';
+import { StreamSession, type SessionLimits, type StreamStart } from '../../../src/worker/stream/stream-session';
+import { FakeTransport } from './fake-transport';
+import { ScriptedPublisher } from './scripted-publisher';
+
+export const LIMITS: SessionLimits = {
+  bufferDurationMs: 100,
+  ackInterval: 2,
+  maxChunkBytes: 1000,
+  maxStreamBacklogBytes: 3000,
+  backpressureTimeoutMs: 500,
+  idleTimeoutMs: 2000,
+};
+
+export const START: StreamStart = {
+  interactionId: 'call-1',
+  streamId: 'stream-1',
+  media: { encoding: 'pcm_s16le', sample_rate: 8000, channels: 1 },
+  firstSeq: 1,
+  metadata: { agent: 'a-1' },
+};
+
+export interface Harness {
+  readonly session: StreamSession;
+  readonly transport: FakeTransport;
+  readonly publisher: ScriptedPublisher;
+  readonly stats: WorkerStats;
+  /** Every onFinished call, in order. */
+  readonly finished: StreamSession[];
+  readonly logs: Array<{ msg: string } & Record<string, unknown>>;
+}
+
+export interface HarnessOptions {
+  readonly limits?: Partial<SessionLimits>;
+  /** The reply dialect at construction; null for a source that gets no replies (telephony). */
+  readonly messages?: ServerMessages | null;
+}
+
+export function openSession(options: HarnessOptions = {}): Harness {
+  const transport = new FakeTransport();
+  const publisher = new ScriptedPublisher();
+  const stats = new WorkerStats();
+  const finished: StreamSession[] = [];
+  const logs: Harness['logs'] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as never) });
+  const messages = options.messages === null ? undefined : (options.messages ?? new ServerMessages('v1'));
+  const deps = {
+    limits: { ...LIMITS, ...options.limits },
+    publisher,
+    logger,
+    stats,
+    onFinished: finished.push.bind(finished),
+  };
+  const session = new StreamSession(transport, 'tenant-a', 'native', deps, messages);
+  return { session, transport, publisher, stats, finished, logs };
+}
+
+/** A frame of `bytes` bytes, filled with `fill` so that payloads can be told apart. */
+export function frameOf(bytes: number, fill = 1): Buffer {
+  return Buffer.alloc(bytes, fill);
+}
+
+/**
+ * Waits until `condition` holds, letting promise callbacks and I/O run between
+ * checks (mock timers leave setImmediate real). Fails, naming `what`, if it never does.
+ */
+export async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let turn = 0; turn < 1000; turn++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+export function typesOf(records: readonly IngestRecord[]): string[] {
+  return records.map((r) => r.type);
+}
+
+/** The stream_ended record sent to the publisher; fails when there is none. */
+export function endedRecord(publisher: ScriptedPublisher): StreamEndedRecord {
+  const ended = publisher.records().find((r): r is StreamEndedRecord => r.type === 'stream_ended');
+  assert.ok(ended, 'a stream_ended record was published');
+  return ended;
+}
