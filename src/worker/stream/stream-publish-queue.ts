@@ -131,13 +131,15 @@ export class StreamPublishQueue {
       else this.notifyIdle();
       return;
     }
-    const retryable = error instanceof PublishError && error.retryable;
-    this.events.onFailed(error, record, retryable ? 'retry' : 'stopped');
-    if (!retryable) {
+    if (!(error instanceof PublishError && error.retryable)) {
+      // Stopped before the owner hears of it: the owner ends its stream from
+      // this callback, and the stream_ended it pushes must not restart publishing.
       this.failed = error;
+      this.events.onFailed(error, record, 'stopped');
       this.notifyIdle();
       return;
     }
+    this.events.onFailed(error, record, 'retry');
     const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
     this.attempts = Math.min(this.attempts + 1, 16);
     this.retryTimer = setTimeout(() => {

@@ -112,3 +112,17 @@ test('2 abandon() at the shutdown deadline stops retrying and releases waiters',
   await idle;
   assert.equal(queue.backlogBytes, 10, 'the abandoned bytes stay visible for the loss report');
 });
+
+test('2 a record pushed while a permanent refusal is reported does not restart publishing', async () => {
+  const publisher = new ScriptedPublisher();
+  const queue: StreamPublishQueue = new StreamPublishQueue(publisher, {
+    onConfirmed: () => undefined,
+    onFailed: () => queue.push(audio(2)), // as the session pushes its stream_ended
+    onBacklogDrained: () => undefined,
+  });
+  queue.push(audio(1));
+  (await publisher.nthCall(1)).reject(new PublishError('WRONGTYPE', false));
+  await queue.whenIdle();
+  assert.equal(publisher.calls.length, 1, 'the refused record is not sent again');
+  assert.equal(queue.backlogBytes, 20, 'both records stay counted as unpublished');
+});
