@@ -1,7 +1,7 @@
 /**
  * A StreamTransport that records what the session did to its socket. Like ws,
  * close() and terminate() only stop the socket being open: the session hears
- * of the close when the test calls onSocketClosed, as ws's 'close' event would.
+ * of the close when the test says so (peerCloses), as ws's 'close' event would.
  */
 import type { StreamTransport } from '../../../src/worker/stream/stream-transport';
 
@@ -15,7 +15,6 @@ export class FakeTransport implements StreamTransport {
   paused = false;
   /** Makes close() throw, as ws does for a reason it cannot send. */
   closeThrows = false;
-  private waiters: Array<() => void> = [];
 
   send(text: string): void {
     this.sent.push(text);
@@ -24,12 +23,12 @@ export class FakeTransport implements StreamTransport {
   close(code: number, reason: string): void {
     if (this.closeThrows) throw new Error('close failed');
     this.closedWith = { code, reason };
-    this.shut();
+    this.isOpen = false;
   }
 
   terminate(): void {
     this.terminated = true;
-    this.shut();
+    this.isOpen = false;
   }
 
   pause(): void {
@@ -48,16 +47,5 @@ export class FakeTransport implements StreamTransport {
   /** The replies' types (v1 dialect), in order. */
   replyTypes(): string[] {
     return this.replies().map((r) => String(r.type));
-  }
-
-  /** Resolves once the session has closed or terminated the socket. */
-  whenShut(): Promise<void> {
-    if (!this.isOpen) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  private shut(): void {
-    this.isOpen = false;
-    for (const resolve of this.waiters.splice(0)) resolve();
   }
 }

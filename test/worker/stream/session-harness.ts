@@ -1,10 +1,12 @@
 /**
  * One StreamSession on a fake transport and a scripted publisher, with every
- * counter and log line it produces kept for the test to read. Time-driven
- * rules are tested under node:test's mock timers: enable them (setTimeout and
- * Date) before opening the session, so that its clocks are the mocked ones.
+ * counter and log line it produces kept for the test to read. Its clocks are
+ * node:test's mock timers (setTimeout and Date): time passes only when a test
+ * ticks it, so no timer of the session can rescue a broken rule (an idle close
+ * standing in for a missing one) or outlive its test.
  */
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import pino from 'pino';
 import { ServerMessages } from '../../../src/shared/protocol';
 import type { IngestRecord, StreamEndedRecord } from '../../../src/shared/publishing/records';
@@ -46,7 +48,8 @@ export interface HarnessOptions {
   readonly messages?: ServerMessages | null;
 }
 
-export function openSession(options: HarnessOptions = {}): Harness {
+export function openSession(t: TestContext, options: HarnessOptions = {}): Harness {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const transport = new FakeTransport();
   const publisher = new ScriptedPublisher();
   const stats = new WorkerStats();
@@ -68,6 +71,12 @@ export function openSession(options: HarnessOptions = {}): Harness {
 /** A frame of `bytes` bytes, filled with `fill` so that payloads can be told apart. */
 export function frameOf(bytes: number, fill = 1): Buffer {
   return Buffer.alloc(bytes, fill);
+}
+
+/** The peer closed the socket: ws's 'close' event, which the source binding forwards. */
+export function peerCloses(h: Harness, code: number): void {
+  h.transport.isOpen = false;
+  h.session.onSocketClosed(code);
 }
 
 /**

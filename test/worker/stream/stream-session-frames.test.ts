@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { IngestError } from '../../../src/shared/errors';
 import { ServerMessages } from '../../../src/shared/protocol';
 import type { AudioRecord } from '../../../src/shared/publishing/records';
-import { frameOf, openSession, START, typesOf, until, type Harness } from './session-harness';
+import { frameOf, openSession, peerCloses, START, typesOf, until, type Harness } from './session-harness';
 
 /** Begins the stream and waits until the backend confirmed stream_started: later records publish at once. */
 async function beginConfirmed(h: Harness): Promise<void> {
@@ -29,8 +29,8 @@ function audioRanges(h: Harness): Array<[number, number]> {
     .map((r) => [r.seq_start, r.seq_end]);
 }
 
-test('frames become one audio record as soon as the buffer holds MAX_CHUNK_BYTES', async () => {
-  const h = openSession();
+test('frames become one audio record as soon as the buffer holds MAX_CHUNK_BYTES', async (t) => {
+  const h = openSession(t);
   await beginConfirmed(h);
   const frames = [frameOf(400, 1), frameOf(400, 2), frameOf(400, 3)];
   h.session.frame(frames[0]);
@@ -44,8 +44,7 @@ test('frames become one audio record as soon as the buffer holds MAX_CHUNK_BYTES
 });
 
 test('frames are flushed BUFFER_DURATION_MS after the first frame of each record', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const h = openSession();
+  const h = openSession(t);
   await beginConfirmed(h);
   const firstAt = new Date().toISOString();
   h.session.frame(frameOf(10));
@@ -73,8 +72,7 @@ test('frames are flushed BUFFER_DURATION_MS after the first frame of each record
 });
 
 test('a flush by size leaves the next record a full BUFFER_DURATION_MS of its own', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const h = openSession();
+  const h = openSession(t);
   await beginConfirmed(h);
   h.session.frame(frameOf(1000)); // a full chunk: flushed at once
   await audioConfirmed(h, 1);
@@ -89,8 +87,8 @@ test('a flush by size leaves the next record a full BUFFER_DURATION_MS of its ow
   ]);
 });
 
-test('every ACK_INTERVAL-th frame is acked; a confirmed audio record is `committed` by its seq_end', async () => {
-  const h = openSession(); // ACK_INTERVAL 2; 500-byte frames: two per record
+test('every ACK_INTERVAL-th frame is acked; a confirmed audio record is `committed` by its seq_end', async (t) => {
+  const h = openSession(t); // ACK_INTERVAL 2; 500-byte frames: two per record
   h.session.begin(START);
   for (let i = 1; i <= 5; i++) h.session.frame(frameOf(500, i));
   assert.deepEqual(h.transport.replies().slice(1), [
@@ -108,8 +106,8 @@ test('every ACK_INTERVAL-th frame is acked; a confirmed audio record is `committ
   ]);
 });
 
-test('a source that gets no replies (telephony) is sent nothing at all, not even acks', async () => {
-  const h = openSession({ messages: null });
+test('a source that gets no replies (telephony) is sent nothing at all, not even acks', async (t) => {
+  const h = openSession(t, { messages: null });
   h.publisher.confirmAll();
   h.session.begin(START);
   for (let i = 1; i <= 4; i++) h.session.frame(frameOf(500, i));
@@ -119,8 +117,8 @@ test('a source that gets no replies (telephony) is sent nothing at all, not even
   assert.deepEqual(h.transport.closedWith, { code: 1000, reason: 'stream stopped' });
 });
 
-test('a legacy start switches every reply to the event dialect', () => {
-  const h = openSession();
+test('a legacy start switches every reply to the event dialect', (t) => {
+  const h = openSession(t);
   h.session.begin(START, new ServerMessages('legacy'));
   h.session.frame(frameOf(10));
   h.session.frame(frameOf(10));
@@ -130,8 +128,8 @@ test('a legacy start switches every reply to the event dialect', () => {
   ]);
 });
 
-test('frameAt drops a seq already seen, counts a jump forward as a gap, numbers frames as the source', async () => {
-  const h = openSession();
+test('frameAt drops a seq already seen, counts a jump forward as a gap, numbers frames as the source', async (t) => {
+  const h = openSession(t);
   h.publisher.confirmAll();
   h.session.begin(START);
   const outcomes = [1, 1, 4, 5].map((seq) => h.session.frameAt(frameOf(10, seq), seq));
@@ -147,8 +145,8 @@ test('frameAt drops a seq already seen, counts a jump forward as a gap, numbers 
   assert.deepEqual(ended, { ...ended, last_seq: 5, frames: 3 });
 });
 
-test('an event record goes out in its place: the frames received before it are flushed first', async () => {
-  const h = openSession();
+test('an event record goes out in its place: the frames received before it are flushed first', async (t) => {
+  const h = openSession(t);
   h.session.event((base) => ({ ...base, type: 'mark', name: 'before start' }));
   assert.equal(h.publisher.calls.length, 0, 'a stream that has not started has no events');
   h.publisher.confirmAll();
@@ -167,8 +165,8 @@ test('an event record goes out in its place: the frames received before it are f
   assert.deepEqual([mark.tenant_id, mark.interaction_id, mark.stream_id], ['tenant-a', 'call-1', 'stream-1']);
 });
 
-test('reading resumes once confirmations bring the backlog under MAX_STREAM_BACKLOG_BYTES', async () => {
-  const h = openSession();
+test('reading resumes once confirmations bring the backlog under MAX_STREAM_BACKLOG_BYTES', async (t) => {
+  const h = openSession(t);
   h.session.begin(START);
   for (let i = 1; i <= 3; i++) h.session.frame(frameOf(1000, i));
   assert.equal(h.transport.paused, true);
@@ -180,8 +178,7 @@ test('reading resumes once confirmations bring the backlog under MAX_STREAM_BACK
 });
 
 test('while reading is paused neither missing pongs nor IDLE_TIMEOUT_MS end the stream', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const h = openSession({ limits: { backpressureTimeoutMs: 60_000 } });
+  const h = openSession(t, { limits: { backpressureTimeoutMs: 60_000 } });
   h.session.begin(START);
   for (let i = 1; i <= 3; i++) h.session.frame(frameOf(1000, i));
   assert.equal(h.transport.paused, true);
@@ -197,8 +194,8 @@ test('while reading is paused neither missing pongs nor IDLE_TIMEOUT_MS end the 
   assert.deepEqual([h.session.streaming, h.transport.isOpen], [true, true], 'frames sit unread: not idle');
 });
 
-test('abandon() returns the bytes never to be published, and lets an end waiting on the backend finish', async () => {
-  const h = openSession();
+test('abandon() returns the bytes never to be published, and lets an end waiting on the backend finish', async (t) => {
+  const h = openSession(t);
   h.session.begin(START);
   for (let i = 1; i <= 3; i++) h.session.frame(frameOf(100, i));
   const stopping = h.session.stop(); // the backend never answers
@@ -207,14 +204,14 @@ test('abandon() returns the bytes never to be published, and lets an end waiting
   assert.equal(h.transport.isOpen, false);
 });
 
-test('a close that throws terminates the socket instead, so that the session still finishes', async () => {
-  const h = openSession();
+test('a close that throws terminates the socket instead, so that the session still finishes', async (t) => {
+  const h = openSession(t);
   h.transport.closeThrows = true;
   h.publisher.confirmAll();
   h.session.begin(START);
   await h.session.fail(new IngestError('invalid_message', 'text message is not valid JSON'));
   assert.equal(h.transport.terminated, true);
   assert.ok(h.logs.some((l) => l.msg === 'closing the socket failed: terminating it'));
-  h.session.onSocketClosed(1006);
+  peerCloses(h, 1006);
   assert.deepEqual(h.finished, [h.session]);
 });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { IngestError, PublishError } from '../../../src/shared/errors';
 import type { AudioRecord, EndReason } from '../../../src/shared/publishing/records';
 import type { ScriptedPublisher } from './scripted-publisher';
-import { endedRecord, frameOf, openSession, START, typesOf, until, type Harness } from './session-harness';
+import { endedRecord, frameOf, openSession, peerCloses, START, typesOf, until, type Harness } from './session-harness';
 
 /** Begins the stream and buffers frames 1-3 (300 bytes, under MAX_CHUNK_BYTES: nothing flushed yet). */
 function beginWithBuffered(h: Harness): void {
@@ -31,8 +31,8 @@ function assertFlushedThenEnded(publisher: ScriptedPublisher, reason: EndReason)
   );
 }
 
-test('begin takes awaiting_start to streaming: stream_started is published and `started` replied', () => {
-  const { session, transport, publisher, stats } = openSession();
+test('begin takes awaiting_start to streaming: stream_started is published and `started` replied', (t) => {
+  const { session, transport, publisher, stats } = openSession(t);
   assert.deepEqual([session.started, session.streaming, session.interactionId], [false, false, undefined]);
   session.begin(START);
   assert.deepEqual([session.started, session.streaming, session.interactionId], [true, true, 'call-1']);
@@ -59,8 +59,8 @@ test('begin takes awaiting_start to streaming: stream_started is published and `
   );
 });
 
-test('begin takes the tenant from the start when the source learns it there, and makes up a stream_id', () => {
-  const { session, publisher } = openSession();
+test('begin takes the tenant from the start when the source learns it there, and makes up a stream_id', (t) => {
+  const { session, publisher } = openSession(t);
   session.begin({ ...START, streamId: undefined, tenantId: 'tenant-from-start', firstSeq: 7 });
   const [started] = publisher.records();
   assert.equal(started.tenant_id, 'tenant-from-start');
@@ -69,9 +69,10 @@ test('begin takes the tenant from the start when the source learns it there, and
   assert.equal(session.unpublishedBytes, 10);
 });
 
-test('a socket closed before start goes straight to closed: nothing published, finished once', async () => {
-  const { session, transport, publisher, stats, finished } = openSession();
-  session.onSocketClosed(1006);
+test('a socket closed before start goes straight to closed: nothing published, finished once', async (t) => {
+  const h = openSession(t);
+  const { session, transport, publisher, stats, finished } = h;
+  peerCloses(h, 1006);
   assert.deepEqual(finished, [session]);
   assert.equal(stats.streamCloses.get('1006'), 1);
   await session.shutdown(1001, 'server shutting down');
@@ -79,8 +80,9 @@ test('a socket closed before start goes straight to closed: nothing published, f
   assert.deepEqual([publisher.calls.length, transport.sent.length, transport.closedWith], [0, 0, undefined]);
 });
 
-test('a failure before start replies the error and closes with its code, publishing nothing', async () => {
-  const { session, transport, publisher, finished } = openSession();
+test('a failure before start replies the error and closes with its code, publishing nothing', async (t) => {
+  const h = openSession(t);
+  const { session, transport, publisher, finished } = h;
   await session.fail(new IngestError('start_timeout', 'no start message within 5000 ms'));
   assert.deepEqual(transport.replies(), [
     { type: 'error', code: 'start_timeout', message: 'no start message within 5000 ms' },
@@ -88,19 +90,19 @@ test('a failure before start replies the error and closes with its code, publish
   assert.deepEqual(transport.closedWith, { code: 1008, reason: 'no start message within 5000 ms' });
   assert.equal(publisher.calls.length, 0);
   assert.equal(finished.length, 0, 'not finished while the socket is still closing');
-  session.onSocketClosed(1008);
+  peerCloses(h, 1008);
   assert.deepEqual(finished, [session]);
 });
 
-test('shutdown before start closes with the shutdown code at once: there is nothing to wait for', async () => {
-  const { session, transport, publisher } = openSession();
+test('shutdown before start closes with the shutdown code at once: there is nothing to wait for', async (t) => {
+  const { session, transport, publisher } = openSession(t);
   await session.shutdown(1001, 'server shutting down');
   assert.deepEqual(transport.closedWith, { code: 1001, reason: 'server shutting down' });
   assert.deepEqual([publisher.calls.length, transport.sent.length], [0, 0]);
 });
 
-test('stop flushes the buffer, waits for the backend, then replies `stopped` and closes 1000', async () => {
-  const h = openSession();
+test('stop flushes the buffer, waits for the backend, then replies `stopped` and closes 1000', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
   const stopping = h.session.stop();
   assert.deepEqual([h.session.streaming, h.stats.streamsActive], [false, 0]);
@@ -116,12 +118,12 @@ test('stop flushes the buffer, waits for the backend, then replies `stopped` and
   ]);
   assert.deepEqual(h.transport.closedWith, { code: 1000, reason: 'stream stopped' });
   assert.equal(h.finished.length, 0);
-  h.session.onSocketClosed(1000);
+  peerCloses(h, 1000);
   assert.deepEqual(h.finished, [h.session]);
 });
 
-test('a failure while streaming closes with its code at once, and still publishes the buffer', async () => {
-  const h = openSession();
+test('a failure while streaming closes with its code at once, and still publishes the buffer', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
   const failing = h.session.fail(new IngestError('frame_too_large', 'frame exceeds MAX_FRAME_BYTES (1024)'));
   assert.deepEqual(h.transport.closedWith, { code: 1009, reason: 'frame exceeds MAX_FRAME_BYTES (1024)' });
@@ -133,10 +135,11 @@ test('a failure while streaming closes with its code at once, and still publishe
   h.publisher.confirmAll();
   await failing;
   assertFlushedThenEnded(h.publisher, 'error');
+  assert.equal(h.transport.replyTypes().at(-1), 'error', 'no `committed` is sent to a closing socket');
 });
 
-test('shutdown while streaming publishes everything, then closes with the given code and no `stopped`', async () => {
-  const h = openSession();
+test('shutdown while streaming publishes everything, then closes with the given code and no `stopped`', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
   const ending = h.session.shutdown(1012, 'service restarting');
   (await h.publisher.nthCall(1)).resolve();
@@ -149,10 +152,10 @@ test('shutdown while streaming publishes everything, then closes with the given 
   assert.ok(!h.transport.replyTypes().includes('stopped'));
 });
 
-test('a client close while streaming ends as client_closed, publishes the buffer, sends no close', async () => {
-  const h = openSession();
+test('a client close while streaming ends as client_closed, publishes the buffer, sends no close', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
-  h.session.onSocketClosed(1001);
+  peerCloses(h, 1001);
   assert.deepEqual([h.session.streaming, h.stats.streamsActive], [false, 0]);
   assert.equal(h.stats.streamCloses.get('1001'), 1);
   assert.equal(h.finished.length, 0, 'not finished while records are unconfirmed');
@@ -163,8 +166,7 @@ test('a client close while streaming ends as client_closed, publishes the buffer
 });
 
 test('IDLE_TIMEOUT_MS idle ends as idle_timeout, closed 1000; frames and keepalives postpone it', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const h = openSession({ limits: { bufferDurationMs: 60_000 } }); // only the end can flush
+  const h = openSession(t, { limits: { bufferDurationMs: 60_000 } }); // only the end can flush
   h.publisher.confirmAll();
   h.session.begin(START);
   t.mock.timers.tick(1500);
@@ -180,8 +182,8 @@ test('IDLE_TIMEOUT_MS idle ends as idle_timeout, closed 1000; frames and keepali
   assertFlushedThenEnded(h.publisher, 'idle_timeout');
 });
 
-test('no pong between two heartbeats terminates the peer, and the stream ends as ping_timeout', async () => {
-  const h = openSession();
+test('no pong between two heartbeats terminates the peer, and the stream ends as ping_timeout', async (t) => {
+  const h = openSession(t);
   h.publisher.confirmAll();
   beginWithBuffered(h);
   let pings = 0;
@@ -192,14 +194,13 @@ test('no pong between two heartbeats terminates the peer, and the stream ends as
   assert.equal(h.session.heartbeat(ping), false, 'no pong since the second ping');
   assert.equal(pings, 2);
   assert.deepEqual([h.transport.terminated, h.transport.closedWith], [true, undefined]);
-  h.session.onSocketClosed(1006);
+  peerCloses(h, 1006);
   await until(() => h.finished.length === 1, 'the session finished');
   assertFlushedThenEnded(h.publisher, 'ping_timeout');
 });
 
 test('a backlog at its limit for BACKPRESSURE_TIMEOUT_MS fails the stream: backlog_full, 1013', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const h = openSession(); // the backend confirms nothing
+  const h = openSession(t); // the backend confirms nothing
   h.session.begin(START);
   h.session.frame(frameOf(1000, 1));
   h.session.frame(frameOf(1000, 2));
@@ -219,12 +220,12 @@ test('a backlog at its limit for BACKPRESSURE_TIMEOUT_MS fails the stream: backl
   assert.equal(endedRecord(h.publisher).reason, 'error');
 });
 
-test('a record refused for good ends the stream: error, close 1011, its backlog counted rejected', async () => {
-  const h = openSession();
+test('a record refused for good ends the stream: error, close 1011, its backlog counted rejected', async (t) => {
+  const h = openSession(t);
   h.session.begin(START);
   h.session.frame(frameOf(1000)); // flushed by size, queued behind stream_started
   (await h.publisher.nthCall(1)).reject(new PublishError('WRONGTYPE Operation against a key', false));
-  await h.transport.whenShut();
+  await until(() => !h.transport.isOpen, 'the socket closed');
   assert.deepEqual(h.transport.closedWith, { code: 1011, reason: 'backend refused the data' });
   assert.equal(h.transport.replies().at(-1)?.code, 'backend_rejected');
   assert.deepEqual([h.session.streaming, h.stats.streamsActive, h.stats.bytesRejected], [false, 0, 1000]);
@@ -232,8 +233,8 @@ test('a record refused for good ends the stream: error, close 1011, its backlog 
   assert.equal(h.publisher.calls.length, 1, 'nothing more is sent after a refusal');
 });
 
-test('stop after the backend refused a record replies that error and closes 1011 instead of `stopped`', async () => {
-  const h = openSession();
+test('stop after the backend refused a record replies that error and closes 1011 instead of `stopped`', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
   const stopping = h.session.stop();
   (await h.publisher.nthCall(1)).reject(new PublishError('refused', false));
@@ -243,19 +244,19 @@ test('stop after the backend refused a record replies that error and closes 1011
   assert.ok(!h.transport.replyTypes().includes('stopped'));
 });
 
-test('the session finishes once: when its socket closed and every record settled, in either order', async () => {
-  const h = openSession();
+test('the session finishes once: when its socket closed and every record settled, in either order', async (t) => {
+  const h = openSession(t);
   beginWithBuffered(h);
   const stopping = h.session.stop();
   assert.equal(h.session.stop(), stopping, 'a second end is the first one');
-  h.session.onSocketClosed(1000); // the peer closes before the backend confirmed
+  peerCloses(h, 1000); // the peer closes before the backend confirmed
   assert.equal(h.finished.length, 0, 'records still unconfirmed');
   h.publisher.confirmAll();
   await stopping;
   assert.deepEqual(h.finished, [h.session]);
   assert.equal(h.transport.closedWith, undefined, 'a closed socket is not closed again');
   assert.ok(!h.transport.replyTypes().includes('stopped'), 'nothing is sent to a closed socket');
-  h.session.onSocketClosed(1000);
+  peerCloses(h, 1000);
   await h.session.shutdown(1001, 'server shutting down');
   assert.equal(h.finished.length, 1);
 });
