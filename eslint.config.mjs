@@ -90,6 +90,8 @@ export default tseslint.config(
       // An async function without await is how an adapter promises "every outcome is a rejection, never a throw".
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Prettier wraps code at 120 columns but leaves long strings and comments alone.
+      'max-len': ['error', { code: 120, ignoreUrls: true }],
     },
   },
   // A later block replaces an earlier one's no-restricted-imports for the files

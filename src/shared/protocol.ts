@@ -140,7 +140,8 @@ export class ServerMessages {
   }
 
   started(streamId: string, interactionId: string, nextSeq: number): string {
-    return `${this.key}started","stream_id":"${streamId}","interaction_id":${JSON.stringify(interactionId)},"next_seq":${nextSeq}}`;
+    const interaction = JSON.stringify(interactionId);
+    return `${this.key}started","stream_id":"${streamId}","interaction_id":${interaction},"next_seq":${nextSeq}}`;
   }
 
   ack(seq: number): string {

@@ -118,7 +118,8 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
   );
   mapCounter(
     'ingest_telephony_messages_ignored_total',
-    'Telephony messages skipped without effect: invalid_json, unknown_event, before_start, unknown_track, invalid_field.',
+    'Telephony messages skipped without effect: invalid_json, ' +
+      'unknown_event, before_start, unknown_track, invalid_field.',
     ['source', 'reason'],
     stats.telephonyIgnored,
   );

@@ -33,16 +33,19 @@ test('4.1 Basic authorization is parsed whatever the scheme case; other schemes 
   assert.equal(parseBasicAuthorization(undefined), undefined);
 });
 
-test('4.1 Basic credentials map to their tenant; a wrong password, a wrong user or empty credentials match nothing', () => {
-  const store = new BasicCredentialStore(['exo:s3cret=tenant-a', 'other:p=ss:w=rd=tenant-b']);
-  assert.equal(store.size, 2);
-  assert.equal(store.tenantFor({ user: 'exo', password: 's3cret' }), 'tenant-a');
-  assert.equal(store.tenantFor({ user: 'other', password: 'p=ss:w=rd' }), 'tenant-b', 'passwords may hold : and =');
-  assert.equal(store.tenantFor({ user: 'exo', password: 's3cre' }), undefined);
-  assert.equal(store.tenantFor({ user: 'exo', password: 's3cret ' }), undefined);
-  assert.equal(store.tenantFor({ user: 'other', password: 's3cret' }), undefined);
-  assert.equal(store.tenantFor({ user: '', password: '' }), undefined);
-});
+test(
+  '4.1 Basic credentials map to their tenant; a wrong password, a ' + 'wrong user or empty credentials match nothing',
+  () => {
+    const store = new BasicCredentialStore(['exo:s3cret=tenant-a', 'other:p=ss:w=rd=tenant-b']);
+    assert.equal(store.size, 2);
+    assert.equal(store.tenantFor({ user: 'exo', password: 's3cret' }), 'tenant-a');
+    assert.equal(store.tenantFor({ user: 'other', password: 'p=ss:w=rd' }), 'tenant-b', 'passwords may hold : and =');
+    assert.equal(store.tenantFor({ user: 'exo', password: 's3cre' }), undefined);
+    assert.equal(store.tenantFor({ user: 'exo', password: 's3cret ' }), undefined);
+    assert.equal(store.tenantFor({ user: 'other', password: 's3cret' }), undefined);
+    assert.equal(store.tenantFor({ user: '', password: '' }), undefined);
+  },
+);
 
 test('4.1 the address allow-list takes IPv4 and IPv6 ranges, and IPv4-mapped IPv6 addresses', () => {
   const list = new AddressAllowList(['203.0.113.0/24', '2001:db8::/32', '198.51.100.7']);
@@ -61,25 +64,29 @@ function upgradeWith(signature: string | undefined): IncomingMessage {
   return { headers: signature === undefined ? {} : { 'x-twilio-signature': signature } } as unknown as IncomingMessage;
 }
 
-test('4.2 X-Twilio-Signature is base64(HMAC-SHA1(auth token, the exact wss:// URL)); a wrong, missing or https:// signature fails', () => {
-  const token = '12345678901234567890123456789012';
-  const url = 'wss://ingest.example.com/v1/twilio';
-  // As Twilio documents request validation: the full URL, no POST parameters for a WebSocket, HMAC-SHA1, base64.
-  const documented = createHmac('sha1', token).update(url).digest('base64');
-  assert.equal(twilioSignature(token, url), documented);
-  const verifier = new TwilioSignatureVerifier(token, url);
-  assert.equal(verifier.check(upgradeWith(documented)), 'valid');
-  assert.equal(
-    verifier.check(upgradeWith(createHmac('sha1', 'another-token').update(url).digest('base64'))),
-    'invalid',
-  );
-  assert.equal(
-    verifier.check(
-      upgradeWith(createHmac('sha1', token).update('https://ingest.example.com/v1/twilio').digest('base64')),
-    ),
-    'invalid',
-  );
-  assert.equal(verifier.check(upgradeWith(`${documented.slice(0, -2)}x=`)), 'invalid');
-  assert.equal(verifier.check(upgradeWith('')), 'missing');
-  assert.equal(verifier.check(upgradeWith(undefined)), 'missing');
-});
+test(
+  '4.2 X-Twilio-Signature is base64(HMAC-SHA1(auth token, the exact ' +
+    'wss:// URL)); a wrong, missing or https:// signature fails',
+  () => {
+    const token = '12345678901234567890123456789012';
+    const url = 'wss://ingest.example.com/v1/twilio';
+    // As Twilio documents request validation: the full URL, no POST parameters for a WebSocket, HMAC-SHA1, base64.
+    const documented = createHmac('sha1', token).update(url).digest('base64');
+    assert.equal(twilioSignature(token, url), documented);
+    const verifier = new TwilioSignatureVerifier(token, url);
+    assert.equal(verifier.check(upgradeWith(documented)), 'valid');
+    assert.equal(
+      verifier.check(upgradeWith(createHmac('sha1', 'another-token').update(url).digest('base64'))),
+      'invalid',
+    );
+    assert.equal(
+      verifier.check(
+        upgradeWith(createHmac('sha1', token).update('https://ingest.example.com/v1/twilio').digest('base64')),
+      ),
+      'invalid',
+    );
+    assert.equal(verifier.check(upgradeWith(`${documented.slice(0, -2)}x=`)), 'invalid');
+    assert.equal(verifier.check(upgradeWith('')), 'missing');
+    assert.equal(verifier.check(upgradeWith(undefined)), 'missing');
+  },
+);

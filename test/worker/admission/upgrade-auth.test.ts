@@ -82,10 +82,13 @@ function streamEnded(server: TestServer, interactionId: string): Promise<IngestR
   );
 }
 
-test('1.1 an upgrade without a token is refused with 401, WWW-Authenticate and a JSON {error, message} body', async (t) => {
-  const server = await startTestServer(t);
-  await assertRefused(server, IngestClient.connect(server.url), 401, 'missing_token');
-});
+test(
+  '1.1 an upgrade without a token is refused with 401, ' + 'WWW-Authenticate and a JSON {error, message} body',
+  async (t) => {
+    const server = await startTestServer(t);
+    await assertRefused(server, IngestClient.connect(server.url), 401, 'missing_token');
+  },
+);
 
 for (const [what, token] of [
   ['a token that is not a JWT', 'not-a-jwt'],
@@ -111,26 +114,32 @@ test('1.1 an unsigned token (alg none) is refused with 401 before the upgrade', 
 });
 
 for (const alg of ['HS256', 'HS512'] as const) {
-  test(`1.1 a token signed with ${alg} using the public key as secret is refused with 401 before the upgrade`, async (t) => {
-    const server = await startTestServer(t);
-    const token = hmacTokenWithPublicKey(server.keys.publicKeyPem, {}, alg);
-    await assertRefused(server, server.connect({ token }), 401, 'invalid_token', token);
-  });
+  test(
+    `1.1 a token signed with ${alg} using the public key as secret ` + 'is refused with 401 before the upgrade',
+    async (t) => {
+      const server = await startTestServer(t);
+      const token = hmacTokenWithPublicKey(server.keys.publicKeyPem, {}, alg);
+      await assertRefused(server, server.connect({ token }), 401, 'invalid_token', token);
+    },
+  );
 }
 
-test('1.1 a token signed with an algorithm outside JWT_ALGORITHMS is refused with 401, one inside it is accepted', async (t) => {
-  const rsa = makeKeyPair('rsa');
-  const ec = makeKeyPair('ec');
-  const server = await startTestServer(t, {
-    JWT_PUBLIC_KEY: rsa.publicKeyPem + ec.publicKeyPem,
-    JWT_ALGORITHMS: 'ES256',
-  });
-  const rs256 = signToken(rsa.privateKey);
-  await assertRefused(server, server.connect({ token: rs256 }), 401, 'invalid_token', rs256);
-  const es256 = signToken(ec.privateKey);
-  await assertStreams(await server.connect({ token: es256 }));
-  assertTokenNotLogged(server, es256);
-});
+test(
+  '1.1 a token signed with an algorithm outside JWT_ALGORITHMS is ' + 'refused with 401, one inside it is accepted',
+  async (t) => {
+    const rsa = makeKeyPair('rsa');
+    const ec = makeKeyPair('ec');
+    const server = await startTestServer(t, {
+      JWT_PUBLIC_KEY: rsa.publicKeyPem + ec.publicKeyPem,
+      JWT_ALGORITHMS: 'ES256',
+    });
+    const rs256 = signToken(rsa.privateKey);
+    await assertRefused(server, server.connect({ token: rs256 }), 401, 'invalid_token', rs256);
+    const es256 = signToken(ec.privateKey);
+    await assertStreams(await server.connect({ token: es256 }));
+    assertTokenNotLogged(server, es256);
+  },
+);
 
 test('1.1 a token signed by any of several configured public keys is accepted (key rotation)', async (t) => {
   const oldKey = makeKeyPair('rsa');
@@ -165,24 +174,28 @@ test('1.1 a token without exp is refused with 401 before the upgrade', async (t)
   await assertRefused(server, server.connect({ token }), 401, 'invalid_token', token);
 });
 
-test('1.1 with JWT_ISSUER and JWT_AUDIENCE set, a wrong or missing iss or aud is refused with 401, the right ones accepted', async (t) => {
-  const iss = 'https://auth.example';
-  const aud = 'ingest';
-  const server = await startTestServer(t, { JWT_ISSUER: iss, JWT_AUDIENCE: aud });
-  const key = server.keys.privateKey;
-  for (const claims of [
-    { iss: 'https://someone-else.example', aud },
-    { aud },
-    { iss, aud: 'someone-else' },
-    { iss },
-    { iss, aud: ['other', 'another'] },
-  ]) {
-    const token = signToken(key, claims);
-    await assertRefused(server, server.connect({ token }), 401, 'invalid_token', token);
-  }
-  await assertStreams(await server.connect({ token: signToken(key, { iss, aud }) }), 'call-aud');
-  await assertStreams(await server.connect({ token: signToken(key, { iss, aud: ['other', aud] }) }), 'call-aud-list');
-});
+test(
+  '1.1 with JWT_ISSUER and JWT_AUDIENCE set, a wrong or missing iss or ' +
+    'aud is refused with 401, the right ones accepted',
+  async (t) => {
+    const iss = 'https://auth.example';
+    const aud = 'ingest';
+    const server = await startTestServer(t, { JWT_ISSUER: iss, JWT_AUDIENCE: aud });
+    const key = server.keys.privateKey;
+    for (const claims of [
+      { iss: 'https://someone-else.example', aud },
+      { aud },
+      { iss, aud: 'someone-else' },
+      { iss },
+      { iss, aud: ['other', 'another'] },
+    ]) {
+      const token = signToken(key, claims);
+      await assertRefused(server, server.connect({ token }), 401, 'invalid_token', token);
+    }
+    await assertStreams(await server.connect({ token: signToken(key, { iss, aud }) }), 'call-aud');
+    await assertStreams(await server.connect({ token: signToken(key, { iss, aud: ['other', aud] }) }), 'call-aud-list');
+  },
+);
 
 test('1.1 a token without the tenant claim is refused with 401 before the upgrade', async (t) => {
   const server = await startTestServer(t);
@@ -198,12 +211,15 @@ test('1.1 the tenant claim name is configurable (JWT_TENANT_CLAIM)', async (t) =
   assert.equal(memoryPublisher(server).records()[0]?.tenant_id, 'tenant-org');
 });
 
-test('1.1 a valid token whose tenant is not in ALLOWED_TENANTS is refused with 403, an allowed tenant is accepted', async (t) => {
-  const server = await startTestServer(t, { ALLOWED_TENANTS: 'tenant-a,tenant-c' });
-  const token = server.token({ tenant_id: 'tenant-b' });
-  await assertRefused(server, server.connect({ token }), 403, 'tenant_not_allowed', token);
-  await assertStreams(await server.connect({ claims: { tenant_id: 'tenant-c' } }));
-});
+test(
+  '1.1 a valid token whose tenant is not in ALLOWED_TENANTS is ' + 'refused with 403, an allowed tenant is accepted',
+  async (t) => {
+    const server = await startTestServer(t, { ALLOWED_TENANTS: 'tenant-a,tenant-c' });
+    const token = server.token({ tenant_id: 'tenant-b' });
+    await assertRefused(server, server.connect({ token }), 403, 'tenant_not_allowed', token);
+    await assertStreams(await server.connect({ claims: { tenant_id: 'tenant-c' } }));
+  },
+);
 
 test('1.1 an upgrade on an unknown path is refused with 404', async (t) => {
   const server = await startTestServer(t);
@@ -212,70 +228,90 @@ test('1.1 an upgrade on an unknown path is refused with 404', async (t) => {
   await assertRefused(server, IngestClient.connect(url, { token }), 404, 'not_found', token);
 });
 
-test('1.1 past MAX_CONNECTIONS_PER_WORKER upgrades are refused with 429, and a closed stream gives its slot back', async (t) => {
-  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_WORKER: '1' });
-  const first = await server.connect();
-  await first.start({ interactionId: 'call-first' });
-  await assertRefused(server, server.connect({ claims: { tenant_id: 'tenant-b' } }), 429, 'connection_limit');
-  first.close();
-  await streamEnded(server, 'call-first'); // published once the server saw the socket close
-  await assertStreams(await server.connect(), 'call-after');
-});
+test(
+  '1.1 past MAX_CONNECTIONS_PER_WORKER upgrades are refused with ' + '429, and a closed stream gives its slot back',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_CONNECTIONS_PER_WORKER: '1' });
+    const first = await server.connect();
+    await first.start({ interactionId: 'call-first' });
+    await assertRefused(server, server.connect({ claims: { tenant_id: 'tenant-b' } }), 429, 'connection_limit');
+    first.close();
+    await streamEnded(server, 'call-first'); // published once the server saw the socket close
+    await assertStreams(await server.connect(), 'call-after');
+  },
+);
 
-test('1.1 an admitted upgrade that fails the WebSocket handshake itself (bad Sec-WebSocket-Version) gives its connection slot back', async (t) => {
-  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_WORKER: '1' });
-  const answer = await new Promise<{ status: number; closed: Promise<unknown> }>((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1',
-      port: server.port,
-      path: '/v1/ingest',
-      agent: false,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '7',
-        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        Authorization: `Bearer ${server.token()}`,
-      },
+test(
+  '1.1 an admitted upgrade that fails the WebSocket handshake itself (bad ' +
+    'Sec-WebSocket-Version) gives its connection slot back',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_CONNECTIONS_PER_WORKER: '1' });
+    const answer = await new Promise<{ status: number; closed: Promise<unknown> }>((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: server.port,
+        path: '/v1/ingest',
+        agent: false,
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '7',
+          'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          Authorization: `Bearer ${server.token()}`,
+        },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, closed: once(res.socket, 'close') });
+      });
+      req.on('upgrade', () => reject(new Error('the handshake was accepted')));
+      req.on('error', reject);
+      req.end();
     });
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, closed: once(res.socket, 'close') });
+    assert.equal(answer.status, 400);
+    await answer.closed; // the server has dropped the socket
+    await assertStreams(await server.connect(), 'call-after-bad-handshake');
+  },
+);
+
+test(
+  '1.1 past MAX_CONNECTIONS_PER_TENANT upgrades of that tenant are ' + 'refused with 429, other tenants are accepted',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_CONNECTIONS_PER_TENANT: '1' });
+    const first = await server.connect();
+    await first.start({ interactionId: 'call-first' });
+    await assertRefused(server, server.connect(), 429, 'connection_limit');
+    await assertStreams(await server.connect({ claims: { tenant_id: 'tenant-b' } }), 'call-other-tenant');
+    await first.stop();
+  },
+);
+
+test(
+  '1.1 past MAX_CONNECTIONS_PER_IP upgrades from that address ' + 'are refused with 429, whatever the tenant',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_CONNECTIONS_PER_IP: '1' });
+    const first = await server.connect();
+    await first.start({ interactionId: 'call-first' });
+    await assertRefused(server, server.connect({ claims: { tenant_id: 'tenant-b' } }), 429, 'connection_limit');
+    await first.stop();
+  },
+);
+
+test(
+  '1.1 the per-address limit counts the direct peer: an ' +
+    'X-Forwarded-For from an untrusted peer does not get around it',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_CONNECTIONS_PER_IP: '1' });
+    const first = await server.connect();
+    await first.start({ interactionId: 'call-first' });
+    const spoofed = server.connect({
+      claims: { tenant_id: 'tenant-b' },
+      headers: { 'X-Forwarded-For': '203.0.113.9' },
     });
-    req.on('upgrade', () => reject(new Error('the handshake was accepted')));
-    req.on('error', reject);
-    req.end();
-  });
-  assert.equal(answer.status, 400);
-  await answer.closed; // the server has dropped the socket
-  await assertStreams(await server.connect(), 'call-after-bad-handshake');
-});
-
-test('1.1 past MAX_CONNECTIONS_PER_TENANT upgrades of that tenant are refused with 429, other tenants are accepted', async (t) => {
-  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_TENANT: '1' });
-  const first = await server.connect();
-  await first.start({ interactionId: 'call-first' });
-  await assertRefused(server, server.connect(), 429, 'connection_limit');
-  await assertStreams(await server.connect({ claims: { tenant_id: 'tenant-b' } }), 'call-other-tenant');
-  await first.stop();
-});
-
-test('1.1 past MAX_CONNECTIONS_PER_IP upgrades from that address are refused with 429, whatever the tenant', async (t) => {
-  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_IP: '1' });
-  const first = await server.connect();
-  await first.start({ interactionId: 'call-first' });
-  await assertRefused(server, server.connect({ claims: { tenant_id: 'tenant-b' } }), 429, 'connection_limit');
-  await first.stop();
-});
-
-test('1.1 the per-address limit counts the direct peer: an X-Forwarded-For from an untrusted peer does not get around it', async (t) => {
-  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_IP: '1' });
-  const first = await server.connect();
-  await first.start({ interactionId: 'call-first' });
-  const spoofed = server.connect({ claims: { tenant_id: 'tenant-b' }, headers: { 'X-Forwarded-For': '203.0.113.9' } });
-  await assertRefused(server, spoofed, 429, 'connection_limit');
-  await first.stop();
-});
+    await assertRefused(server, spoofed, 429, 'connection_limit');
+    await first.stop();
+  },
+);
 
 test('1.1 while the server drains, upgrades are refused with 503 and Retry-After', async (t) => {
   const server = await startTestServer(t);
@@ -318,14 +354,18 @@ test('1.1 a refused token on an unknown path is redacted from the logged URL too
   await assertRefused(server, IngestClient.connect(url, { token, placement: 'query' }), 404, 'not_found', token);
 });
 
-test('1.1 a token offered as the bearer.<jwt> subprotocol next to ingest.v1 is accepted, and the server selects ingest.v1', async (t) => {
-  const server = await startTestServer(t);
-  const token = server.token();
-  const client = await server.connect({ token, placement: 'subprotocol' });
-  assert.equal(client.ws.protocol, 'ingest.v1');
-  await assertStreams(client);
-  assertTokenNotLogged(server, token);
-});
+test(
+  '1.1 a token offered as the bearer.<jwt> subprotocol next to ' +
+    'ingest.v1 is accepted, and the server selects ingest.v1',
+  async (t) => {
+    const server = await startTestServer(t);
+    const token = server.token();
+    const client = await server.connect({ token, placement: 'subprotocol' });
+    assert.equal(client.ws.protocol, 'ingest.v1');
+    await assertStreams(client);
+    assertTokenNotLogged(server, token);
+  },
+);
 
 test('1.1 a refused token offered as a subprotocol is kept out of the logs', async (t) => {
   const server = await startTestServer(t);

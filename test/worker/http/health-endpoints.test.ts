@@ -38,45 +38,51 @@ async function holdDraining(server: TestServer): Promise<() => Promise<void>> {
   };
 }
 
-test('health: GET /health answers 200 {"status":"healthy","service":"ingest","pubsub":true,"timestamp":ISO}', async (t) => {
-  const server = await startTestServer(t);
-  const before = Date.now();
-  const answer = await get(server, '/health');
-  assert.equal(answer.status, 200);
-  const body = json(answer);
-  assert.deepEqual(Object.keys(body).sort(), ['pubsub', 'service', 'status', 'timestamp']);
-  assert.deepEqual(
-    { ...body, timestamp: undefined },
-    { status: 'healthy', service: 'ingest', pubsub: true, timestamp: undefined },
-  );
-  assert.match(String(body.timestamp), ISO);
-  const at = Date.parse(String(body.timestamp));
-  assert.ok(at >= before - 1000 && at <= Date.now() + 1000, 'the timestamp is the current time');
-});
-
-test('2 health: /health turns degraded while publishing fails, and healthy again once the backend recovers', async (t) => {
-  const server = await startTestServer(t);
-  const publisher = memory(server);
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-outage' });
-  publisher.setFailing(true);
-  try {
-    client.sendFrame(frameBytes(1, 1));
+test(
+  'health: GET /health answers 200 ' + '{"status":"healthy","service":"ingest","pubsub":true,"timestamp":ISO}',
+  async (t) => {
+    const server = await startTestServer(t);
+    const before = Date.now();
     const answer = await get(server, '/health');
-    assert.equal(answer.status, 200, 'degraded still serves');
+    assert.equal(answer.status, 200);
     const body = json(answer);
-    assert.equal(body.status, 'degraded');
-    assert.equal(body.service, 'ingest');
-    assert.equal(typeof body.pubsub, 'boolean');
-  } finally {
-    publisher.setFailing(false);
-  }
-  const { stopped } = await client.stop();
-  assert.deepEqual(stopped, { type: 'stopped', last_seq: 1, frames: 1 });
-  const after = await get(server, '/health');
-  assert.equal(after.status, 200);
-  assert.equal(json(after).status, 'healthy');
-});
+    assert.deepEqual(Object.keys(body).sort(), ['pubsub', 'service', 'status', 'timestamp']);
+    assert.deepEqual(
+      { ...body, timestamp: undefined },
+      { status: 'healthy', service: 'ingest', pubsub: true, timestamp: undefined },
+    );
+    assert.match(String(body.timestamp), ISO);
+    const at = Date.parse(String(body.timestamp));
+    assert.ok(at >= before - 1000 && at <= Date.now() + 1000, 'the timestamp is the current time');
+  },
+);
+
+test(
+  '2 health: /health turns degraded while publishing fails, ' + 'and healthy again once the backend recovers',
+  async (t) => {
+    const server = await startTestServer(t);
+    const publisher = memory(server);
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-outage' });
+    publisher.setFailing(true);
+    try {
+      client.sendFrame(frameBytes(1, 1));
+      const answer = await get(server, '/health');
+      assert.equal(answer.status, 200, 'degraded still serves');
+      const body = json(answer);
+      assert.equal(body.status, 'degraded');
+      assert.equal(body.service, 'ingest');
+      assert.equal(typeof body.pubsub, 'boolean');
+    } finally {
+      publisher.setFailing(false);
+    }
+    const { stopped } = await client.stop();
+    assert.deepEqual(stopped, { type: 'stopped', last_seq: 1, frames: 1 });
+    const after = await get(server, '/health');
+    assert.equal(after.status, 200);
+    assert.equal(json(after).status, 'healthy');
+  },
+);
 
 test('health: /health answers 503 unhealthy while the server drains', async (t) => {
   const server = await startTestServer(t);
@@ -93,21 +99,24 @@ test('health: /health answers 503 unhealthy while the server drains', async (t) 
   }
 });
 
-test('health: /ready answers 200 while the server takes streams, then 503 with Retry-After once it drains', async (t) => {
-  const server = await startTestServer(t);
-  const ready = await get(server, '/ready');
-  assert.equal(ready.status, 200);
-  assert.equal(json(ready).ready, true);
-  const release = await holdDraining(server);
-  try {
-    const draining = await get(server, '/ready');
-    assert.equal(draining.status, 503);
-    assert.equal(json(draining).ready, false);
-    assert.match(String(draining.headers['retry-after']), /^\d+$/);
-  } finally {
-    await release();
-  }
-});
+test(
+  'health: /ready answers 200 while the server takes streams, ' + 'then 503 with Retry-After once it drains',
+  async (t) => {
+    const server = await startTestServer(t);
+    const ready = await get(server, '/ready');
+    assert.equal(ready.status, 200);
+    assert.equal(json(ready).ready, true);
+    const release = await holdDraining(server);
+    try {
+      const draining = await get(server, '/ready');
+      assert.equal(draining.status, 503);
+      assert.equal(json(draining).ready, false);
+      assert.match(String(draining.headers['retry-after']), /^\d+$/);
+    } finally {
+      await release();
+    }
+  },
+);
 
 test('health: /live answers 200, also while the server drains', async (t) => {
   const server = await startTestServer(t);

@@ -37,24 +37,27 @@ function selfSignedCertificate(t: { after: (fn: () => void) => void }): { key: s
   return { key, cert };
 }
 
-test('with SSL_KEY_PATH and SSL_CERT_PATH the service serves streams over wss:// and /health over https://', async (t) => {
-  const { key, cert } = selfSignedCertificate(t);
-  const server = await startTestServer(t, { SSL_KEY_PATH: key, SSL_CERT_PATH: cert });
-  assert.match(server.url, /^wss:\/\//);
-  const client = await server.connect({ insecure: true });
-  await client.start({ interactionId: 'tls-call' });
-  client.sendFrame(Buffer.alloc(160, 3));
-  const { close } = await client.stop();
-  assert.equal(close.code, 1000);
-  const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    https
-      .get({ host: '127.0.0.1', port: server.port, path: '/health', rejectUnauthorized: false }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-  assert.equal(health.status, 200);
-  assert.equal((JSON.parse(health.body) as { status: string }).status, 'healthy');
-});
+test(
+  'with SSL_KEY_PATH and SSL_CERT_PATH the service serves ' + 'streams over wss:// and /health over https://',
+  async (t) => {
+    const { key, cert } = selfSignedCertificate(t);
+    const server = await startTestServer(t, { SSL_KEY_PATH: key, SSL_CERT_PATH: cert });
+    assert.match(server.url, /^wss:\/\//);
+    const client = await server.connect({ insecure: true });
+    await client.start({ interactionId: 'tls-call' });
+    client.sendFrame(Buffer.alloc(160, 3));
+    const { close } = await client.stop();
+    assert.equal(close.code, 1000);
+    const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port: server.port, path: '/health', rejectUnauthorized: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+    assert.equal(health.status, 200);
+    assert.equal((JSON.parse(health.body) as { status: string }).status, 'healthy');
+  },
+);

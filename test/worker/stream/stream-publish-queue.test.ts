@@ -59,21 +59,24 @@ test('2 one publish in flight per stream: record k+1 is not sent before record k
   assert.equal(queue.backlogBytes, 0);
 });
 
-test('2 a transient failure is retried, in place, until the backend confirms; nothing after it overtakes it', async () => {
-  const publisher = new ScriptedPublisher();
-  const ev = events();
-  const queue = new StreamPublishQueue(publisher, ev.handlers);
-  queue.push(audio(1));
-  queue.push(audio(2));
-  (await publisher.nthCall(1)).reject(new PublishError('connection lost', true));
-  const retry = await publisher.nthCall(2);
-  assert.equal((retry.record as { seq_start: number }).seq_start, 1, 'the failed record is retried first');
-  retry.resolve();
-  (await publisher.nthCall(3)).resolve();
-  await queue.whenIdle();
-  assert.deepEqual(ev.confirmed, [1, 2]);
-  assert.deepEqual(ev.failures, ['retry']);
-});
+test(
+  '2 a transient failure is retried, in place, until the ' + 'backend confirms; nothing after it overtakes it',
+  async () => {
+    const publisher = new ScriptedPublisher();
+    const ev = events();
+    const queue = new StreamPublishQueue(publisher, ev.handlers);
+    queue.push(audio(1));
+    queue.push(audio(2));
+    (await publisher.nthCall(1)).reject(new PublishError('connection lost', true));
+    const retry = await publisher.nthCall(2);
+    assert.equal((retry.record as { seq_start: number }).seq_start, 1, 'the failed record is retried first');
+    retry.resolve();
+    (await publisher.nthCall(3)).resolve();
+    await queue.whenIdle();
+    assert.deepEqual(ev.confirmed, [1, 2]);
+    assert.deepEqual(ev.failures, ['retry']);
+  },
+);
 
 test('2 a permanent refusal stops the queue and is reported once (the session closes with 1011)', async () => {
   const publisher = new ScriptedPublisher();

@@ -131,73 +131,83 @@ test('1.3 committed is sent only once the backend confirmed the record holding t
   await client.stop();
 });
 
-test('1.3 after stop the last frame is committed, then stopped {last_seq, frames} is sent, then close 1000', async (t) => {
-  const server = await startTestServer(t);
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-stop' });
-  sendFrames(client, 1, 7);
-  const { stopped, close } = await client.stop();
-  assert.deepEqual(close, { code: 1000, reason: 'stream stopped' });
-  assert.deepEqual(stopped, { type: 'stopped', last_seq: 7, frames: 7 });
-  const committedAt = client.messages.findIndex((m) => m.type === 'committed' && m.seq === 7);
-  const stoppedAt = client.messages.findIndex((m) => m.type === 'stopped');
-  assert.ok(committedAt >= 0 && committedAt < stoppedAt, 'committed 7 precedes stopped');
-  const ended = memoryPublisher(server).records().find(isEnded);
-  assert.deepEqual(
-    { reason: ended?.reason, last_seq: ended?.last_seq, frames: ended?.frames },
-    { reason: 'stop', last_seq: 7, frames: 7 },
-  );
-});
+test(
+  '1.3 after stop the last frame is committed, then stopped ' + '{last_seq, frames} is sent, then close 1000',
+  async (t) => {
+    const server = await startTestServer(t);
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-stop' });
+    sendFrames(client, 1, 7);
+    const { stopped, close } = await client.stop();
+    assert.deepEqual(close, { code: 1000, reason: 'stream stopped' });
+    assert.deepEqual(stopped, { type: 'stopped', last_seq: 7, frames: 7 });
+    const committedAt = client.messages.findIndex((m) => m.type === 'committed' && m.seq === 7);
+    const stoppedAt = client.messages.findIndex((m) => m.type === 'stopped');
+    assert.ok(committedAt >= 0 && committedAt < stoppedAt, 'committed 7 precedes stopped');
+    const ended = memoryPublisher(server).records().find(isEnded);
+    assert.deepEqual(
+      { reason: ended?.reason, last_seq: ended?.last_seq, frames: ended?.frames },
+      { reason: 'stop', last_seq: 7, frames: 7 },
+    );
+  },
+);
 
-test('1.2 keepalive resets the idle timer: a silent stream that sends keepalives outlives several idle periods', async (t) => {
-  // Generous against event-loop stalls (client and server share one process), still under 3 s.
-  const idleMs = 800;
-  const server = await startTestServer(t, { IDLE_TIMEOUT_MS: String(idleMs) });
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-quiet' });
-  const since = Date.now();
-  const wanted = 70; // 70 keepalives, one per 40 ms: at least 2800 ms, three and a half idle periods
-  let timer: NodeJS.Timeout | undefined;
-  t.after(() => clearInterval(timer));
-  const enough = new Promise<void>((resolve) => {
-    let sent = 0;
-    timer = setInterval(() => {
-      client.sendJson({ type: 'keepalive' });
-      if (++sent === wanted) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 40);
-  });
-  let kept = false;
-  const closedEarly = client.closed.then((c) => {
-    if (!kept) assert.fail(`closed with ${c.code} ${c.reason} while keepalives were sent`);
-  });
-  await Promise.race([enough, closedEarly]);
-  kept = true;
-  assert.ok(Date.now() - since >= 3 * idleMs, 'the stream lived past three idle periods');
-  assert.equal(client.closeState, undefined);
-  const { stopped, close } = await client.stop();
-  assert.equal(close.code, 1000);
-  assert.deepEqual(stopped, { type: 'stopped', last_seq: 0, frames: 0 });
-  assert.equal(memoryPublisher(server).records().find(isEnded)?.reason, 'stop');
-});
+test(
+  '1.2 keepalive resets the idle timer: a silent stream that ' + 'sends keepalives outlives several idle periods',
+  async (t) => {
+    // Generous against event-loop stalls (client and server share one process), still under 3 s.
+    const idleMs = 800;
+    const server = await startTestServer(t, { IDLE_TIMEOUT_MS: String(idleMs) });
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-quiet' });
+    const since = Date.now();
+    const wanted = 70; // 70 keepalives, one per 40 ms: at least 2800 ms, three and a half idle periods
+    let timer: NodeJS.Timeout | undefined;
+    t.after(() => clearInterval(timer));
+    const enough = new Promise<void>((resolve) => {
+      let sent = 0;
+      timer = setInterval(() => {
+        client.sendJson({ type: 'keepalive' });
+        if (++sent === wanted) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 40);
+    });
+    let kept = false;
+    const closedEarly = client.closed.then((c) => {
+      if (!kept) assert.fail(`closed with ${c.code} ${c.reason} while keepalives were sent`);
+    });
+    await Promise.race([enough, closedEarly]);
+    kept = true;
+    assert.ok(Date.now() - since >= 3 * idleMs, 'the stream lived past three idle periods');
+    assert.equal(client.closeState, undefined);
+    const { stopped, close } = await client.stop();
+    assert.equal(close.code, 1000);
+    assert.deepEqual(stopped, { type: 'stopped', last_seq: 0, frames: 0 });
+    assert.equal(memoryPublisher(server).records().find(isEnded)?.reason, 'stop');
+  },
+);
 
-test('1.4 a stream with no frame or keepalive for IDLE_TIMEOUT_MS is closed with 1000 and ends with reason idle_timeout', async (t) => {
-  const server = await startTestServer(t, { IDLE_TIMEOUT_MS: '500' });
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-idle' });
-  const frames = sendFrames(client, 1, 2);
-  const { code } = await client.closed;
-  assert.equal(code, 1000);
-  // The close waits for the backend: the records are there already.
-  const publisher = memoryPublisher(server);
-  const ended = publisher.records().find(isEnded);
-  assert.equal(ended?.reason, 'idle_timeout');
-  assert.equal(ended?.frames, 2);
-  assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
-  assert.equal(client.lastCommitted(), 2);
-});
+test(
+  '1.4 a stream with no frame or keepalive for IDLE_TIMEOUT_MS is ' +
+    'closed with 1000 and ends with reason idle_timeout',
+  async (t) => {
+    const server = await startTestServer(t, { IDLE_TIMEOUT_MS: '500' });
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-idle' });
+    const frames = sendFrames(client, 1, 2);
+    const { code } = await client.closed;
+    assert.equal(code, 1000);
+    // The close waits for the backend: the records are there already.
+    const publisher = memoryPublisher(server);
+    const ended = publisher.records().find(isEnded);
+    assert.equal(ended?.reason, 'idle_timeout');
+    assert.equal(ended?.frames, 2);
+    assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
+    assert.equal(client.lastCommitted(), 2);
+  },
+);
 
 test('1.2 no start within START_TIMEOUT_MS closes the connection with 1008', async (t) => {
   const server = await startTestServer(t, { START_TIMEOUT_MS: '100' });
@@ -242,35 +252,41 @@ test('1.2 a text message of an unknown type closes the stream with 1008', async 
   await assertClosedWith(client, 1008, 'invalid_message');
 });
 
-test('1.2 metadata nested too deep to serialise is an invalid start (1008), and the worker keeps serving', async (t) => {
-  const server = await startTestServer(t);
-  const client = await server.connect();
-  // About 12 KB of JSON that overflows JSON.stringify's stack when re-serialised.
-  client.ws.send(
-    `{"type":"start","interaction_id":"call-deep","metadata":{"a":${'['.repeat(6000)}${']'.repeat(6000)}}}`,
-  );
-  await assertClosedWith(client, 1008, 'invalid_start');
-  const next = await server.connect();
-  await next.start({ interactionId: 'call-after-deep' });
-  assert.equal((await next.stop()).close.code, 1000);
-});
+test(
+  '1.2 metadata nested too deep to serialise is an invalid ' + 'start (1008), and the worker keeps serving',
+  async (t) => {
+    const server = await startTestServer(t);
+    const client = await server.connect();
+    // About 12 KB of JSON that overflows JSON.stringify's stack when re-serialised.
+    client.ws.send(
+      `{"type":"start","interaction_id":"call-deep","metadata":{"a":${'['.repeat(6000)}${']'.repeat(6000)}}}`,
+    );
+    await assertClosedWith(client, 1008, 'invalid_start');
+    const next = await server.connect();
+    await next.start({ interactionId: 'call-after-deep' });
+    assert.equal((await next.stop()).close.code, 1000);
+  },
+);
 
-test('1.4 a close reason cut to the 123-byte limit never splits a character, and the stream ends normally', async (t) => {
-  const server = await startTestServer(t);
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-unicode' });
-  client.sendFrame(frameBytes(1, 1));
-  client.sendJson({ type: '中'.repeat(60) });
-  const { code, reason } = await client.closed;
-  assert.equal(code, 1008);
-  assert.ok(Buffer.byteLength(reason) <= 123, `reason of ${Buffer.byteLength(reason)} bytes`);
-  assert.ok(!reason.includes('\uFFFD'), 'no broken character');
-  await waitForRecord(
-    memoryPublisher(server),
-    (r): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === 'call-unicode',
-  );
-  await server.server.close(); // a stuck session would hold this forever
-});
+test(
+  '1.4 a close reason cut to the 123-byte limit never splits ' + 'a character, and the stream ends normally',
+  async (t) => {
+    const server = await startTestServer(t);
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-unicode' });
+    client.sendFrame(frameBytes(1, 1));
+    client.sendJson({ type: '中'.repeat(60) });
+    const { code, reason } = await client.closed;
+    assert.equal(code, 1008);
+    assert.ok(Buffer.byteLength(reason) <= 123, `reason of ${Buffer.byteLength(reason)} bytes`);
+    assert.ok(!reason.includes('\uFFFD'), 'no broken character');
+    await waitForRecord(
+      memoryPublisher(server),
+      (r): r is StreamEndedRecord => r.type === 'stream_ended' && r.interaction_id === 'call-unicode',
+    );
+    await server.server.close(); // a stuck session would hold this forever
+  },
+);
 
 test('1.2 stop before start closes the connection with 1008', async (t) => {
   const server = await startTestServer(t);
@@ -334,40 +350,47 @@ test('1.2 start fields at their limits are accepted (128-char id, 48000 Hz, 2 ch
   await client.stop();
 });
 
-test('1.2 a frame over MAX_FRAME_BYTES closes the stream with 1009 and the frames before it are published', async (t) => {
-  const server = await startTestServer(t, { MAX_FRAME_BYTES: '1024' });
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-big' });
-  const frames = sendFrames(client, 1, 3, 1024); // exactly the limit: accepted
-  client.sendFrame(Buffer.alloc(2000, 7));
-  await assertClosedWith(client, 1009, 'frame_too_large');
-  const publisher = memoryPublisher(server);
-  const ended = await waitForRecord(publisher, isEnded);
-  assert.deepEqual(
-    { reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames },
-    { reason: 'error', last_seq: 3, frames: 3 },
-  );
-  const audio = audioOf(publisher);
-  assert.deepEqual([audio[0]?.seq_start, audio.at(-1)?.seq_end], [1, 3]);
-  assert.ok(Buffer.concat(audio.map((r) => r.payload)).equals(Buffer.concat(frames)));
-});
+test(
+  '1.2 a frame over MAX_FRAME_BYTES closes the stream with ' + '1009 and the frames before it are published',
+  async (t) => {
+    const server = await startTestServer(t, { MAX_FRAME_BYTES: '1024' });
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-big' });
+    const frames = sendFrames(client, 1, 3, 1024); // exactly the limit: accepted
+    client.sendFrame(Buffer.alloc(2000, 7));
+    await assertClosedWith(client, 1009, 'frame_too_large');
+    const publisher = memoryPublisher(server);
+    const ended = await waitForRecord(publisher, isEnded);
+    assert.deepEqual(
+      { reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames },
+      { reason: 'error', last_seq: 3, frames: 3 },
+    );
+    const audio = audioOf(publisher);
+    assert.deepEqual([audio[0]?.seq_start, audio.at(-1)?.seq_end], [1, 3]);
+    assert.ok(Buffer.concat(audio.map((r) => r.payload)).equals(Buffer.concat(frames)));
+  },
+);
 
-test('1.2 a frame over the default MAX_FRAME_BYTES (65536) closes the stream with 1009, ends it with reason error, and publishes the frames before it', async (t) => {
-  const server = await startTestServer(t);
-  const client = await server.connect();
-  await client.start({ interactionId: 'call-huge' });
-  const frames = sendFrames(client, 1, 2, 65536); // exactly the limit: accepted
-  client.sendFrame(Buffer.alloc(65537, 7));
-  const { code } = await client.closed;
-  assert.equal(code, 1009);
-  const publisher = memoryPublisher(server);
-  const ended = await waitForRecord(publisher, isEnded);
-  assert.deepEqual(
-    { reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames },
-    { reason: 'error', last_seq: 2, frames: 2 },
-  );
-  assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
-});
+test(
+  '1.2 a frame over the default MAX_FRAME_BYTES (65536) closes the stream with ' +
+    '1009, ends it with reason error, and publishes the frames before it',
+  async (t) => {
+    const server = await startTestServer(t);
+    const client = await server.connect();
+    await client.start({ interactionId: 'call-huge' });
+    const frames = sendFrames(client, 1, 2, 65536); // exactly the limit: accepted
+    client.sendFrame(Buffer.alloc(65537, 7));
+    const { code } = await client.closed;
+    assert.equal(code, 1009);
+    const publisher = memoryPublisher(server);
+    const ended = await waitForRecord(publisher, isEnded);
+    assert.deepEqual(
+      { reason: ended.reason, last_seq: ended.last_seq, frames: ended.frames },
+      { reason: 'error', last_seq: 2, frames: 2 },
+    );
+    assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
+  },
+);
 
 test("1.2 a start whose tenant_id differs from the token's tenant is refused with 1008", async (t) => {
   const server = await startTestServer(t);
@@ -459,38 +482,42 @@ test("1.2.1 a legacy start whose tenant_id differs from the token's is refused w
   assert.equal(memoryPublisher(server).records().length, 0);
 });
 
-test('1.5 a peer that does not answer pings is terminated, and its buffered frames are published with reason ping_timeout', async (t) => {
-  const server = await startTestServer(t, { PING_INTERVAL_MS: '400', ACK_INTERVAL: '1' });
-  // A dead peer: ws answers pings by itself unless autoPong is off (IngestClient cannot turn it off).
-  const ws = new WebSocket(server.url, {
-    headers: { Authorization: `Bearer ${server.token()}` },
-    autoPong: false,
-    perMessageDeflate: false,
-  });
-  t.after(() => ws.terminate());
-  const messages: ServerMessage[] = [];
-  let pings = 0;
-  ws.on('message', (data: Buffer, isBinary) => {
-    if (!isBinary) messages.push(JSON.parse(data.toString('utf8')) as ServerMessage);
-  });
-  ws.on('ping', () => pings++);
-  const closed = once(ws, 'close');
-  await once(ws, 'open');
-  ws.send(JSON.stringify({ type: 'start', interaction_id: 'call-dead-peer' }));
-  const frames = [frameBytes(1, 1), frameBytes(1, 2), frameBytes(1, 3)];
-  for (const frame of frames) ws.send(frame, { binary: true });
-  const [code] = (await closed) as [number, Buffer];
-  assert.equal(code, 1006, 'terminated, no close handshake');
-  assert.ok(pings >= 1, 'the server pinged before giving up');
-  assert.deepEqual(
-    messages.filter((m) => m.type === 'ack').map((m) => m.seq),
-    [1, 2, 3],
-  );
-  const publisher = memoryPublisher(server);
-  const ended = await waitForRecord(publisher, isEnded);
-  assert.deepEqual(
-    { reason: ended.reason, frames: ended.frames, last_seq: ended.last_seq },
-    { reason: 'ping_timeout', frames: 3, last_seq: 3 },
-  );
-  assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
-});
+test(
+  '1.5 a peer that does not answer pings is terminated, and its ' +
+    'buffered frames are published with reason ping_timeout',
+  async (t) => {
+    const server = await startTestServer(t, { PING_INTERVAL_MS: '400', ACK_INTERVAL: '1' });
+    // A dead peer: ws answers pings by itself unless autoPong is off (IngestClient cannot turn it off).
+    const ws = new WebSocket(server.url, {
+      headers: { Authorization: `Bearer ${server.token()}` },
+      autoPong: false,
+      perMessageDeflate: false,
+    });
+    t.after(() => ws.terminate());
+    const messages: ServerMessage[] = [];
+    let pings = 0;
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) messages.push(JSON.parse(data.toString('utf8')) as ServerMessage);
+    });
+    ws.on('ping', () => pings++);
+    const closed = once(ws, 'close');
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'start', interaction_id: 'call-dead-peer' }));
+    const frames = [frameBytes(1, 1), frameBytes(1, 2), frameBytes(1, 3)];
+    for (const frame of frames) ws.send(frame, { binary: true });
+    const [code] = (await closed) as [number, Buffer];
+    assert.equal(code, 1006, 'terminated, no close handshake');
+    assert.ok(pings >= 1, 'the server pinged before giving up');
+    assert.deepEqual(
+      messages.filter((m) => m.type === 'ack').map((m) => m.seq),
+      [1, 2, 3],
+    );
+    const publisher = memoryPublisher(server);
+    const ended = await waitForRecord(publisher, isEnded);
+    assert.deepEqual(
+      { reason: ended.reason, frames: ended.frames, last_seq: ended.last_seq },
+      { reason: 'ping_timeout', frames: 3, last_seq: 3 },
+    );
+    assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
+  },
+);

@@ -57,32 +57,35 @@ const BASIC_ENV = {
   EXOTEL_ACCOUNT_TENANTS: 'exotel-account=tenant-acc',
 };
 
-test("4.1 Basic credentials: right ones stream under their user's tenant (over the account map), wrong ones get 401", async (t) => {
-  const server = await startTestServer(t, BASIC_ENV);
-  await callLandsAs(server, url(server, '/v1/exotel', 'exo:s3cret'), 'tenant-b');
-  await callLandsAs(server, url(server, '/v1/exotel', 'ops:pw2'), 'tenant-c');
-  assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'exo:wrong'))), {
-    status: 401,
-    error: 'exotel_unauthorized',
-  });
-  assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'nobody:s3cret'))), {
-    status: 401,
-    error: 'exotel_unauthorized',
-  });
-  assert.deepEqual(
-    await refusal(connectProvider(url(server, '/v1/exotel'))),
-    { status: 401, error: 'exotel_unauthorized' },
-    'no credentials, no range',
-  );
-  const challenged = await refusedWith(connectProvider(url(server, '/v1/exotel', 'exo:wrong')));
-  assert.match(
-    challenged.challenge ?? '',
-    /^Basic realm="ingest"/,
-    'the 401 asks for Basic credentials, not a bearer token',
-  );
-  assert.equal(server.server.stats.authFailures.get('exotel_unauthorized'), 4);
-  assert.ok(!server.logText().includes('s3cret'), 'credentials never reach the logs');
-});
+test(
+  "4.1 Basic credentials: right ones stream under their user's tenant " + '(over the account map), wrong ones get 401',
+  async (t) => {
+    const server = await startTestServer(t, BASIC_ENV);
+    await callLandsAs(server, url(server, '/v1/exotel', 'exo:s3cret'), 'tenant-b');
+    await callLandsAs(server, url(server, '/v1/exotel', 'ops:pw2'), 'tenant-c');
+    assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'exo:wrong'))), {
+      status: 401,
+      error: 'exotel_unauthorized',
+    });
+    assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'nobody:s3cret'))), {
+      status: 401,
+      error: 'exotel_unauthorized',
+    });
+    assert.deepEqual(
+      await refusal(connectProvider(url(server, '/v1/exotel'))),
+      { status: 401, error: 'exotel_unauthorized' },
+      'no credentials, no range',
+    );
+    const challenged = await refusedWith(connectProvider(url(server, '/v1/exotel', 'exo:wrong')));
+    assert.match(
+      challenged.challenge ?? '',
+      /^Basic realm="ingest"/,
+      'the 401 asks for Basic credentials, not a bearer token',
+    );
+    assert.equal(server.server.stats.authFailures.get('exotel_unauthorized'), 4);
+    assert.ok(!server.logText().includes('s3cret'), 'credentials never reach the logs');
+  },
+);
 
 test('4.1 wrong credentials are refused even from an allowed source address', async (t) => {
   const server = await startTestServer(t, { ...BASIC_ENV, EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8' });
@@ -140,61 +143,73 @@ test('4.1 without credentials or ranges: refused with 401 unless EXOTEL_ALLOW_UN
   await callLandsAs(on, url(on, '/v1/exotel'), 'tenant-d');
 });
 
-test('4.1 on /v1/ingest, Basic or no Authorization is Exotel while a Bearer token (header, access_token or subprotocol) is native', async (t) => {
-  const server = await startTestServer(t, { ...BASIC_ENV, EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8' });
-  await callLandsAs(server, url(server, '/v1/ingest', 'exo:s3cret'), 'tenant-b');
-  await callLandsAs(server, url(server, '/v1/ingest'), 'tenant-acc');
-  for (const placement of ['header', 'query', 'subprotocol'] as const) {
-    const client = await server.connect({ placement });
-    const started = await client.start({ interactionId: `native-${placement}` });
-    assert.equal(started.type, 'started', `${placement}: the native protocol answers`);
-    const { close } = await client.stop();
-    assert.equal(close.code, 1000);
-  }
-  const badBearer = IngestClient.connect(server.url, { token: 'not-a-jwt' });
-  await assert.rejects(
-    badBearer,
-    (err: unknown) => err instanceof UpgradeRefused && err.status === 401 && err.body.error === 'invalid_token',
-    'a bad Bearer token is never rescued by the Exotel rules',
-  );
-});
+test(
+  '4.1 on /v1/ingest, Basic or no Authorization is Exotel while a Bearer ' +
+    'token (header, access_token or subprotocol) is native',
+  async (t) => {
+    const server = await startTestServer(t, { ...BASIC_ENV, EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8' });
+    await callLandsAs(server, url(server, '/v1/ingest', 'exo:s3cret'), 'tenant-b');
+    await callLandsAs(server, url(server, '/v1/ingest'), 'tenant-acc');
+    for (const placement of ['header', 'query', 'subprotocol'] as const) {
+      const client = await server.connect({ placement });
+      const started = await client.start({ interactionId: `native-${placement}` });
+      assert.equal(started.type, 'started', `${placement}: the native protocol answers`);
+      const { close } = await client.stop();
+      assert.equal(close.code, 1000);
+    }
+    const badBearer = IngestClient.connect(server.url, { token: 'not-a-jwt' });
+    await assert.rejects(
+      badBearer,
+      (err: unknown) => err instanceof UpgradeRefused && err.status === 401 && err.body.error === 'invalid_token',
+      'a bad Bearer token is never rescued by the Exotel rules',
+    );
+  },
+);
 
-test('4.1 with SUPPORT_EXOTEL off, /v1/exotel is 404 and Basic on /v1/ingest is a native upgrade without a token (401)', async (t) => {
-  const server = await startTestServer(t);
-  assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel'))), { status: 404, error: 'not_found' });
-  assert.deepEqual(await refusal(connectProvider(url(server, '/v1/ingest', 'exo:s3cret'))), {
-    status: 401,
-    error: 'missing_token',
-  });
-  assert.deepEqual(
-    await refusal(connectProvider(url(server, '/v1/twilio'))),
-    { status: 404, error: 'not_found' },
-    'Twilio is off without its settings',
-  );
-});
+test(
+  '4.1 with SUPPORT_EXOTEL off, /v1/exotel is 404 and Basic on ' +
+    '/v1/ingest is a native upgrade without a token (401)',
+  async (t) => {
+    const server = await startTestServer(t);
+    assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel'))), { status: 404, error: 'not_found' });
+    assert.deepEqual(await refusal(connectProvider(url(server, '/v1/ingest', 'exo:s3cret'))), {
+      status: 401,
+      error: 'missing_token',
+    });
+    assert.deepEqual(
+      await refusal(connectProvider(url(server, '/v1/twilio'))),
+      { status: 404, error: 'not_found' },
+      'Twilio is off without its settings',
+    );
+  },
+);
 
-test("4.1 tenant: the Basic user's, else EXOTEL_ACCOUNT_TENANTS[account_sid], else EXOTEL_DEFAULT_TENANT, else close 1008", async (t) => {
-  const env = {
-    SUPPORT_EXOTEL: 'true',
-    EXOTEL_BASIC_AUTH: 'exo:s3cret=tenant-b',
-    EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8',
-    EXOTEL_ACCOUNT_TENANTS: 'acct-1=tenant-acc,acct-2=tenant-acc2',
-  };
-  const server = await startTestServer(t, env);
-  await callLandsAs(server, url(server, '/v1/exotel', 'exo:s3cret'), 'tenant-b', { accountSid: 'acct-1' });
-  await callLandsAs(server, url(server, '/v1/exotel'), 'tenant-acc', { accountSid: 'acct-1' });
-  await callLandsAs(server, url(server, '/v1/exotel'), 'tenant-acc2', { accountSid: 'acct-2', casing: 'camel' });
-  const { call, result } = await simulateCall(url(server, '/v1/exotel'), { chunks: 3, accountSid: 'acct-unknown' });
-  assert.equal(result.close.code, 1008, 'unmapped: closed with 1008');
-  assert.match(result.close.reason, /no tenant/);
-  assert.ok(server.logs.some((l) => l.code === 'tenant_unmapped'));
-  assert.ok(
-    !memory(server)
-      .records()
-      .some((r) => r.interaction_id === call.callSid),
-    'nothing published for it',
-  );
+test(
+  "4.1 tenant: the Basic user's, else EXOTEL_ACCOUNT_TENANTS[account_sid], " +
+    'else EXOTEL_DEFAULT_TENANT, else close 1008',
+  async (t) => {
+    const env = {
+      SUPPORT_EXOTEL: 'true',
+      EXOTEL_BASIC_AUTH: 'exo:s3cret=tenant-b',
+      EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8',
+      EXOTEL_ACCOUNT_TENANTS: 'acct-1=tenant-acc,acct-2=tenant-acc2',
+    };
+    const server = await startTestServer(t, env);
+    await callLandsAs(server, url(server, '/v1/exotel', 'exo:s3cret'), 'tenant-b', { accountSid: 'acct-1' });
+    await callLandsAs(server, url(server, '/v1/exotel'), 'tenant-acc', { accountSid: 'acct-1' });
+    await callLandsAs(server, url(server, '/v1/exotel'), 'tenant-acc2', { accountSid: 'acct-2', casing: 'camel' });
+    const { call, result } = await simulateCall(url(server, '/v1/exotel'), { chunks: 3, accountSid: 'acct-unknown' });
+    assert.equal(result.close.code, 1008, 'unmapped: closed with 1008');
+    assert.match(result.close.reason, /no tenant/);
+    assert.ok(server.logs.some((l) => l.code === 'tenant_unmapped'));
+    assert.ok(
+      !memory(server)
+        .records()
+        .some((r) => r.interaction_id === call.callSid),
+      'nothing published for it',
+    );
 
-  const withDefault = await startTestServer(t, { ...env, EXOTEL_DEFAULT_TENANT: 'tenant-def' });
-  await callLandsAs(withDefault, url(withDefault, '/v1/exotel'), 'tenant-def', { accountSid: 'acct-unknown' });
-});
+    const withDefault = await startTestServer(t, { ...env, EXOTEL_DEFAULT_TENANT: 'tenant-def' });
+    await callLandsAs(withDefault, url(withDefault, '/v1/exotel'), 'tenant-def', { accountSid: 'acct-unknown' });
+  },
+);

@@ -65,42 +65,51 @@ const VARIANTS: ReadonlyArray<{ name: string; options: SimulatorOptions; rateIn:
 
 for (const rate of [8000, 16000, 24000]) {
   for (const variant of VARIANTS) {
-    test(`4.1 an Exotel call at ${rate} Hz (${variant.name}, rate from ${variant.rateIn}) reaches the backend byte-exact, seq = chunk numbers, dtmf and mark in place, stop:<reason>`, async (t) => {
-      const server = await startTestServer(t, EXOTEL_ENV);
-      const options = {
-        ...SCRIPTED,
-        ...variant.options,
-        ...(variant.rateIn === 'media_format' ? { sampleRate: rate } : {}),
-      };
-      const url = exotelUrl(server, '/v1/exotel', variant.rateIn === 'url' ? `?sample-rate=${rate}` : '');
-      const { call, result } = await simulateCall(url, options);
-      assert.equal(result.close.code, 1000, 'the server closes 1000 once everything is published');
-      assert.equal(result.received, 0, 'the server sends nothing to Exotel');
-      const records = await whenCallEnded(memory(server), call);
-      assertCallRecords(records, call, { tenant: 'tenant-x', reason: 'stop:callended', sampleRate: rate });
-    });
+    test(
+      `4.1 an Exotel call at ${rate} Hz (${variant.name}, rate from ${variant.rateIn}) ` +
+        'reaches the backend byte-exact, ' +
+        'seq = chunk numbers, dtmf and mark in place, stop:<reason>',
+      async (t) => {
+        const server = await startTestServer(t, EXOTEL_ENV);
+        const options = {
+          ...SCRIPTED,
+          ...variant.options,
+          ...(variant.rateIn === 'media_format' ? { sampleRate: rate } : {}),
+        };
+        const url = exotelUrl(server, '/v1/exotel', variant.rateIn === 'url' ? `?sample-rate=${rate}` : '');
+        const { call, result } = await simulateCall(url, options);
+        assert.equal(result.close.code, 1000, 'the server closes 1000 once everything is published');
+        assert.equal(result.received, 0, 'the server sends nothing to Exotel');
+        const records = await whenCallEnded(memory(server), call);
+        assertCallRecords(records, call, { tenant: 'tenant-x', reason: 'stop:callended', sampleRate: rate });
+      },
+    );
   }
 }
 
-test('4.1 the sample rate comes from media_format (with a unit suffix), else the sample-rate URL parameter, else 8000', async (t) => {
-  const server = await startTestServer(t, EXOTEL_ENV);
-  const cases: Array<[string, SimulatorOptions, number]> = [
-    ['?sample-rate=16000', { sampleRate: 24000 }, 24000],
-    ['?sample_rate=16000', {}, 16000],
-    ['?sample-rate=11025', {}, 8000],
-    ['', {}, 8000],
-  ];
-  for (const [query, options, want] of cases) {
-    const call = buildCall({ chunks: 3, ...options });
-    if (options.sampleRate !== undefined) {
-      const start = call.script[1].body as { start: { media_format: Record<string, unknown> } };
-      start.start.media_format.sample_rate = `${options.sampleRate}Hz`;
+test(
+  '4.1 the sample rate comes from media_format (with a unit ' +
+    'suffix), else the sample-rate URL parameter, else 8000',
+  async (t) => {
+    const server = await startTestServer(t, EXOTEL_ENV);
+    const cases: Array<[string, SimulatorOptions, number]> = [
+      ['?sample-rate=16000', { sampleRate: 24000 }, 24000],
+      ['?sample_rate=16000', {}, 16000],
+      ['?sample-rate=11025', {}, 8000],
+      ['', {}, 8000],
+    ];
+    for (const [query, options, want] of cases) {
+      const call = buildCall({ chunks: 3, ...options });
+      if (options.sampleRate !== undefined) {
+        const start = call.script[1].body as { start: { media_format: Record<string, unknown> } };
+        start.start.media_format.sample_rate = `${options.sampleRate}Hz`;
+      }
+      await playCall(exotelUrl(server, '/v1/exotel', query), call);
+      const records = await whenCallEnded(memory(server), call);
+      assertCallRecords(records, call, { tenant: 'tenant-x', reason: 'stop:callended', sampleRate: want });
     }
-    await playCall(exotelUrl(server, '/v1/exotel', query), call);
-    const records = await whenCallEnded(memory(server), call);
-    assertCallRecords(records, call, { tenant: 'tenant-x', reason: 'stop:callended', sampleRate: want });
-  }
-});
+  },
+);
 
 test('4.1 mu-law and a-law payloads are published as they came, and the records say the encoding', async (t) => {
   const server = await startTestServer(t, EXOTEL_ENV);
@@ -127,68 +136,76 @@ test('4.1 a socket closed without stop still flushes everything, then stream_end
   }
 });
 
-test('4.1 invalid payloads (not base64, padding bits set, not whole samples, missing) are counted, logged with the stream ids, and skipped', async (t) => {
-  const server = await startTestServer(t, EXOTEL_ENV);
-  const call = buildCall({ chunks: 12 });
-  const media = (chunk: number) =>
-    (
-      call.script.find((m) => m.media && (m.body as { media: { chunk: string } }).media.chunk === String(chunk))!
-        .body as { media: Record<string, unknown> }
-    ).media;
-  media(3).payload = '!!not base64!!';
-  media(4).payload = 'QR=='; // decodes to "A", but is not what "A" encodes to
-  media(5).payload = Buffer.from([1, 2, 3]).toString('base64'); // 3 bytes: not whole 16-bit samples
-  delete media(6).payload;
-  const result = await playCall(exotelUrl(server), call);
-  assert.equal(result.close.code, 1000);
-  const records = (await whenCallEnded(memory(server), call)).filter(
-    (r) => field(r, 'interaction_id') === call.callSid,
-  );
-  const audio = records.filter((r) => field(r, 'type') === 'audio');
-  const kept = [1, 2, 7, 8, 9, 10, 11, 12].map((chunk) => call.tracks.get('')!.chunks[chunk - 1]);
-  assert.ok(
-    Buffer.concat(audio.map((r) => r.get('payload')!)).equals(Buffer.concat(kept)),
-    'only the valid chunks, nothing else',
-  );
-  assert.equal(field(records.at(-1)!, 'frames'), '8');
-  assert.equal(server.server.stats.invalidPayloads.get('exotel'), 4);
-  const logged = server.logs.filter((l) => l.code === 'invalid_payload');
-  assert.equal(logged.length, 1, 'the first invalid payload of a stream is logged (then every 100th)');
-  assert.equal(logged[0].interaction_id, call.callSid);
-  assert.equal(logged[0].stream_id, call.streamSid);
-  assert.equal(logged[0].tenant_id, 'tenant-x');
-  assert.equal(logged[0].chunk, 3);
-});
+test(
+  '4.1 invalid payloads (not base64, padding bits set, not whole samples, ' +
+    'missing) are counted, logged with the stream ids, and skipped',
+  async (t) => {
+    const server = await startTestServer(t, EXOTEL_ENV);
+    const call = buildCall({ chunks: 12 });
+    const media = (chunk: number) =>
+      (
+        call.script.find((m) => m.media && (m.body as { media: { chunk: string } }).media.chunk === String(chunk))!
+          .body as { media: Record<string, unknown> }
+      ).media;
+    media(3).payload = '!!not base64!!';
+    media(4).payload = 'QR=='; // decodes to "A", but is not what "A" encodes to
+    media(5).payload = Buffer.from([1, 2, 3]).toString('base64'); // 3 bytes: not whole 16-bit samples
+    delete media(6).payload;
+    const result = await playCall(exotelUrl(server), call);
+    assert.equal(result.close.code, 1000);
+    const records = (await whenCallEnded(memory(server), call)).filter(
+      (r) => field(r, 'interaction_id') === call.callSid,
+    );
+    const audio = records.filter((r) => field(r, 'type') === 'audio');
+    const kept = [1, 2, 7, 8, 9, 10, 11, 12].map((chunk) => call.tracks.get('')!.chunks[chunk - 1]);
+    assert.ok(
+      Buffer.concat(audio.map((r) => r.get('payload')!)).equals(Buffer.concat(kept)),
+      'only the valid chunks, nothing else',
+    );
+    assert.equal(field(records.at(-1)!, 'frames'), '8');
+    assert.equal(server.server.stats.invalidPayloads.get('exotel'), 4);
+    const logged = server.logs.filter((l) => l.code === 'invalid_payload');
+    assert.equal(logged.length, 1, 'the first invalid payload of a stream is logged (then every 100th)');
+    assert.equal(logged[0].interaction_id, call.callSid);
+    assert.equal(logged[0].stream_id, call.streamSid);
+    assert.equal(logged[0].tenant_id, 'tenant-x');
+    assert.equal(logged[0].chunk, 3);
+  },
+);
 
-test('4.1 duplicate chunk numbers are dropped and gaps are counted in ingest_sequence_gaps_total{source="exotel"}', async (t) => {
-  const server = await startTestServer(t, EXOTEL_ENV);
-  const call = buildCall({ chunks: 10 });
-  const mediaIndex = (chunk: number) =>
-    call.script.findIndex((m) => m.media && (m.body as { media: { chunk: string } }).media.chunk === String(chunk));
-  call.script.splice(mediaIndex(4) + 1, 0, call.script[mediaIndex(4)], call.script[mediaIndex(2)]); // 4 again, then 2 again
-  call.script.splice(mediaIndex(7), 1); // chunk 7 never arrives
-  await playCall(exotelUrl(server), call);
-  const records = trackRecords(await whenCallEnded(memory(server), call), call, '');
-  const audio = records.filter((r) => field(r, 'type') === 'audio');
-  const chunks = call.tracks.get('')!.chunks;
-  assert.ok(
-    Buffer.concat(audio.map((r) => r.get('payload')!)).equals(
-      Buffer.concat([...chunks.slice(0, 6), ...chunks.slice(7)]),
-    ),
-  );
-  const seqs = audio.map((r) => [Number(field(r, 'seq_start')), Number(field(r, 'seq_end'))]);
-  assert.deepEqual(
-    seqs.flat().filter((s) => s === 7),
-    [],
-    'seq 7 is in no record',
-  );
-  assert.equal(field(records.at(-1)!, 'last_seq'), '10');
-  assert.equal(field(records.at(-1)!, 'frames'), '9');
-  assert.equal(server.server.stats.duplicateFrames, 2);
-  const metrics = await createWorkerMetrics({ stats: server.server.stats, backlogBytes: () => 0 }).metrics();
-  assert.match(metrics, /^ingest_sequence_gaps_total\{source="exotel"\} 1$/m);
-  assert.match(metrics, /^ingest_duplicate_frames_total 2$/m);
-});
+test(
+  '4.1 duplicate chunk numbers are dropped and gaps are counted ' + 'in ingest_sequence_gaps_total{source="exotel"}',
+  async (t) => {
+    const server = await startTestServer(t, EXOTEL_ENV);
+    const call = buildCall({ chunks: 10 });
+    const mediaIndex = (chunk: number) =>
+      call.script.findIndex((m) => m.media && (m.body as { media: { chunk: string } }).media.chunk === String(chunk));
+    // 4 again, then 2 again
+    call.script.splice(mediaIndex(4) + 1, 0, call.script[mediaIndex(4)], call.script[mediaIndex(2)]);
+    call.script.splice(mediaIndex(7), 1); // chunk 7 never arrives
+    await playCall(exotelUrl(server), call);
+    const records = trackRecords(await whenCallEnded(memory(server), call), call, '');
+    const audio = records.filter((r) => field(r, 'type') === 'audio');
+    const chunks = call.tracks.get('')!.chunks;
+    assert.ok(
+      Buffer.concat(audio.map((r) => r.get('payload')!)).equals(
+        Buffer.concat([...chunks.slice(0, 6), ...chunks.slice(7)]),
+      ),
+    );
+    const seqs = audio.map((r) => [Number(field(r, 'seq_start')), Number(field(r, 'seq_end'))]);
+    assert.deepEqual(
+      seqs.flat().filter((s) => s === 7),
+      [],
+      'seq 7 is in no record',
+    );
+    assert.equal(field(records.at(-1)!, 'last_seq'), '10');
+    assert.equal(field(records.at(-1)!, 'frames'), '9');
+    assert.equal(server.server.stats.duplicateFrames, 2);
+    const metrics = await createWorkerMetrics({ stats: server.server.stats, backlogBytes: () => 0 }).metrics();
+    assert.match(metrics, /^ingest_sequence_gaps_total\{source="exotel"\} 1$/m);
+    assert.match(metrics, /^ingest_duplicate_frames_total 2$/m);
+  },
+);
 
 test('4.1 media without chunk numbers is numbered by count', async (t) => {
   const server = await startTestServer(t, EXOTEL_ENV);
@@ -198,26 +215,32 @@ test('4.1 media without chunk numbers is numbered by count', async (t) => {
   assertCallRecords(await whenCallEnded(memory(server), call), call, { tenant: 'tenant-x', reason: 'stop:callended' });
 });
 
-test('4.1 unknown events, non-JSON text and binary audio frames are ignored and counted; media before start too', async (t) => {
-  const server = await startTestServer(t, EXOTEL_ENV);
-  const call = buildCall({ chunks: 4 });
-  const early = call.script.find((m) => m.media)!;
-  call.script.splice(
-    1,
-    0,
-    early,
-    { body: 'not json' },
-    { body: Buffer.alloc(320, 7) },
-    { body: { event: 'clear', stream_sid: call.streamSid } },
-  );
-  await playCall(exotelUrl(server), call);
-  assertCallRecords(await whenCallEnded(memory(server), call), call, { tenant: 'tenant-x', reason: 'stop:callended' });
-  const ignored = server.server.stats.telephonyIgnored;
-  assert.equal(ignored.get('exotel|before_start'), 1);
-  assert.equal(ignored.get('exotel|invalid_json'), 1);
-  assert.equal(ignored.get('exotel|binary_frame'), 1);
-  assert.equal(ignored.get('exotel|unknown_event'), 1);
-});
+test(
+  '4.1 unknown events, non-JSON text and binary audio frames are ' + 'ignored and counted; media before start too',
+  async (t) => {
+    const server = await startTestServer(t, EXOTEL_ENV);
+    const call = buildCall({ chunks: 4 });
+    const early = call.script.find((m) => m.media)!;
+    call.script.splice(
+      1,
+      0,
+      early,
+      { body: 'not json' },
+      { body: Buffer.alloc(320, 7) },
+      { body: { event: 'clear', stream_sid: call.streamSid } },
+    );
+    await playCall(exotelUrl(server), call);
+    assertCallRecords(await whenCallEnded(memory(server), call), call, {
+      tenant: 'tenant-x',
+      reason: 'stop:callended',
+    });
+    const ignored = server.server.stats.telephonyIgnored;
+    assert.equal(ignored.get('exotel|before_start'), 1);
+    assert.equal(ignored.get('exotel|invalid_json'), 1);
+    assert.equal(ignored.get('exotel|binary_frame'), 1);
+    assert.equal(ignored.get('exotel|unknown_event'), 1);
+  },
+);
 
 test('4.1 a start without call_sid closes the stream with 1008 and publishes nothing', async (t) => {
   const server = await startTestServer(t, EXOTEL_ENV);

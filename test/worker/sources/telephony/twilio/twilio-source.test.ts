@@ -48,27 +48,31 @@ async function refusedWith(
   return { status: err.status, error: (JSON.parse(err.body) as { error: string }).error };
 }
 
-test('4.2 a valid signature: both tracks of one socket become their own byte-exact mu-law streams, dtmf and mark in place, stop', async (t) => {
-  const server = await startTestServer(t, TWILIO_ENV);
-  const { call, result } = await simulateCall(twilioUrl(server), {
-    provider: 'twilio',
-    headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) },
-    tracks: ['inbound', 'outbound'],
-    chunks: 30,
-    dtmf: [{ afterChunk: 12, digit: '1' }],
-    marks: [{ afterChunk: 20, name: 'greeting played' }],
-    customParameters: { FirstName: 'Jane', from: '+15550100' },
-  });
-  assert.equal(result.close.code, 1000);
-  assert.equal(result.received, 0, 'nothing is sent to Twilio');
-  const records = await whenCallEnded(memory(server), call);
-  assertCallRecords(records, call, { tenant: 'tenant-t', reason: 'stop', encoding: 'mulaw', sampleRate: 8000 });
-  assert.deepEqual(
-    trackRecords(records, call, 'outbound').filter((r) => field(r, 'type') === 'dtmf'),
-    [],
-    'an inbound_track digit is on the inbound stream only',
-  );
-});
+test(
+  '4.2 a valid signature: both tracks of one socket become their own ' +
+    'byte-exact mu-law streams, dtmf and mark in place, stop',
+  async (t) => {
+    const server = await startTestServer(t, TWILIO_ENV);
+    const { call, result } = await simulateCall(twilioUrl(server), {
+      provider: 'twilio',
+      headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) },
+      tracks: ['inbound', 'outbound'],
+      chunks: 30,
+      dtmf: [{ afterChunk: 12, digit: '1' }],
+      marks: [{ afterChunk: 20, name: 'greeting played' }],
+      customParameters: { FirstName: 'Jane', from: '+15550100' },
+    });
+    assert.equal(result.close.code, 1000);
+    assert.equal(result.received, 0, 'nothing is sent to Twilio');
+    const records = await whenCallEnded(memory(server), call);
+    assertCallRecords(records, call, { tenant: 'tenant-t', reason: 'stop', encoding: 'mulaw', sampleRate: 8000 });
+    assert.deepEqual(
+      trackRecords(records, call, 'outbound').filter((r) => field(r, 'type') === 'dtmf'),
+      [],
+      'an inbound_track digit is on the inbound stream only',
+    );
+  },
+);
 
 test('4.2 a wrong, missing, or https:// signature is refused with 401 before the handshake', async (t) => {
   const server = await startTestServer(t, TWILIO_ENV);
@@ -151,69 +155,78 @@ test('4.2 media for a track the start did not list is ignored and counted', asyn
   assert.equal(server.server.stats.telephonyIgnored.get('twilio|unknown_track'), 1);
 });
 
-test('4.2 the Twilio dialect: camelCase ids, tracks named with or without _track, mu-law 8 kHz whatever mediaFormat says', () => {
-  const event = twilioProtocol.translate({
-    event: 'start',
-    sequenceNumber: '1',
-    streamSid: 'MZ1',
-    start: {
-      accountSid: 'AC1',
+test(
+  '4.2 the Twilio dialect: camelCase ids, tracks named with or ' +
+    'without _track, mu-law 8 kHz whatever mediaFormat says',
+  () => {
+    const event = twilioProtocol.translate({
+      event: 'start',
+      sequenceNumber: '1',
       streamSid: 'MZ1',
-      callSid: 'CA1',
-      tracks: ['inbound_track', 'outbound'],
-      customParameters: { a: '1' },
-      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-    },
-  });
-  assert.equal(event.kind, 'start');
-  if (event.kind !== 'start') return;
-  assert.deepEqual(event.start.tracks, [
-    { track: 'inbound', streamId: 'MZ1:inbound' },
-    { track: 'outbound', streamId: 'MZ1:outbound' },
-  ]);
-  assert.deepEqual(event.start.media, { encoding: 'mulaw', sample_rate: 8000, channels: 1 });
-  assert.deepEqual(event.start.metadata, {
-    call_sid: 'CA1',
-    stream_sid: 'MZ1',
-    account_sid: 'AC1',
-    tracks: ['inbound', 'outbound'],
-    custom_parameters: { a: '1' },
-  });
-  const noTracks = twilioProtocol.translate({ event: 'start', start: { streamSid: 'MZ2', callSid: 'CA2' } });
-  assert.deepEqual(noTracks.kind === 'start' && noTracks.start.tracks, [{ track: 'inbound', streamId: 'MZ2:inbound' }]);
-  assert.deepEqual(twilioProtocol.translate({ event: 'dtmf', dtmf: { track: 'inbound_track', digit: '9' } }), {
-    kind: 'dtmf',
-    track: 'inbound',
-    digit: '9',
-    durationMs: undefined,
-  });
-  assert.deepEqual(twilioProtocol.translate({ event: 'stop', stop: { accountSid: 'AC1', callSid: 'CA1' } }), {
-    kind: 'stop',
-    reason: undefined,
-  });
-});
+      start: {
+        accountSid: 'AC1',
+        streamSid: 'MZ1',
+        callSid: 'CA1',
+        tracks: ['inbound_track', 'outbound'],
+        customParameters: { a: '1' },
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
+    });
+    assert.equal(event.kind, 'start');
+    if (event.kind !== 'start') return;
+    assert.deepEqual(event.start.tracks, [
+      { track: 'inbound', streamId: 'MZ1:inbound' },
+      { track: 'outbound', streamId: 'MZ1:outbound' },
+    ]);
+    assert.deepEqual(event.start.media, { encoding: 'mulaw', sample_rate: 8000, channels: 1 });
+    assert.deepEqual(event.start.metadata, {
+      call_sid: 'CA1',
+      stream_sid: 'MZ1',
+      account_sid: 'AC1',
+      tracks: ['inbound', 'outbound'],
+      custom_parameters: { a: '1' },
+    });
+    const noTracks = twilioProtocol.translate({ event: 'start', start: { streamSid: 'MZ2', callSid: 'CA2' } });
+    assert.deepEqual(noTracks.kind === 'start' && noTracks.start.tracks, [
+      { track: 'inbound', streamId: 'MZ2:inbound' },
+    ]);
+    assert.deepEqual(twilioProtocol.translate({ event: 'dtmf', dtmf: { track: 'inbound_track', digit: '9' } }), {
+      kind: 'dtmf',
+      track: 'inbound',
+      digit: '9',
+      durationMs: undefined,
+    });
+    assert.deepEqual(twilioProtocol.translate({ event: 'stop', stop: { accountSid: 'AC1', callSid: 'CA1' } }), {
+      kind: 'stop',
+      reason: undefined,
+    });
+  },
+);
 
-test('4.2 a track that pauses is not closed for idleness while another track of the socket still streams', async (t) => {
-  const server = await startTestServer(t, { ...TWILIO_ENV, IDLE_TIMEOUT_MS: '300' });
-  const call = buildCall({ provider: 'twilio', tracks: ['inbound', 'outbound'], chunks: 40 });
-  // The outbound track sends its first chunk only; the inbound one streams for 800 ms.
-  call.script.splice(
-    0,
-    call.script.length,
-    ...call.script.filter((m) => {
-      const media = (m.body as { media?: { track: string; chunk: string } }).media;
-      return !media || media.track === 'inbound' || media.chunk === '1';
-    }),
-  );
-  const { close } = await playCall(twilioUrl(server), call, {
-    headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) },
-    cadenceMs: 20,
-  });
-  assert.equal(close.code, 1000);
-  const records = await whenCallEnded(memory(server), call);
-  for (const track of ['inbound', 'outbound']) {
-    const ended = trackRecords(records, call, track).at(-1)!;
-    assert.equal(field(ended, 'reason'), 'stop', `${track} ended by stop, not idle`);
-    assert.equal(field(ended, 'frames'), track === 'inbound' ? '40' : '1');
-  }
-});
+test(
+  '4.2 a track that pauses is not closed for idleness while ' + 'another track of the socket still streams',
+  async (t) => {
+    const server = await startTestServer(t, { ...TWILIO_ENV, IDLE_TIMEOUT_MS: '300' });
+    const call = buildCall({ provider: 'twilio', tracks: ['inbound', 'outbound'], chunks: 40 });
+    // The outbound track sends its first chunk only; the inbound one streams for 800 ms.
+    call.script.splice(
+      0,
+      call.script.length,
+      ...call.script.filter((m) => {
+        const media = (m.body as { media?: { track: string; chunk: string } }).media;
+        return !media || media.track === 'inbound' || media.chunk === '1';
+      }),
+    );
+    const { close } = await playCall(twilioUrl(server), call, {
+      headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) },
+      cadenceMs: 20,
+    });
+    assert.equal(close.code, 1000);
+    const records = await whenCallEnded(memory(server), call);
+    for (const track of ['inbound', 'outbound']) {
+      const ended = trackRecords(records, call, track).at(-1)!;
+      assert.equal(field(ended, 'reason'), 'stop', `${track} ended by stop, not idle`);
+      assert.equal(field(ended, 'frames'), track === 'inbound' ? '40' : '1');
+    }
+  },
+);
