@@ -3,7 +3,7 @@
 // checks the reply (matching correlation id, error code 0). A listening socket
 // alone is not enough: during start-up and shutdown the port can accept
 // connections that never get an answer. Java-free and dependency-free so that
-// ops/dev/kafka.sh and test/backends/kafka-broker.js can both use it.
+// ops/dev/kafka.sh and test/support/backends/kafka-broker.js can both use it.
 //
 //   node ops/dev/kafka/probe.js [host] [port] [timeout-ms]   exits 0 when it answers
 const net = require('node:net');

@@ -14,7 +14,7 @@ const MiB = 1024 * 1024;
 
 const INTRO = `# Configuration
 
-<!-- Generated from src/shared/config-schema.ts by \`npm run docs:config\`; do not edit by hand. -->
+<!-- Generated from src/shared/config/config-schema.ts by \`npm run docs:config\`; do not edit by hand. -->
 
 Every setting is an environment variable. Values come from three places; a later one wins:
 
