@@ -10,6 +10,7 @@
 import net from 'node:net';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../shared/config/config';
+import { errorMessage } from '../shared/errors';
 import { formatConfigReport, problemLine } from '../shared/config/config-report';
 import type { Config } from '../shared/config/config-schema';
 import { toHealthBody } from '../shared/health/health-status';
@@ -177,6 +178,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`error: ${errorMessage(err)}\n`);
   process.exitCode = EXIT.failed;
 });

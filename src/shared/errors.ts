@@ -136,3 +136,8 @@ export class PublishError extends IngestError {
 export function isIngestError(err: unknown): err is IngestError {
   return err instanceof IngestError;
 }
+
+/** The message of anything thrown, for a log line or a problem report. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -160,3 +160,11 @@ export class ServerMessages {
     return `${this.key}error","code":${JSON.stringify(code)},"message":${JSON.stringify(message)}}`;
   }
 }
+
+/** The closes a server starts (docs/protocol.md §2): both mean "resume from last committed + 1". */
+export const SERVER_CLOSE = Object.freeze({
+  /** The service is shutting down (SIGTERM): reconnect through the balancer. */
+  shutdown: Object.freeze({ code: 1001, reason: 'server shutting down' }),
+  /** This worker is being replaced (rolling restart); the others keep serving. */
+  restart: Object.freeze({ code: 1012, reason: 'service restart' }),
+});

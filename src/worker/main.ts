@@ -12,7 +12,7 @@ import { loadConfig } from '../shared/config/config';
 import { configFromJson, WORKER_CONFIG_ENV } from '../shared/config/config-handoff';
 import { EXIT } from '../shared/process/exit-codes';
 import type { Config } from '../shared/config/config-schema';
-import { IngestError } from '../shared/errors';
+import { errorMessage, IngestError } from '../shared/errors';
 import {
   isPrimaryToWorker,
   message,
@@ -24,10 +24,11 @@ import { createLogger } from '../shared/process/logger';
 import { createPublisher } from '../shared/publishing/publisher-factory';
 import { parsePublicKeys } from '../shared/auth/public-keys';
 import { IngestServer } from './http/ingest-server';
-import type { HealthBody } from '../shared/health/health-status';
+import { toHealthBody, type HealthBody } from '../shared/health/health-status';
 import { TokenVerifier } from './admission/token-verifier';
 import { createWorkerMetrics } from './metrics/worker-metrics';
 import { WorkerStats } from './metrics/worker-stats';
+import { SERVER_CLOSE } from '../shared/protocol';
 
 function readConfig(): Readonly<Config> {
   const json = process.env[WORKER_CONFIG_ENV];
@@ -78,15 +79,20 @@ async function main(): Promise<void> {
     // The primary's view covers every worker (this one's backend included);
     // only this worker's own drain overrides it.
     if (!clusterView) return local;
-    if (server.serverState !== 'ready') return { ...local, workers: clusterView.workers };
-    return { ...local, status: clusterView.status, pubsub: clusterView.pubsub, workers: clusterView.workers };
+    const { workers } = clusterView;
+    if (server.serverState !== 'ready') return toHealthBody({ status: local.status, pubsub: local.pubsub, workers });
+    return toHealthBody({ status: clusterView.status, pubsub: clusterView.pubsub, workers });
   };
   const server = new IngestServer({ config, publisher, verifier, logger, stats, healthView });
   const metrics = createWorkerMetrics({ stats, backlogBytes: () => server.backlogBytes() });
   publisher.onHealthChange((health) => send(message({ type: 'backend_health', health })));
 
   let shuttingDown: Promise<void> | undefined;
-  const shutdown = (closeCode = 1001, reason = 'server shutting down', drainTimeoutMs?: number): Promise<void> => {
+  const shutdown = (
+    closeCode: number = SERVER_CLOSE.shutdown.code,
+    reason: string = SERVER_CLOSE.shutdown.reason,
+    drainTimeoutMs?: number,
+  ): Promise<void> => {
     if (shuttingDown && drainTimeoutMs === undefined) server.cutDrainShort();
     shuttingDown ??= runShutdown(server, publisher, stats, config, logger, { closeCode, reason, drainTimeoutMs });
     return shuttingDown;
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (shuttingDown) return; // stopped while starting: the shutdown path exits
     const code = err instanceof IngestError ? err.code : 'worker_startup_failed';
-    const text = err instanceof Error ? err.message : String(err);
+    const text = errorMessage(err);
     logger.error({ code }, `worker start-up failed: ${text}`);
     await publisher.close().catch(() => undefined);
     logger.flush();
@@ -193,7 +199,7 @@ async function runShutdown(
 main().catch((err) => {
   // Building the worker failed (bad INGEST_CONFIG, unusable keys): one line to
   // stderr, as the logger may not exist yet, and the reason to the primary.
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   process.stderr.write(`worker failed to start: ${text}\n`);
   reportAndExit(
     message({

@@ -29,12 +29,17 @@ export class MetricsServer {
   /** Resolves with the port bound, once listening. */
   start(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', (err: NodeJS.ErrnoException) =>
+      const onStartError = (err: NodeJS.ErrnoException): void =>
         reject(
           err.code === 'EADDRINUSE' ? new IngestError('port_in_use', `METRICS_PORT ${port} is already in use`) : err,
-        ),
-      );
-      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
+        );
+      this.server.once('error', onStartError);
+      this.server.listen(port, host, () => {
+        // Listening: a later error is logged, never taken for a failed start (nor left unhandled).
+        this.server.off('error', onStartError);
+        this.server.on('error', (err) => this.logger.error({ err }, 'metrics listener error'));
+        resolve((this.server.address() as { port: number }).port);
+      });
     });
   }
 

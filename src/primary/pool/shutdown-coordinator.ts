@@ -10,6 +10,7 @@ import { EXIT } from '../../shared/process/exit-codes';
 import { message } from '../../shared/process/ipc';
 import { KILL_GRACE_MS, type WorkerPool } from './worker-pool';
 import type { WorkerRecord } from './worker-record';
+import { SERVER_CLOSE } from '../../shared/protocol';
 
 export interface ShutdownOutcome {
   readonly clean: boolean;
@@ -87,7 +88,9 @@ export class ShutdownCoordinator {
     const records = pool.all();
     logger.info({ workers: records.length }, 'shutting down: workers flush and publish every stream');
     for (const r of records)
-      r.worker.send(message({ type: 'shutdown', closeCode: 1001, reason: 'server shutting down' }));
+      r.worker.send(
+        message({ type: 'shutdown', closeCode: SERVER_CLOSE.shutdown.code, reason: SERVER_CLOSE.shutdown.reason }),
+      );
     let killed = 0;
     const killTimer = setTimeout(() => {
       for (const r of records) {

@@ -13,6 +13,7 @@ import { message, type WorkerMetricsJson, type WorkerToPrimary } from '../../sha
 import { RestartBackoff } from './restart-backoff';
 import type { WorkerHandle, WorkerLauncher } from './worker-launcher';
 import { createWorkerRecord, type PoolRecord, type WorkerRecord } from './worker-record';
+import { SERVER_CLOSE } from '../../shared/protocol';
 
 /** Grace after the workers' own deadline for them to report and exit before they are killed. */
 export const KILL_GRACE_MS = 5_000;
@@ -147,7 +148,14 @@ export class WorkerPool {
     record.retiring = true;
     this.emit('change');
     const { drainTimeoutMs, shutdownTimeoutMs } = this.config;
-    record.worker.send(message({ type: 'drain', closeCode: 1012, reason: 'service restart', drainTimeoutMs }));
+    record.worker.send(
+      message({
+        type: 'drain',
+        closeCode: SERVER_CLOSE.restart.code,
+        reason: SERVER_CLOSE.restart.reason,
+        drainTimeoutMs,
+      }),
+    );
     const killTimer = setTimeout(
       () => {
         if (record.worker.isDead()) return;

@@ -3,9 +3,10 @@
  * result through the environment as JSON, so workers never read files or
  * variables themselves (and cannot disagree with the primary).
  */
-import { IngestError } from '../errors';
+import { errorMessage, IngestError } from '../errors';
 import { schema, type Config } from './config-schema';
-import { deepFreeze, errorMessage, isPlainObject } from './plain-values';
+import { deepFreeze } from './deep-freeze';
+import { isPlainObject } from './plain-object';
 
 /** The environment variable through which the primary hands each worker its configuration. */
 export const WORKER_CONFIG_ENV = 'INGEST_CONFIG';

@@ -4,7 +4,7 @@
  * needs to spot a typo, so the flag is convict's and the rendering ours.
  */
 import { SENSITIVE_KEYS, type Config } from './config-schema';
-import { deepFreeze } from './plain-values';
+import { deepFreeze } from './deep-freeze';
 
 /** A copy for logs, with every sensitive value masked. */
 export function maskedConfig(config: Readonly<Config>): Readonly<Config> {

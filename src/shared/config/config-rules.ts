@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { parsePublicKeys } from '../auth/public-keys';
 import type { Config } from './config-schema';
-import { errorMessage } from './plain-values';
+import { errorMessage } from '../errors';
 import { checkTelephony } from './telephony-rules';
 
 type Key = keyof Config;

@@ -13,7 +13,9 @@ import { registerFormats } from './config-formats';
 import { applyRules } from './config-rules';
 import { shownValue } from './config-mask';
 import { schema, type Config } from './config-schema';
-import { deepFreeze, errorMessage, isPlainObject } from './plain-values';
+import { errorMessage } from '../errors';
+import { deepFreeze } from './deep-freeze';
+import { isPlainObject } from './plain-object';
 
 export type ConfigSource = 'default' | 'file' | 'env';
 

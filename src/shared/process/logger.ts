@@ -4,21 +4,19 @@
  * (headers, URLs are redacted by the caller before logging).
  */
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { SENSITIVE_KEYS } from '../config/config-schema';
 
-export const REDACT_PATHS = [
+/** Fields that hold a credential wherever they appear: the request's, and every secret setting of the schema. */
+const SECRET_FIELDS = [
   'token',
-  '*.token',
   'authorization',
-  '*.authorization',
   'headers.authorization',
-  '*.headers.authorization',
   'headers["sec-websocket-protocol"]',
-  '*.headers["sec-websocket-protocol"]',
   'password',
-  '*.password',
-  'jwtPublicKey',
-  '*.jwtPublicKey',
+  ...SENSITIVE_KEYS,
 ];
+
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]);
 
 export interface LoggerOptions {
   readonly level: string;

@@ -8,8 +8,7 @@
  * healthTracker the facts it observes on its connection.
  */
 import { BackendHealth, type BackendHealthSnapshot } from './backend-health';
-import { IngestError } from '../errors';
-import { publishRefusal, type AdapterName, type Publisher } from './publisher';
+import { publishRefusal, startAfterClose, type AdapterName, type Publisher } from './publisher';
 import type { IngestRecord } from './records';
 
 /** The part of a pino logger that health logging needs. */
@@ -24,7 +23,7 @@ export abstract class ConnectedPublisher implements Publisher {
   private closing: Promise<void> | undefined;
 
   start(): Promise<void> {
-    if (this.closeRequested) return Promise.reject(new IngestError('publisher_closed', 'start() after close()'));
+    if (this.closeRequested) return Promise.reject(startAfterClose());
     this.starting ??= this.connect();
     return this.starting;
   }

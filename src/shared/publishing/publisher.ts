@@ -51,6 +51,11 @@ export interface Publisher {
  * the error to reject with, or undefined to go on. Plain arguments, not an
  * object: this runs on every publish.
  */
+/** The refusal of start() on a publisher that was closed: every adapter gives the same. */
+export function startAfterClose(): IngestError {
+  return new IngestError('publisher_closed', 'start() after close()');
+}
+
 export function publishRefusal(record: IngestRecord, closed: boolean, started: boolean): Error | undefined {
   if (closed) return new IngestError('publisher_closed', 'publish() after close()');
   try {

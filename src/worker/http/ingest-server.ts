@@ -24,6 +24,7 @@ import { StreamAcceptor } from './stream-acceptor';
 import { UnservedConnections } from './unserved-connections';
 import { UpgradeRouter, type Admitting } from './upgrade-router';
 import { websocketHandshake } from './websocket-handshake';
+import { SERVER_CLOSE } from '../../shared/protocol';
 
 export type ServerState = 'starting' | 'ready' | 'draining' | 'closed';
 
@@ -118,8 +119,8 @@ export class IngestServer {
    * workers, and gives streams `graceMs` to end by themselves first.
    */
   close(
-    code = 1001,
-    reason = 'server shutting down',
+    code: number = SERVER_CLOSE.shutdown.code,
+    reason: string = SERVER_CLOSE.shutdown.reason,
     options: { stopListening?: boolean; graceMs?: number } = {},
   ): Promise<void> {
     if (this.closePromise) return this.closePromise;

@@ -154,9 +154,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     registers,
     aggregator: 'sum',
     collect() {
-      const durations = stats.publishDurations;
-      stats.publishDurations = [];
-      for (const seconds of durations) this.observe(seconds);
+      for (const seconds of stats.takePublishDurations()) this.observe(seconds);
     },
   });
   collectLintCleanDefaultMetrics(registry);

@@ -30,8 +30,8 @@ export class WorkerStats {
   readonly telephonyIgnored = new Map<string, number>();
   /** Accepted telephony connections, by source. */
   readonly telephonyConnections = new Map<string, number>();
-  /** Publish durations in seconds, drained by the metrics registry at scrape. */
-  publishDurations: number[] = [];
+  /** Publish durations in seconds since the last scrape (takePublishDurations). */
+  private publishDurations: number[] = [];
 
   count(map: Map<string, number>, key: string, by = 1): void {
     map.set(key, (map.get(key) ?? 0) + by);
@@ -40,5 +40,12 @@ export class WorkerStats {
   observePublish(seconds: number): void {
     // Bounded: if nobody scrapes, keep a recent sample rather than grow forever.
     if (this.publishDurations.length < 100_000) this.publishDurations.push(seconds);
+  }
+
+  /** The durations observed since the last call: the scrape drains them into its histogram. */
+  takePublishDurations(): number[] {
+    const durations = this.publishDurations;
+    this.publishDurations = [];
+    return durations;
   }
 }

@@ -10,7 +10,7 @@
  */
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { IngestRecord } from '../../shared/publishing/records';
-import { IngestError, PublishError } from '../../shared/errors';
+import { errorMessage, IngestError, PublishError } from '../../shared/errors';
 
 export interface PublishQueueEvents {
   /** The backend confirmed `record`. */
@@ -157,7 +157,7 @@ export class StreamPublishQueue {
 
 function toIngestError(err: unknown): IngestError {
   if (err instanceof IngestError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   // An unknown failure is treated as transient: retrying is safe (consumers
   // deduplicate), giving up would lose acknowledged data.
   return new PublishError(message, true, { cause: err });

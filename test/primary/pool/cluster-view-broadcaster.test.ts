@@ -8,8 +8,8 @@ import { ClusterViewBroadcaster } from '../../../src/primary/pool/cluster-view-b
 import { WorkerPool } from '../../../src/primary/pool/worker-pool';
 import { message, type WorkerToPrimary } from '../../../src/shared/process/ipc';
 import { testConfig } from '../../support/ingest-server';
-import { FakeLauncher } from './fake-launcher';
-import { captureLogs } from './log-capture';
+import { FakeLauncher } from '../../support/fake-launcher';
+import { captureLogs } from '../../support/log-capture';
 
 function broadcasting(t: TestContext) {
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 0 });

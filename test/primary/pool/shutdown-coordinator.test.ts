@@ -11,8 +11,8 @@ import { WorkerPool } from '../../../src/primary/pool/worker-pool';
 import { EXIT } from '../../../src/shared/process/exit-codes';
 import { message, type WorkerToPrimary } from '../../../src/shared/process/ipc';
 import { testConfig } from '../../support/ingest-server';
-import { FakeLauncher } from './fake-launcher';
-import { captureLogs } from './log-capture';
+import { FakeLauncher } from '../../support/fake-launcher';
+import { captureLogs } from '../../support/log-capture';
 
 /** WORKERS=2, the first `ready` of them ready, and a coordinator whose servers and process exit are recorded. */
 function readyCluster(t: TestContext, env: Record<string, string> = {}, ready = 2) {

@@ -9,8 +9,8 @@ import { WorkerPool } from '../../../src/primary/pool/worker-pool';
 import { configFromJson, WORKER_CONFIG_ENV } from '../../../src/shared/config/config-handoff';
 import { message, type WorkerToPrimary } from '../../../src/shared/process/ipc';
 import { testConfig } from '../../support/ingest-server';
-import { FakeLauncher } from './fake-launcher';
-import { captureLogs } from './log-capture';
+import { FakeLauncher } from '../../support/fake-launcher';
+import { captureLogs } from '../../support/log-capture';
 
 function startPool(t: TestContext, env: Record<string, string> = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 0 });

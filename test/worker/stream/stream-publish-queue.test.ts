@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { IngestError, PublishError } from '../../../src/shared/errors';
 import type { IngestRecord } from '../../../src/shared/publishing/records';
 import { StreamPublishQueue, type FailureOutcome } from '../../../src/worker/stream/stream-publish-queue';
-import { ScriptedPublisher } from './scripted-publisher';
+import { ScriptedPublisher } from '../../support/scripted-publisher';
 
 function audio(seq: number, bytes = 10): IngestRecord {
   return {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { IngestError } from '../../../src/shared/errors';
 import { ServerMessages } from '../../../src/shared/protocol';
 import type { AudioRecord } from '../../../src/shared/publishing/records';
-import { frameOf, openSession, peerCloses, START, typesOf, until, type Harness } from './session-harness';
+import { frameOf, openSession, peerCloses, START, typesOf, until, type Harness } from '../../support/session-harness';
 
 /** Begins the stream and waits until the backend confirmed stream_started: later records publish at once. */
 async function beginConfirmed(h: Harness): Promise<void> {

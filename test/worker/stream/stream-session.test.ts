@@ -8,8 +8,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestError, PublishError } from '../../../src/shared/errors';
 import type { AudioRecord, EndReason } from '../../../src/shared/publishing/records';
-import type { ScriptedPublisher } from './scripted-publisher';
-import { endedRecord, frameOf, openSession, peerCloses, START, typesOf, until, type Harness } from './session-harness';
+import type { ScriptedPublisher } from '../../support/scripted-publisher';
+import {
+  endedRecord,
+  frameOf,
+  openSession,
+  peerCloses,
+  START,
+  typesOf,
+  until,
+  type Harness,
+} from '../../support/session-harness';
 
 /** Begins the stream and buffers frames 1-3 (300 bytes, under MAX_CHUNK_BYTES: nothing flushed yet). */
 function beginWithBuffered(h: Harness): void {

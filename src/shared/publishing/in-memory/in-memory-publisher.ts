@@ -9,8 +9,8 @@
  * buffers after the publish resolved cannot change what was "published".
  */
 import { BackendHealth, type BackendHealthSnapshot } from '../backend-health';
-import { IngestError, PublishError } from '../../errors';
-import { publishRefusal, type AdapterName, type Publisher } from '../publisher';
+import { PublishError } from '../../errors';
+import { publishRefusal, startAfterClose, type AdapterName, type Publisher } from '../publisher';
 import type { IngestRecord } from '../records';
 
 export interface InMemoryPublisherOptions {
@@ -43,7 +43,7 @@ export class InMemoryPublisher implements Publisher {
   }
 
   async start(): Promise<void> {
-    if (this.closing) throw new IngestError('publisher_closed', 'the in_memory publisher was closed');
+    if (this.closing) throw startAfterClose();
     this.started = true;
     if (this.failing) {
       this.healthTracker.markUp();

@@ -17,7 +17,7 @@
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectedPublisher } from '../connected-publisher';
-import { IngestError, PublishError } from '../../errors';
+import { errorMessage, IngestError, PublishError } from '../../errors';
 import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
 import { isRetryableRedisError } from './redis-error-classifier';
@@ -109,7 +109,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       await this.redis.xadd(key, ...args);
     } catch (err) {
       const retryable = isRetryableRedisError(err);
-      const reason = this.redact(err instanceof Error ? err.message : String(err));
+      const reason = this.redact(errorMessage(err));
       if (retryable) this.healthTracker.markFailing(reason);
       throw new PublishError(`XADD ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
         cause: err,

@@ -3,7 +3,7 @@
  * close() and terminate() only stop the socket being open: the session hears
  * of the close when the test says so (peerCloses), as ws's 'close' event would.
  */
-import type { StreamTransport } from '../../../src/worker/stream/stream-transport';
+import type { StreamTransport } from '../../src/worker/stream/stream-transport';
 
 export type Reply = Record<string, unknown> & { type?: string; event?: string };
 

@@ -4,9 +4,9 @@
  * its own. The engine has one publish in flight per stream, so call n is the
  * n-th attempt (a retried record is a new call).
  */
-import { BackendHealth } from '../../../src/shared/publishing/backend-health';
-import type { Publisher } from '../../../src/shared/publishing/publisher';
-import type { IngestRecord } from '../../../src/shared/publishing/records';
+import { BackendHealth } from '../../src/shared/publishing/backend-health';
+import type { Publisher } from '../../src/shared/publishing/publisher';
+import type { IngestRecord } from '../../src/shared/publishing/records';
 
 export class ScriptedPublisher implements Publisher {
   readonly adapter = 'in_memory' as const;

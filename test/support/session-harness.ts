@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
-import { ServerMessages } from '../../../src/shared/protocol';
-import type { IngestRecord, StreamEndedRecord } from '../../../src/shared/publishing/records';
-import { WorkerStats } from '../../../src/worker/metrics/worker-stats';
-import { StreamSession, type SessionLimits, type StreamStart } from '../../../src/worker/stream/stream-session';
+import { ServerMessages } from '../../src/shared/protocol';
+import type { IngestRecord, StreamEndedRecord } from '../../src/shared/publishing/records';
+import { WorkerStats } from '../../src/worker/metrics/worker-stats';
+import { StreamSession, type SessionLimits, type StreamStart } from '../../src/worker/stream/stream-session';
 import { FakeTransport } from './fake-transport';
 import { ScriptedPublisher } from './scripted-publisher';
 

@@ -3,8 +3,8 @@
  * readies, exits and kills them by hand, so the pool's rules run without
  * node:cluster. The real processes are the e2e tests' (test/e2e/crash-*, ...).
  */
-import type { WorkerEvents, WorkerHandle, WorkerLauncher } from '../../../src/primary/pool/worker-launcher';
-import { message, type PrimaryToWorker, type WorkerToPrimary } from '../../../src/shared/process/ipc';
+import type { WorkerEvents, WorkerHandle, WorkerLauncher } from '../../src/primary/pool/worker-launcher';
+import { message, type PrimaryToWorker, type WorkerToPrimary } from '../../src/shared/process/ipc';
 
 export class FakeWorker implements WorkerHandle {
   readonly sent: PrimaryToWorker[] = [];
