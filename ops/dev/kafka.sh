@@ -3,7 +3,7 @@
 # development and tests, run from Apache's own jars on Maven Central: no Docker,
 # no tarball. Needs Java 17, Maven (first fetch only) and Node.js (readiness probe).
 #
-#   ops/dev/kafka.sh fetch           copy the jars into .cache/kafka/lib (once per pom.xml)
+#   ops/dev/kafka.sh fetch           copy the jars into .cache/kafka/<version>/lib (once per pom.xml)
 #   ops/dev/kafka.sh start [--fresh] start and wait until the broker answers
 #   ops/dev/kafka.sh stop            SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT s; keeps the data
 #   ops/dev/kafka.sh status          prints the state; exit 0 only when running and answering
@@ -16,7 +16,13 @@
 # throw the old data away; a fresh start formats a new data dir with a new
 # random cluster id.
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_CACHE_DIR
+# KAFKA_VERSION picks the Kafka release (default 4.4.0; the 3.x line, e.g. 3.9.2,
+# still works): each version's jars have a folder of their own, so versions can
+# be switched without a new download. 4.x logs through Log4j 2 (log4j2.properties),
+# 3.x through reload4j (log4j.properties). Data formatted by one version is not
+# reused by another: `start --fresh` or `reset` first.
+#
+# Environment: KAFKA_VERSION (4.4.0), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_CACHE_DIR
 # (.cache/kafka), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), KAFKA_JVM_OPTS
 # (-XX:TieredStopAtLevel=1: C1 only starts about 1 s faster and uses less memory;
 # set it empty for the full JIT), KAFKA_START_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT
@@ -28,9 +34,12 @@ HERE="$ROOT/ops/dev/kafka"
 HOST=127.0.0.1
 PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+VERSION="${KAFKA_VERSION:-4.4.0}"
+MAJOR="${VERSION%%.*}"
 CACHE="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
-LIB="$CACHE/lib"
-LIB_STAMP="$CACHE/lib.stamp" # sha-256 of the pom.xml the jars came from
+JARS="$CACHE/$VERSION"
+LIB="$JARS/lib"
+LIB_STAMP="$JARS/lib.stamp" # sha-256 of the pom.xml the jars came from
 RUN="$CACHE/run-$PORT"
 DATA="$RUN/data"
 CONFIG="$RUN/server.properties"
@@ -38,19 +47,32 @@ PIDFILE="$RUN/kafka.pid"
 LOG="$RUN/kafka.log"
 FORMAT_LOG="$RUN/format.log"
 FORMATTED="$RUN/formatted" # written only after StorageTool succeeded
+DATA_VERSION="$RUN/version" # the Kafka version that formatted $DATA
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 EXTRA_JVM_OPTS="${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
-# The JVM flags of Kafka's bin/kafka-run-class.sh, minus JMX and GC logging.
-JVM_OPTS=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
-  -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true
-  "-Dlog4j.configuration=file:$HERE/log4j.properties" "-Dkafka.logs.dir=$RUN")
 
 say() { printf '[kafka] %s\n' "$*"; }
 fail() { printf '[kafka] error: %s\n' "$*" >&2; exit 1; }
+
+[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "KAFKA_VERSION=$VERSION: expected a release such as 4.4.0 or 3.9.2"
+# Logging backend (a pom.xml profile) and its configuration, by major version.
+if [ "$MAJOR" -ge 4 ]; then
+  LOGGING_PROFILE=log4j2
+  LOGGING_OPT="-Dlog4j2.configurationFile=$HERE/log4j2.properties"
+elif [ "$MAJOR" -eq 3 ]; then
+  LOGGING_PROFILE=reload4j
+  LOGGING_OPT="-Dlog4j.configuration=file:$HERE/log4j.properties"
+else
+  fail "KAFKA_VERSION=$VERSION: this script runs Kafka 3.x (KRaft) or newer"
+fi
+# The JVM flags of Kafka's bin/kafka-run-class.sh, minus JMX and GC logging.
+JVM_OPTS=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+  -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true
+  "$LOGGING_OPT" "-Dkafka.logs.dir=$RUN")
 
 now() { if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/,/.}"; else date +%s; fi; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -92,20 +114,24 @@ fetch() {
   command -v mvn >/dev/null 2>&1 || fail "mvn not found: Maven is needed to fetch the Kafka jars (apt-get install maven)"
   local t0 tmp
   t0="$(now)"
-  tmp="$CACHE/lib.tmp.$$"
-  say "fetching the broker jars from Maven Central into $LIB"
+  mkdir -p "$JARS"
+  # Jars of the layout before one folder per version: nothing uses them any more.
+  rm -rf "${CACHE:?}/lib" "$CACHE/lib.stamp" "$CACHE/fetch.log"
+  tmp="$JARS/lib.tmp.$$"
+  say "fetching the Kafka $VERSION broker jars from Maven Central into $LIB"
   rm -rf "$tmp"
   # Into a temporary folder first, so that an interrupted fetch never looks complete.
   if ! mvn -B -Dstyle.color=never -f "$HERE/pom.xml" "$DEPENDENCY_PLUGIN:copy-dependencies" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null >"$CACHE/fetch.log" 2>&1 9>&-; then
+    -Dkafka.version="$VERSION" -P "$LOGGING_PROFILE" \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null >"$JARS/fetch.log" 2>&1 9>&-; then
     rm -rf "$tmp"
-    grep -E 'ERROR|FAIL' "$CACHE/fetch.log" | tail -n 20 >&2
-    fail "mvn could not fetch the Kafka jars; is Maven Central reachable? (log: $CACHE/fetch.log)"
+    grep -E 'ERROR|FAIL' "$JARS/fetch.log" | tail -n 20 >&2
+    fail "mvn could not fetch the Kafka $VERSION jars; is Maven Central reachable? (log: $JARS/fetch.log)"
   fi
   rm -rf "$LIB"
   mv "$tmp" "$LIB"
   sha256 "$HERE/pom.xml" >"$LIB_STAMP"
-  say "fetched $(find "$LIB" -name '*.jar' | wc -l | tr -d ' ') jars ($(du -sh "$LIB" | cut -f1)) in $(since "$t0") s"
+  say "fetched Kafka $VERSION: $(find "$LIB" -name '*.jar' | wc -l | tr -d ' ') jars ($(du -sh "$LIB" | cut -f1)) in $(since "$t0") s"
 }
 
 # The pid of the broker this script started for $PORT, if it is alive. The
@@ -127,6 +153,9 @@ alive() {
   if [ -r "/proc/$1/stat" ]; then state="$(awk '{ print $3 }' "/proc/$1/stat")"; else state="$(ps -p "$1" -o stat= 2>/dev/null || true)"; fi
   case "$state" in Z*) return 1 ;; *) return 0 ;; esac
 }
+
+# The Kafka version that formatted the data in $RUN (and so runs on it).
+data_version() { cat "$DATA_VERSION" 2>/dev/null || echo unknown; }
 
 cluster_id() { # what StorageTool random-uuid prints: base64url of 16 random bytes, not starting with '-'
   local id
@@ -164,21 +193,30 @@ auto.create.topics.enable=true
 # The log cleaner (compaction of __consumer_offsets) takes 128 MiB of heap by default.
 log.cleaner.dedupe.buffer.size=33554432
 EOF
+  if [ "$MAJOR" -ge 4 ]; then
+    # Share groups (KIP-932, 4.1+) keep their state in an internal topic that
+    # wants 3 replicas by default.
+    cat >>"$CONFIG" <<EOF
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+  fi
 }
 
 format_storage() {
   local t0 id
   t0="$(now)"
   id="$(cluster_id)"
-  rm -rf "$DATA" "$FORMATTED"
+  rm -rf "$DATA" "$FORMATTED" "$DATA_VERSION"
   mkdir -p "$DATA"
   if ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 "${JVM_OPTS[@]}" -cp "$LIB/*" \
     kafka.tools.StorageTool format -t "$id" -c "$CONFIG" >"$FORMAT_LOG" 2>&1 </dev/null 9>&-; then
     grep -v '^[[:space:]]' "$FORMAT_LOG" | tail -n 20 >&2
     fail "formatting $DATA failed (log: $FORMAT_LOG)"
   fi
+  echo "$VERSION" >"$DATA_VERSION"
   echo "$id" >"$FORMATTED"
-  say "formatted $DATA (cluster id $id) in $(since "$t0") s"
+  say "formatted $DATA for Kafka $VERSION (cluster id $id) in $(since "$t0") s"
 }
 
 terminate() { # pid: SIGTERM (Kafka's shutdown hook stops cleanly), SIGKILL after STOP_TIMEOUT
@@ -212,7 +250,7 @@ wait_ready() { # pid t0: bounded loop of ApiVersions probes; fails fast if the J
       fail "the broker exited during start-up (log: $LOG)"
     fi
     if answers; then
-      say "ready on $HOST:$PORT (pid $pid) after $(since "$t0") s; log: $LOG"
+      say "Kafka $(data_version) ready on $HOST:$PORT (pid $pid) after $(since "$t0") s; log: $LOG"
       return 0
     fi
     if past "$t0" "$START_TIMEOUT"; then
@@ -232,6 +270,8 @@ start() {
   fetch
   mkdir -p "$RUN"
   if pid="$(broker_pid)"; then
+    [ "$(data_version)" = "$VERSION" ] ||
+      fail "Kafka $(data_version) already runs on $HOST:$PORT (pid $pid), not $VERSION: stop it first"
     say "already running (pid $pid)"
     wait_ready "$pid" "$t0"
     return 0
@@ -241,7 +281,9 @@ start() {
   [ "$fresh" = --fresh ] && rm -rf "$DATA" "$FORMATTED" "$LOG" "$FORMAT_LOG"
   write_config
   if [ -f "$FORMATTED" ] && [ -f "$DATA/meta.properties" ]; then
-    say "reusing the data in $DATA (cluster id $(cat "$FORMATTED"))"
+    [ "$(data_version)" = "$VERSION" ] ||
+      fail "the data in $DATA was formatted by Kafka $(data_version), not $VERSION: use start --fresh or reset"
+    say "reusing the Kafka $VERSION data in $DATA (cluster id $(cat "$FORMATTED"))"
   else
     format_storage
   fi
@@ -249,10 +291,13 @@ start() {
   # The broker stays in the caller's process group, so a Ctrl-C on `npm test`
   # stops it too (SIGINT runs Kafka's shutdown hook); SIGHUP is ignored so that
   # closing the terminal that ran `ops/dev/kafka.sh start` does not.
+  local heap_opts extra_opts # the two variables hold several options, split at spaces
+  read -r -a heap_opts <<<"$HEAP_OPTS"
+  read -r -a extra_opts <<<"$EXTRA_JVM_OPTS"
   (
     trap '' HUP
     cd "$RUN"
-    exec "$JAVA" $HEAP_OPTS $EXTRA_JVM_OPTS "${JVM_OPTS[@]}" -cp "$LIB/*" kafka.Kafka "$CONFIG"
+    exec "$JAVA" "${heap_opts[@]}" "${extra_opts[@]}" "${JVM_OPTS[@]}" -cp "$LIB/*" kafka.Kafka "$CONFIG"
   ) >>"$LOG" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PIDFILE"
@@ -274,7 +319,7 @@ status() {
   local pid
   if pid="$(broker_pid)"; then
     if answers; then
-      echo "running (pid $pid, $HOST:$PORT, data $DATA, log $LOG)"
+      echo "running (Kafka $(data_version), pid $pid, $HOST:$PORT, data $DATA, log $LOG)"
       return 0
     fi
     echo "not answering (pid $pid is alive but $HOST:$PORT does not answer; log $LOG)"
