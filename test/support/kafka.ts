@@ -7,6 +7,8 @@
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+// The tests' own kafkajs clients get the adapter's request-queue fix too (no 1 ms poll, no TimeoutNegativeWarning).
+import '../../src/shared/publishing/kafka/kafka-publisher';
 import { uniqueName } from './unique-name';
 
 type KafkaBroker = typeof import('./backends/kafka-broker');

@@ -20,6 +20,9 @@
  *    connection raises no event (kafkajs #1686, #979): every send failure is
  *    caught and reported as a retryable PublishError, and health follows the
  *    outcome of sends as well as the producer's events.
+ *  - an idle connection re-arms a timer with a negative delay after every
+ *    response (kafkajs #1704, #1751): a 1 ms poll, and a TimeoutNegativeWarning
+ *    on Node.js 24. Fixed below, on loading this module.
  */
 import fs from 'node:fs';
 import {
@@ -58,6 +61,49 @@ export type KafkaPublisherConfig = Pick<
   | 'maxChunkBytes'
   | 'maxFrameBytes'
 >;
+
+interface KafkajsRequestQueue {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
+/** The kafkajs release whose RequestQueue the fix below was written against. */
+const KAFKAJS_FIXED_VERSION = '2.2.4';
+/** kafkajs's CHECK_PENDING_REQUESTS_INTERVAL: the retry delay for requests waiting on in-flight ones. */
+const CHECK_PENDING_REQUESTS_MS = 10;
+
+/**
+ * kafkajs #1704/#1751: after every response, each connection's request queue
+ * arms a timer for `throttledUntil - Date.now()` ms. When nothing is throttled
+ * that is negative, so every idle connection polls its empty queue each
+ * millisecond, and Node.js 24 prints a TimeoutNegativeWarning. Here: the same
+ * method, except that with nothing pending and no throttle no timer is armed
+ * (nothing can need it: a request pushed later schedules its own check). Only
+ * for the version it was written against; true when applied, and a test says
+ * so, so that a kafkajs upgrade is checked before it ships.
+ */
+export const kafkajsRequestQueueFixed: boolean = (() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- kafkajs internals have no types
+  const { version } = require('kafkajs/package.json') as { version: string };
+  if (version !== KAFKAJS_FIXED_VERSION) return false;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- kafkajs internals have no types
+  const RequestQueue = require('kafkajs/src/network/requestQueue') as { prototype: KafkajsRequestQueue };
+  RequestQueue.prototype.scheduleCheckPendingRequests = function (this: KafkajsRequestQueue): void {
+    if (this.throttleCheckTimeoutId) return;
+    const throttledFor = this.throttledUntil - Date.now();
+    let delay = throttledFor;
+    if (this.pending.length > 0) delay = throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_MS;
+    else if (throttledFor <= 0) return;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, delay);
+  };
+  return true;
+})();
 
 /** Per send: kafkajs's own retries stay short so failures reach the stream's backoff and health. */
 const SEND_RETRIES = 3;
