@@ -1,26 +1,33 @@
 # syntax=docker/dockerfile:1
-# Image for the ingest service. Build: docker build -t ingest .
+# Image for the ingest service, on Node.js 24 (LTS). Build: docker build -t ingest .
 # Run:   docker run -p 5000:5000 -e WORKERS=2 -e REDIS_URL=redis://redis:6379 \
 #          -e JWT_PUBLIC_KEY_FILE=/keys/jwt.pem -v /path/to/keys:/keys:ro ingest
 # NODE_ENV=production makes a JWT key required and the adapter default to
 # redis_streams (REDIS_URL). Stop with a grace period above SHUTDOWN_TIMEOUT_MS
 # (docker stop -t 45): docker's 10 s default cuts the shutdown short.
+# Every package comes from package-lock.json (npm ci); the image holds only the
+# production ones (npm run sbom lists them, docs/operations.md).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are copied.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npx tsc -p tsconfig.json
 
-FROM node:20-bookworm-slim
+# The runtime's node_modules: the lockfile's production packages, installed afresh.
+FROM node:24-bookworm-slim AS production-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build --chown=root:root /app/package.json ./
-COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=production-deps --chown=root:root /app/package.json ./
+COPY --from=production-deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist/src ./dist/src
 # The image's own non-root user; the code it runs is owned by root and read-only to it.
 USER node
