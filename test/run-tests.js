@@ -20,7 +20,17 @@ function findTests(dir) {
   return out.sort();
 }
 
+/** The oldest supported Node.js line (package.json engines); ops/dev/node.sh fetches 24 or 22 for older machines. */
+const OLDEST_NODE = 22;
+
 async function main() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < OLDEST_NODE) {
+    throw new Error(
+      `Node.js ${process.version} is not supported (${OLDEST_NODE} or later); ` +
+        'get 24 first with: export PATH="$(ops/dev/node.sh 24):$PATH"',
+    );
+  }
   const root = path.resolve(__dirname, '..');
   const filter = process.argv.slice(2);
   const started = [];
