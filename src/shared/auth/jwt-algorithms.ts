@@ -22,3 +22,11 @@ export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 export function isAsymmetricAlgorithm(alg: string): alg is AsymmetricAlgorithm {
   return (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(alg);
 }
+
+/**
+ * `none` and every HMAC algorithm: refused whatever the configuration says
+ * (algorithm confusion), in a token's header and in a fetched key set alike.
+ */
+export function isForbiddenAlgorithm(alg: string): boolean {
+  return alg.toLowerCase() === 'none' || /^hs/i.test(alg);
+}

@@ -10,7 +10,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { isAsymmetricAlgorithm } from '../../shared/auth/jwt-algorithms';
+import { isAsymmetricAlgorithm, isForbiddenAlgorithm } from '../../shared/auth/jwt-algorithms';
 import { isJwtVerificationKey } from '../../shared/auth/public-keys';
 import type { Config } from '../../shared/config/config-schema';
 import { IngestError } from '../../shared/errors';
@@ -32,11 +32,6 @@ export interface TokenVerifierOptions {
   tenantClaim: string;
   clockToleranceS: number;
   allowedTenants: string[];
-}
-
-/** `none` and HMAC are refused whatever the configuration says (algorithm confusion). */
-function isForbiddenAlgorithm(alg: string): boolean {
-  return alg.toLowerCase() === 'none' || /^hs/i.test(alg);
 }
 
 type Claims = Record<string, unknown>;
