@@ -1,5 +1,5 @@
 /**
- * Development credentials: outside production, when no JWT key is configured, the
+ * Development credentials: outside production, when no JWT key (PEM or JWKS) is configured, the
  * primary makes a throwaway ES256 key pair at start so that `npm start` works
  * without setup, and prints one token and a client command to try it with.
  * The private key lives only inside createDevCredentials: nothing can mint
@@ -30,8 +30,11 @@ export interface DevCredentials {
 }
 
 /** Whether the primary should make development credentials for this configuration. */
-export function needsDevCredentials(config: Pick<Config, 'nodeEnv' | 'jwtPublicKey' | 'jwtPublicKeyFile'>): boolean {
-  return config.nodeEnv !== 'production' && config.jwtPublicKey === '' && config.jwtPublicKeyFile === '';
+export function needsDevCredentials(
+  config: Pick<Config, 'nodeEnv' | 'jwtPublicKey' | 'jwtPublicKeyFile' | 'jwtJwksUrl'>,
+): boolean {
+  const noKey = config.jwtPublicKey === '' && config.jwtPublicKeyFile === '' && config.jwtJwksUrl === '';
+  return config.nodeEnv !== 'production' && noKey;
 }
 
 export function createDevCredentials(opts: DevCredentialsOptions = {}): DevCredentials {

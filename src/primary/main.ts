@@ -95,7 +95,7 @@ function loadStartupConfig(): { config: Readonly<Config>; logger: Logger } | und
   const logger = createLogger({ level: result.config.logLevel, role: 'primary' });
   for (const warning of result.warnings) logger.warn(warning);
   const config = withDevCredentials(result.config, logger);
-  if (!config.jwtPublicKey && config.supportExotel) {
+  if (!config.jwtPublicKey && !config.jwtJwksUrl && config.supportExotel) {
     logger.warn('no JWT key configured: the native endpoint is off; /v1/ingest serves Exotel streams only');
   }
   return { config, logger };

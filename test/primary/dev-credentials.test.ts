@@ -49,11 +49,16 @@ describe('dev credentials', () => {
     assert.equal(v.verify(creds.token).tenantId, 'dev-tenant');
   });
 
-  test('dev credentials are needed only outside production without a configured key', () => {
-    assert.equal(needsDevCredentials({ nodeEnv: 'development', jwtPublicKey: '', jwtPublicKeyFile: '' }), true);
-    assert.equal(needsDevCredentials({ nodeEnv: 'production', jwtPublicKey: '', jwtPublicKeyFile: '' }), false);
-    assert.equal(needsDevCredentials({ nodeEnv: 'development', jwtPublicKey: 'pem', jwtPublicKeyFile: '' }), false);
-    assert.equal(needsDevCredentials({ nodeEnv: 'test', jwtPublicKey: '', jwtPublicKeyFile: '/keys.pem' }), false);
+  test('dev credentials are needed only outside production without a configured key (PEM or JWKS)', () => {
+    const none = { jwtPublicKey: '', jwtPublicKeyFile: '', jwtJwksUrl: '' };
+    assert.equal(needsDevCredentials({ ...none, nodeEnv: 'development' }), true);
+    assert.equal(needsDevCredentials({ ...none, nodeEnv: 'production' }), false);
+    assert.equal(needsDevCredentials({ ...none, nodeEnv: 'development', jwtPublicKey: 'pem' }), false);
+    assert.equal(needsDevCredentials({ ...none, nodeEnv: 'test', jwtPublicKeyFile: '/keys.pem' }), false);
+    assert.equal(
+      needsDevCredentials({ ...none, nodeEnv: 'development', jwtJwksUrl: 'https://id.example/jwks' }),
+      false,
+    );
   });
 
   test('the client command names the port and ws:// or wss://', () => {

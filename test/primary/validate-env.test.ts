@@ -39,6 +39,13 @@ test('validate:env exits 78 and lists every bad variable', async () => {
   assert.ok(!output.includes('\u001b['), 'no colour when stdout is not a terminal');
 });
 
+test('validate:env exits 78 on a JWKS URL over plain http to a host that is not loopback', async () => {
+  const { code, output } = await validateEnv({ JWT_JWKS_URL: 'http://id.example.com/jwks' });
+  assert.equal(code, 78, output);
+  assert.match(output, /configuration invalid: 1 problem/);
+  assert.match(output, /^ {2}JWT_JWKS_URL: got "http:\/\/id\.example\.com\/jwks".*only to a loopback address/m);
+});
+
 test('validate:env exits 0 on a valid configuration', async () => {
   const { code, output } = await validateEnv({
     PORT: '8080',

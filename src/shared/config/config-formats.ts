@@ -155,6 +155,39 @@ export const twilioPublicUrl: ValueFormat<string> = {
   },
 };
 
+/** A loopback host: 127.0.0.0/8, ::1 or localhost (plain http is allowed only there). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost' || host === '::1') return true;
+  return net.isIPv4(host) && host.startsWith('127.');
+}
+
+/**
+ * JWT_JWKS_URL: https, or plain http to a loopback address (a local identity
+ * proxy), since keys fetched over a network in clear could be swapped in transit.
+ */
+export const jwksUrl: ValueFormat<string> = {
+  name: 'https:// URL (http:// to a loopback address)',
+  validate(value: unknown): asserts value is string {
+    if (value === '') return; // no key set: PEM keys only
+    let url: URL | undefined;
+    try {
+      url = typeof value === 'string' ? new URL(value) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || !url.hostname || (url.protocol !== 'https:' && url.protocol !== 'http:'))
+      throw new Error('an https:// URL of a JSON Web Key Set');
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+      throw new Error(
+        'an https:// URL (plain http:// only to a loopback address: 127.0.0.0/8, ::1 or localhost; ' +
+          'keys fetched in clear could be replaced on the way)',
+      );
+    if (url.username || url.password)
+      throw new Error('a URL without credentials (a key set is public: the worker sends none)');
+  },
+};
+
 export function checkHostPort(entry: string): string | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
   if (!m) return `host:port entries (got "${entry}")`;

@@ -62,7 +62,7 @@ function checkKafkaSecurity(ctx: Loaded): void {
 }
 
 function checkJwtKeys(ctx: Loaded): void {
-  const { jwtPublicKey, jwtPublicKeyFile, nodeEnv, supportExotel } = ctx.values;
+  const { jwtPublicKey, jwtPublicKeyFile, jwtJwksUrl, nodeEnv, supportExotel } = ctx.values;
   if (jwtPublicKey && jwtPublicKeyFile) {
     ctx.problem('jwtPublicKeyFile', 'unset when JWT_PUBLIC_KEY is set (configure the key in one place only)');
   }
@@ -77,11 +77,34 @@ function checkJwtKeys(ctx: Loaded): void {
     // Workers get the key itself, so they never read (or race on) the file.
     else if (text !== undefined && !jwtPublicKey) ctx.values.jwtPublicKey = text;
   }
-  if (nodeEnv === 'production' && supportExotel === false && jwtPublicKey === '' && jwtPublicKeyFile === '') {
+  const noKey = jwtPublicKey === '' && jwtPublicKeyFile === '' && jwtJwksUrl === '';
+  if (nodeEnv === 'production' && supportExotel === false && noKey) {
     ctx.problem(
       'jwtPublicKey',
-      'a PEM public key in JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE (required when NODE_ENV=production unless ' +
-        'SUPPORT_EXOTEL=true)',
+      'a PEM public key in JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE, or a key set in JWT_JWKS_URL (required when ' +
+        'NODE_ENV=production unless SUPPORT_EXOTEL=true)',
+    );
+  }
+  checkJwksTimes(ctx);
+}
+
+/** The key set's timers relate: fetches at most once per cooldown, and a cache younger than its max age. */
+function checkJwksTimes(ctx: Loaded): void {
+  const { jwtJwksRefreshMs, jwtJwksCooldownMs, jwtJwksCacheMaxAgeMs } = ctx.values;
+  if (jwtJwksRefreshMs !== undefined && jwtJwksCooldownMs !== undefined && jwtJwksCooldownMs > jwtJwksRefreshMs) {
+    ctx.problem(
+      'jwtJwksCooldownMs',
+      `at most JWT_JWKS_REFRESH_MS (${jwtJwksRefreshMs}): the background refresh is one of the fetches it spaces`,
+    );
+  }
+  if (
+    jwtJwksRefreshMs !== undefined &&
+    jwtJwksCacheMaxAgeMs !== undefined &&
+    jwtJwksCacheMaxAgeMs <= jwtJwksRefreshMs
+  ) {
+    ctx.problem(
+      'jwtJwksCacheMaxAgeMs',
+      `more than JWT_JWKS_REFRESH_MS (${jwtJwksRefreshMs}), else health turns degraded between two refreshes`,
     );
   }
 }

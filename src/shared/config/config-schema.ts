@@ -18,6 +18,7 @@ import {
   checkHostPort,
   checkTenantEntry,
   intRange,
+  jwksUrl,
   list,
   oneOf,
   redisUrl,
@@ -57,7 +58,9 @@ function defaultWorkers(): number {
 
 export const schema = {
   nodeEnv: setting({
-    doc: 'Environment; `production` makes a JWT key required and the default adapter redis_streams.',
+    doc:
+      'Environment; `production` makes a JWT key (PEM or JWT_JWKS_URL) required and the default adapter ' +
+      'redis_streams.',
     format: str,
     default: 'development',
     env: 'NODE_ENV',
@@ -275,7 +278,9 @@ export const schema = {
   }),
 
   jwtPublicKey: setting({
-    doc: 'One or more PEM public keys (concatenated) that verify stream tokens.',
+    doc:
+      'One or more PEM public keys (concatenated) that verify stream tokens. Each is known by its RFC 7638 JWK ' +
+      'thumbprint: a token whose `kid` is one is checked against that key only.',
     format: str,
     default: '',
     env: 'JWT_PUBLIC_KEY',
@@ -286,6 +291,42 @@ export const schema = {
     format: str,
     default: '',
     env: 'JWT_PUBLIC_KEY_FILE',
+  }),
+  jwtJwksUrl: setting({
+    doc:
+      'URL of a JSON Web Key Set (https; http only to a loopback address): tokens naming a key (`kid`) are ' +
+      'verified with that key. Alone or with PEM keys; satisfies the production key requirement.',
+    format: jwksUrl,
+    default: '',
+    env: 'JWT_JWKS_URL',
+  }),
+  jwtJwksRefreshMs: setting({
+    doc: 'How often each worker fetches the key set again in the background (and so drops removed keys).',
+    format: intRange(100, 86400000),
+    default: 300000,
+    env: 'JWT_JWKS_REFRESH_MS',
+  }),
+  jwtJwksCooldownMs: setting({
+    doc:
+      'Least time between two fetches of the key set: a token naming an unknown key triggers a fetch at most ' +
+      'this often, and a failed fetch is retried after it.',
+    format: intRange(100, 3600000),
+    default: 30000,
+    env: 'JWT_JWKS_COOLDOWN_MS',
+  }),
+  jwtJwksTimeoutMs: setting({
+    doc: 'Deadline of one key-set fetch (connect, answer and body).',
+    format: intRange(100, 60000),
+    default: 5000,
+    env: 'JWT_JWKS_TIMEOUT_MS',
+  }),
+  jwtJwksCacheMaxAgeMs: setting({
+    doc:
+      'Health turns degraded once the cached key set is this old (no successful fetch for that long); the ' +
+      'cached keys keep verifying tokens meanwhile.',
+    format: intRange(1000, 604800000),
+    default: 3600000,
+    env: 'JWT_JWKS_CACHE_MAX_AGE_MS',
   }),
   jwtAlgorithms: setting({
     doc: 'Accepted JWT algorithms (asymmetric only).',

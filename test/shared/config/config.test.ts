@@ -137,6 +137,49 @@ const BAD: Array<[rule: string, env: NodeJS.ProcessEnv, variable: string, expect
     'JWT_PUBLIC_KEY',
     /required when NODE_ENV=production unless SUPPORT_EXOTEL=true/,
   ],
+  [
+    'JWT_JWKS_URL must be https: plain http to a host that is not loopback is refused',
+    { JWT_JWKS_URL: 'http://id.example.com/.well-known/jwks.json' },
+    'JWT_JWKS_URL',
+    /an https:\/\/ URL \(plain http:\/\/ only to a loopback address/,
+  ],
+  [
+    'JWT_JWKS_URL must be https: plain http to a private (not loopback) address is refused',
+    { JWT_JWKS_URL: 'http://10.0.0.5:8080/jwks' },
+    'JWT_JWKS_URL',
+    /only to a loopback address/,
+  ],
+  ['JWT_JWKS_URL must be a URL', { JWT_JWKS_URL: 'jwks.json' }, 'JWT_JWKS_URL', /an https:\/\/ URL of a JSON Web Key/],
+  [
+    'JWT_JWKS_URL must be http(s)',
+    { JWT_JWKS_URL: 'ftp://id.example.com/jwks' },
+    'JWT_JWKS_URL',
+    /an https:\/\/ URL of a JSON Web Key/,
+  ],
+  [
+    'JWT_JWKS_URL carries no credentials',
+    { JWT_JWKS_URL: 'https://user:pw@id.example.com/jwks' },
+    'JWT_JWKS_URL',
+    /without credentials/,
+  ],
+  [
+    'JWT_JWKS_COOLDOWN_MS is at most JWT_JWKS_REFRESH_MS',
+    { JWT_JWKS_REFRESH_MS: '10000', JWT_JWKS_COOLDOWN_MS: '20000' },
+    'JWT_JWKS_COOLDOWN_MS',
+    /at most JWT_JWKS_REFRESH_MS \(10000\)/,
+  ],
+  [
+    'JWT_JWKS_CACHE_MAX_AGE_MS is more than JWT_JWKS_REFRESH_MS',
+    { JWT_JWKS_REFRESH_MS: '60000', JWT_JWKS_CACHE_MAX_AGE_MS: '60000' },
+    'JWT_JWKS_CACHE_MAX_AGE_MS',
+    /more than JWT_JWKS_REFRESH_MS \(60000\)/,
+  ],
+  [
+    'JWT_JWKS_TIMEOUT_MS is bounded',
+    { JWT_JWKS_TIMEOUT_MS: '120000' },
+    'JWT_JWKS_TIMEOUT_MS',
+    /an integer from 100 to 60000/,
+  ],
   ['SSL_KEY_PATH alone is a problem (both or neither)', { SSL_KEY_PATH: tlsKey }, 'SSL_CERT_PATH', /both or neither/],
   ['SSL_CERT_PATH alone is a problem (both or neither)', { SSL_CERT_PATH: tlsCert }, 'SSL_KEY_PATH', /both or neither/],
   [
@@ -241,6 +284,36 @@ test('production with SUPPORT_EXOTEL=true needs no JWT key', () => {
     SUPPORT_EXOTEL: 'true',
     EXOTEL_BASIC_AUTH: 'exotel:pw=tenant-a',
   });
+});
+
+test('production with JWT_JWKS_URL alone (no PEM key) satisfies the key requirement', () => {
+  const { config } = okOf({
+    NODE_ENV: 'production',
+    REDIS_URL: 'redis://localhost:6379',
+    JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json',
+  });
+  assert.equal(config.jwtPublicKey, '');
+  assert.equal(config.jwtJwksUrl, 'https://id.example.com/.well-known/jwks.json');
+});
+
+test('JWT_JWKS_URL over plain http is accepted to a loopback address (a local identity proxy)', () => {
+  for (const url of [
+    'http://127.0.0.1:8080/jwks',
+    'http://127.8.9.10/jwks',
+    'http://[::1]:9000/jwks',
+    'http://localhost/k',
+  ]) {
+    assert.equal(okOf({ JWT_JWKS_URL: url }).config.jwtJwksUrl, url);
+  }
+});
+
+test('the JWKS settings default to a 5 min refresh, 30 s cooldown, 5 s timeout and 1 h max age', () => {
+  const { config } = okOf({});
+  assert.equal(config.jwtJwksUrl, '');
+  assert.equal(config.jwtJwksRefreshMs, 300000);
+  assert.equal(config.jwtJwksCooldownMs, 30000);
+  assert.equal(config.jwtJwksTimeoutMs, 5000);
+  assert.equal(config.jwtJwksCacheMaxAgeMs, 3600000);
 });
 
 test('JWT_PUBLIC_KEY_FILE content becomes config.jwtPublicKey', () => {
