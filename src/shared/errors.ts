@@ -48,6 +48,10 @@ export const ERRORS = {
       'under TWILIO_AUTH_TOKEN.',
   },
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
+  jwks_unavailable: {
+    status: 503,
+    doc: "The token's kid names a key this worker lacks and JWT_JWKS_URL could not be fetched; retry later.",
+  },
   not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
 
   // Stream errors (protocol.md 1.2-1.4)
@@ -101,6 +105,11 @@ export const ERRORS = {
     doc:
       'A telephony media payload that is not canonical base64 of whole samples: counted in ' +
       "ingest_invalid_payloads_total, logged with the stream's ids, skipped.",
+  },
+  jwks_fetch_failed: {
+    doc:
+      'Fetching the key set at JWT_JWKS_URL failed (unreachable, timeout, HTTP error, not a key set): ' +
+      'logged and counted; the cached keys keep verifying tokens.',
   },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;

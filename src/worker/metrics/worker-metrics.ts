@@ -17,6 +17,8 @@ export interface WorkerMetricsSources {
   readonly stats: WorkerStats;
   /** Unpublished bytes across this worker's streams, computed at scrape time. */
   readonly backlogBytes: () => number;
+  /** The key set of JWT_JWKS_URL, when one is configured. */
+  readonly keySet?: { ageMs(): number; readonly size: number };
 }
 
 /** Sets a counter to a running total kept elsewhere (prom-client counters only go up by inc). */
@@ -64,12 +66,12 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
       },
     });
   };
-  const gauge = (name: string, help: string, read: () => number): void => {
+  const gauge = (name: string, help: string, read: () => number, aggregator: 'sum' | 'max' = 'sum'): void => {
     new Gauge({
       name,
       help,
       registers,
-      aggregator: 'sum',
+      aggregator,
       collect() {
         this.set(read());
       },
@@ -129,6 +131,42 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     ['source'],
     stats.telephonyConnections,
   );
+  mapCounter(
+    'ingest_jwks_fetches_total',
+    'Fetches of the key set at JWT_JWKS_URL by result: ok, timeout, http_error, network_error, invalid.',
+    ['result'],
+    stats.jwks.fetches,
+  );
+  mapCounter(
+    'ingest_jwks_keys_ignored_total',
+    'Keys of a fetched key set left out, by reason: hmac_or_none, not_signing, no_kid, algorithm, unsupported.',
+    ['reason'],
+    stats.jwks.keysIgnored,
+  );
+  mapCounter(
+    'ingest_jwks_unknown_kids_total',
+    'Tokens naming a kid the key-set cache lacked, by outcome: found (after a fetch), not_found, ' +
+      'cooldown (refused without a fetch), unavailable (the key set could not be fetched).',
+    ['outcome'],
+    stats.jwks.unknownKids,
+  );
+  gauge('ingest_jwks_waiting_upgrades', 'Upgrades waiting for a key-set fetch.', () => stats.jwks.waiting);
+  const { keySet } = sources;
+  if (keySet) {
+    gauge(
+      'ingest_jwks_key_set_age_seconds',
+      'Seconds since the last successful key-set fetch (the oldest worker); /health is degraded past ' +
+        'JWT_JWKS_CACHE_MAX_AGE_MS.',
+      () => keySet.ageMs() / 1000,
+      'max',
+    );
+    gauge(
+      'ingest_jwks_keys',
+      'Usable keys in the cached key set (the largest worker count).',
+      () => keySet.size,
+      'max',
+    );
+  }
   plainCounter(
     'ingest_duplicate_frames_total',
     'Telephony frames dropped because their sequence number was already received.',

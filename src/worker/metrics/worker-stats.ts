@@ -30,6 +30,17 @@ export class WorkerStats {
   readonly telephonyIgnored = new Map<string, number>();
   /** Accepted telephony connections, by source. */
   readonly telephonyConnections = new Map<string, number>();
+  /** The key set of JWT_JWKS_URL: its fetches, the keys it left out, the unknown kids, the upgrades waiting. */
+  readonly jwks = {
+    /** By result: ok, timeout, http_error, network_error, invalid. */
+    fetches: new Map<string, number>(),
+    /** By reason: hmac_or_none, not_signing, no_kid, algorithm, unsupported. */
+    keysIgnored: new Map<string, number>(),
+    /** Tokens naming a kid the cache lacked, by outcome: found, not_found, cooldown, unavailable. */
+    unknownKids: new Map<string, number>(),
+    /** Upgrades waiting for a fetch now. */
+    waiting: 0,
+  };
   /** Publish durations in seconds since the last scrape (takePublishDurations). */
   private publishDurations: number[] = [];
 
