@@ -21,10 +21,10 @@ function verifierFor(
 }
 
 describe('dev credentials', () => {
-  test('the dev token verifies with the returned public key and names the dev tenant', () => {
+  test('the dev token verifies with the returned public key and names the dev tenant', async () => {
     const before = Date.now();
     const creds = createDevCredentials({});
-    const verified = verifierFor(creds.publicKeyPem).verify(creds.token);
+    const verified = await verifierFor(creds.publicKeyPem).verify(creds.token);
     assert.equal(verified.tenantId, 'dev-tenant');
     assert.equal(verified.subject, 'dev');
     assert.equal(verified.expiresAt, creds.expiresAt.getTime());
@@ -32,24 +32,24 @@ describe('dev credentials', () => {
     assert.ok(!creds.publicKeyPem.includes('PRIVATE'));
   });
 
-  test('each call makes a new key: an older dev token does not verify with a newer key', () => {
+  test('each call makes a new key: an older dev token does not verify with a newer key', async () => {
     const first = createDevCredentials({});
     const second = createDevCredentials({ tenantId: 'other', ttlSeconds: 60 });
-    assert.throws(() => verifierFor(second.publicKeyPem).verify(first.token), { code: 'invalid_token' });
-    assert.equal(verifierFor(second.publicKeyPem).verify(second.token).tenantId, 'other');
+    await assert.rejects(verifierFor(second.publicKeyPem).verify(first.token), { code: 'invalid_token' });
+    assert.equal((await verifierFor(second.publicKeyPem).verify(second.token)).tenantId, 'other');
   });
 
-  test('the dev token follows a configured tenant claim, issuer and audience', () => {
+  test('the dev token follows a configured tenant claim, issuer and audience', async () => {
     const creds = createDevCredentials({ tenantClaim: 'org', issuer: 'https://auth.example', audience: 'ingest' });
     const v = verifierFor(creds.publicKeyPem, {
       tenantClaim: 'org',
       issuer: 'https://auth.example',
       audience: 'ingest',
     });
-    assert.equal(v.verify(creds.token).tenantId, 'dev-tenant');
+    assert.equal((await v.verify(creds.token)).tenantId, 'dev-tenant');
   });
 
-  test('dev credentials are needed only outside production without a configured key (PEM or JWKS)', () => {
+  test('dev credentials are needed only outside production without a configured key (PEM or JWKS)', async () => {
     const none = { jwtPublicKey: '', jwtPublicKeyFile: '', jwtJwksUrl: '' };
     assert.equal(needsDevCredentials({ ...none, nodeEnv: 'development' }), true);
     assert.equal(needsDevCredentials({ ...none, nodeEnv: 'production' }), false);
@@ -61,7 +61,7 @@ describe('dev credentials', () => {
     );
   });
 
-  test('the client command names the port and ws:// or wss://', () => {
+  test('the client command names the port and ws:// or wss://', async () => {
     assert.equal(
       devClientCommand({ port: 5000, token: 'tok', tls: false }),
       'npm run client -- --url ws://localhost:5000/v1/ingest --token tok',

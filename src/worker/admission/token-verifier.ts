@@ -1,19 +1,62 @@
 /**
  * Verifies the JWT a native stream presents on its upgrade request (protocol.md 1.1).
- * Runs once per connection, synchronously: RS/ES verification costs tens of
- * microseconds, which is fine at connect time and never repeated per frame.
+ * Runs once per connection: RS/ES verification costs tens of microseconds,
+ * which is fine at connect time and never repeated per frame.
+ *
+ * The key is chosen before any signature is checked, so a bad token costs one
+ * check, not one per configured key:
+ * - a token whose `kid` is a PEM key's RFC 7638 thumbprint is checked against that key only;
+ * - otherwise, with JWT_JWKS_URL, a `kid` is looked up in the key set (a lookup
+ *   that may wait for a fetch: hence verify() is asynchronous), and a kid the set
+ *   lacks is refused;
+ * - a token without `kid`, or with one of the issuer's own naming when no key
+ *   set is configured, is checked against each PEM key in turn (what PEM-only
+ *   deployments always did).
  *
  * jsonwebtoken checks the signature (with an explicit algorithm list and its
- * key-type checks); the claims are checked here, because several keys may be
- * configured and each refusal must name one definite reason, and because the
- * library treats `exp` as optional and never looks at a future `iat`.
+ * key-type checks); the claims are checked here, so that each refusal names one
+ * definite reason, and because the library treats `exp` as optional and never
+ * looks at a future `iat`.
  */
 import type { KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { isAsymmetricAlgorithm, isForbiddenAlgorithm } from '../../shared/auth/jwt-algorithms';
-import { isJwtVerificationKey } from '../../shared/auth/public-keys';
+import { isJwtVerificationKey, jwkThumbprint, parsePublicKeys } from '../../shared/auth/public-keys';
 import type { Config } from '../../shared/config/config-schema';
 import { IngestError } from '../../shared/errors';
+import type { Logger } from 'pino';
+import type { WorkerStats } from '../metrics/worker-stats';
+import { JwksKeySource } from './jwks-key-source';
+
+/** What verifies native-stream tokens: the verifier, and the key source whose life its owner runs. */
+export interface TokenVerification {
+  /** Undefined when no key is configured (native streams are off). */
+  readonly verifier: TokenVerifier | undefined;
+  /** The key set of JWT_JWKS_URL: start() it before serving, close() it at shutdown. */
+  readonly keySource: JwksKeySource | undefined;
+}
+
+/** The verifier of the configured PEM keys and JWT_JWKS_URL key set, either or both. */
+export function createTokenVerification(
+  config: Readonly<Config>,
+  deps: { readonly logger: Logger; readonly stats: WorkerStats },
+): TokenVerification {
+  const keys = config.jwtPublicKey ? parsePublicKeys(config.jwtPublicKey) : [];
+  const keySource = config.jwtJwksUrl
+    ? new JwksKeySource({
+        url: config.jwtJwksUrl,
+        algorithms: config.jwtAlgorithms,
+        refreshMs: config.jwtJwksRefreshMs,
+        cooldownMs: config.jwtJwksCooldownMs,
+        timeoutMs: config.jwtJwksTimeoutMs,
+        maxAgeMs: config.jwtJwksCacheMaxAgeMs,
+        logger: deps.logger,
+        stats: deps.stats,
+      })
+    : undefined;
+  if (keys.length === 0 && !keySource) return { verifier: undefined, keySource: undefined };
+  return { verifier: TokenVerifier.fromConfig(config, keys, keySource), keySource };
+}
 
 export interface VerifiedToken {
   tenantId: string;
@@ -25,7 +68,10 @@ export interface VerifiedToken {
 }
 
 export interface TokenVerifierOptions {
+  /** The PEM keys (JWT_PUBLIC_KEY); may be empty when a key set is given. */
   keys: KeyObject[];
+  /** The key set of JWT_JWKS_URL. */
+  keySet?: Pick<JwksKeySource, 'find'>;
   algorithms: string[];
   issuer?: string;
   audience?: string;
@@ -38,6 +84,9 @@ type Claims = Record<string, unknown>;
 
 export class TokenVerifier {
   private readonly keys: readonly KeyObject[];
+  /** The PEM keys by their thumbprint. */
+  private readonly keysByKid: ReadonlyMap<string, KeyObject>;
+  private readonly keySet: Pick<JwksKeySource, 'find'> | undefined;
   private readonly algorithms: jwt.Algorithm[];
   private readonly issuer: string | undefined;
   private readonly audience: string | undefined;
@@ -46,7 +95,7 @@ export class TokenVerifier {
   private readonly allowedTenants: ReadonlySet<string>;
 
   constructor(opts: TokenVerifierOptions) {
-    if (opts.keys.length === 0) throw new IngestError('config_invalid', 'no JWT public key configured');
+    if (opts.keys.length === 0 && !opts.keySet) throw new IngestError('config_invalid', 'no JWT public key configured');
     for (const key of opts.keys) {
       if (!isJwtVerificationKey(key)) {
         throw new IngestError(
@@ -70,6 +119,8 @@ export class TokenVerifier {
       throw new IngestError('config_invalid', 'JWT clock tolerance must be a non-negative number of seconds');
     }
     this.keys = [...opts.keys];
+    this.keysByKid = new Map(opts.keys.flatMap((key) => withKid(key)));
+    this.keySet = opts.keySet;
     this.issuer = opts.issuer || undefined;
     this.audience = opts.audience || undefined;
     this.tenantClaim = opts.tenantClaim;
@@ -77,9 +128,10 @@ export class TokenVerifier {
     this.allowedTenants = new Set(opts.allowedTenants);
   }
 
-  static fromConfig(config: Config, keys: KeyObject[]): TokenVerifier {
+  static fromConfig(config: Config, keys: KeyObject[], keySet?: Pick<JwksKeySource, 'find'>): TokenVerifier {
     return new TokenVerifier({
       keys,
+      ...(keySet ? { keySet } : {}),
       algorithms: config.jwtAlgorithms,
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
@@ -89,14 +141,32 @@ export class TokenVerifier {
     });
   }
 
-  /** Returns the token's identity, or throws IngestError (invalid_token, missing_tenant, tenant_not_allowed). */
-  verify(token: string): VerifiedToken {
-    const { alg, claims } = decode(token);
+  /**
+   * Resolves with the token's identity, or rejects with IngestError (invalid_token,
+   * missing_tenant, tenant_not_allowed; jwks_unavailable when its key cannot be fetched).
+   */
+  async verify(token: string): Promise<VerifiedToken> {
+    const { alg, kid, claims } = decode(token);
     this.checkAlgorithm(alg);
-    this.checkSignature(token);
+    this.checkSignature(token, await this.keysFor(kid, alg));
     const expiresAt = this.checkTimes(claims);
     this.checkIssuerAndAudience(claims);
     return { ...this.identity(claims), expiresAt };
+  }
+
+  /** The keys the token's signature is checked against (see the header comment for the rule). */
+  private async keysFor(kid: string | undefined, alg: string): Promise<Candidates> {
+    if (kid === undefined) {
+      if (this.keys.length > 0) return { keys: this.keys, named: 'any configured key' };
+      throw invalid('token has no kid header (keys of JWT_JWKS_URL are chosen by kid)');
+    }
+    const pem = this.keysByKid.get(kid);
+    if (pem) return { keys: [pem], named: `PEM key "${printable(kid)}"` };
+    if (!this.keySet) return { keys: this.keys, named: 'any configured key' };
+    const lookup = await this.keySet.find(kid, alg);
+    if ('found' in lookup) return { keys: lookup.found, named: `key "${printable(kid)}" of the key set` };
+    if (lookup.missing === 'unavailable') throw new IngestError('jwks_unavailable', lookup.reason);
+    throw invalid(lookup.reason);
   }
 
   private checkAlgorithm(alg: string): void {
@@ -105,9 +175,9 @@ export class TokenVerifier {
     }
   }
 
-  /** A token signed by any configured key passes (key rotation). */
-  private checkSignature(token: string): void {
-    for (const key of this.keys) {
+  /** Passes when one of the candidate keys verifies the signature (several: key rotation). */
+  private checkSignature(token: string, candidates: Candidates): void {
+    for (const key of candidates.keys) {
       try {
         // Claims are checked by checkTimes/checkIssuerAndAudience, so the
         // library's own (optional-exp) time checks are switched off here.
@@ -117,7 +187,7 @@ export class TokenVerifier {
         // Wrong key for this token (bad signature or key type): try the next one.
       }
     }
-    throw invalid('signature does not match any configured key');
+    throw invalid(`signature does not match ${candidates.named}`);
   }
 
   /** Returns exp in milliseconds. */
@@ -172,8 +242,20 @@ function invalid(message: string): IngestError {
   return new IngestError('invalid_token', message);
 }
 
-/** Reads the header's alg and the claims without trusting either yet. */
-function decode(token: string): { alg: string; claims: Claims } {
+/** The keys a signature is checked against, and how a refusal names them. */
+interface Candidates {
+  readonly keys: readonly KeyObject[];
+  readonly named: string;
+}
+
+/** A PEM key under its thumbprint, when it has one. */
+function withKid(key: KeyObject): Array<[string, KeyObject]> {
+  const kid = jwkThumbprint(key);
+  return kid === undefined ? [] : [[kid, key]];
+}
+
+/** Reads the header's alg and kid and the claims without trusting any of them yet. */
+function decode(token: string): { alg: string; kid: string | undefined; claims: Claims } {
   if (typeof token !== 'string' || token.length === 0) throw invalid('token is empty');
   if (token.split('.').length !== 3) throw invalid('token is malformed (not three dot-separated parts)');
   let decoded: jwt.Jwt | null;
@@ -185,10 +267,14 @@ function decode(token: string): { alg: string; claims: Claims } {
   if (decoded === null) throw invalid('token is malformed (header or payload is not base64url JSON)');
   const { header, payload } = decoded;
   if (typeof header.alg !== 'string') throw invalid('token header has no alg');
+  const kid: unknown = header.kid;
+  if (kid !== undefined && (typeof kid !== 'string' || kid.length === 0)) {
+    throw invalid('token header kid is not a non-empty string');
+  }
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw invalid('token payload is not a JSON object');
   }
-  return { alg: header.alg, claims: payload };
+  return { alg: header.alg, kid, claims: payload };
 }
 
 function numericClaim(claims: Claims, name: string): number | undefined {

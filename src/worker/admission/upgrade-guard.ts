@@ -2,7 +2,9 @@
  * Decides, before the WebSocket handshake, whether an upgrade request may
  * become a native stream (protocol.md 1.1): finds and verifies the token,
  * applies the connection limits. Every refusal is an IngestError carrying the
- * HTTP status to answer with.
+ * HTTP status to answer with. Asynchronous, because a token may name a key the
+ * worker has yet to fetch (JWT_JWKS_URL); the slot is taken once the token is
+ * verified, so a wait never holds a slot and the limits are those of that moment.
  */
 import type { IncomingMessage } from 'node:http';
 import { IngestError } from '../../shared/errors';
@@ -25,8 +27,8 @@ export class UpgradeGuard {
     private readonly limiter: ConnectionLimiter,
   ) {}
 
-  /** Throws IngestError (status 401/403/429) or returns who is connecting. */
-  admit(req: IncomingMessage, clientAddress: string): VerifiedIdentity {
+  /** Rejects with IngestError (status 401/403/429/503) or resolves with who is connecting. */
+  async admit(req: IncomingMessage, clientAddress: string): Promise<VerifiedIdentity> {
     const found = extractToken(req);
     if (!found)
       throw new IngestError(
@@ -35,7 +37,7 @@ export class UpgradeGuard {
       );
     if (!this.verifier)
       throw new IngestError('invalid_token', 'native streams are not enabled on this server (no JWT key configured)');
-    const token = this.verifier.verify(found.token);
+    const token = await this.verifier.verify(found.token);
     const release = this.limiter.acquire(token.tenantId, clientAddress);
     return {
       tenantId: token.tenantId,

@@ -51,10 +51,43 @@ interface Route {
   readonly accept: (ws: WebSocket) => void;
 }
 
+interface Admitted {
+  readonly route: Route;
+  readonly clientAddress: string;
+  readonly onSocketError: () => void;
+}
+
+function notReady(admitting: Exclude<Admitting, 'open'>): IngestError {
+  return new IngestError('not_ready', admitting === 'starting' ? 'the service is starting' : 'the service is draining');
+}
+
+/**
+ * While an upgrade waits for admission, a client that closes its side gets its
+ * socket closed at once rather than when the wait ends. Node leaves an upgrade
+ * socket unread, so its end would go unnoticed: a 'readable' listener and a
+ * zero-byte read let the end through without consuming anything (a client
+ * sends nothing before the handshake's answer, and what it sends anyway stays
+ * for ws). Returns the function that stops watching.
+ */
+function closeOnClientEnd(socket: Duplex): () => void {
+  const onReadable = (): void => void socket.read(0);
+  const onEnd = (): void => void socket.destroy();
+  socket.on('readable', onReadable);
+  socket.once('end', onEnd);
+  return () => {
+    socket.off('readable', onReadable);
+    socket.off('end', onEnd);
+  };
+}
+
 export class UpgradeRouter {
   constructor(private readonly deps: UpgradeRouterDeps) {}
 
-  /** The listener's 'upgrade' handler. */
+  /**
+   * The listener's 'upgrade' handler. Admission may wait (a token naming a key
+   * the worker has yet to fetch) without holding any other upgrade: each one
+   * goes its own way, and a waiting one is checked again when it resumes.
+   */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Errors on the raw socket before the handshake must not crash the worker.
     const onSocketError = (): void => {
@@ -62,13 +95,35 @@ export class UpgradeRouter {
     };
     socket.on('error', onSocketError);
     const clientAddress = this.deps.addresses.resolve(req);
-    let route: Route;
-    try {
-      route = this.route(req, clientAddress);
-    } catch (err) {
-      return this.refuse(req, socket, err, clientAddress);
-    }
+    const stopWatching = closeOnClientEnd(socket);
+    void this.route(req, clientAddress)
+      .then(
+        (route) => {
+          stopWatching();
+          this.admitted(req, socket, head, { route, clientAddress, onSocketError });
+        },
+        (err: unknown) => {
+          stopWatching();
+          this.refuse(req, socket, err, clientAddress);
+        },
+      )
+      .catch((err: unknown) => this.refuse(req, socket, err, clientAddress));
+  }
+
+  /** Completes the handshake of an admitted upgrade, unless its client left or the worker began to drain meanwhile. */
+  private admitted(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): void {
+    const { route, clientAddress, onSocketError } = admitted;
     const stats = this.deps.stats;
+    if (socket.destroyed) {
+      route.release();
+      stats.count(stats.connections, 'client_gone');
+      return;
+    }
+    const admitting = this.deps.admitting();
+    if (admitting !== 'open') {
+      route.release();
+      return this.refuse(req, socket, notReady(admitting), clientAddress);
+    }
     stats.count(stats.connections, 'accepted');
     // The slot taken at admission comes back when the socket closes: after the
     // stream, or when the handshake itself fails (ws never calls back then).
@@ -82,8 +137,8 @@ export class UpgradeRouter {
     });
   }
 
-  /** Throws the IngestError to refuse with, or admits the upgrade. */
-  private route(req: IncomingMessage, clientAddress: string): Route {
+  /** Rejects with the IngestError to refuse with, or admits the upgrade. */
+  private async route(req: IncomingMessage, clientAddress: string): Promise<Route> {
     const { telephony, guard, sources } = this.deps;
     const path = routePath(req.url);
     // Telephony first: on /v1/ingest, Exotel claims Basic or absent Authorization.
@@ -91,16 +146,12 @@ export class UpgradeRouter {
     if (path !== ROUTES.ingest && !provider)
       throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${ROUTES.ingest}`);
     const admitting = this.deps.admitting();
-    if (admitting !== 'open')
-      throw new IngestError(
-        'not_ready',
-        admitting === 'starting' ? 'the service is starting' : 'the service is draining',
-      );
+    if (admitting !== 'open') throw notReady(admitting);
     if (provider) {
       const admission = telephony.admit(provider, req, clientAddress);
       return { release: admission.release, accept: (ws) => sources.telephony(ws, admission) };
     }
-    const identity = guard.admit(req, clientAddress);
+    const identity = await guard.admit(req, clientAddress);
     return { release: identity.release, accept: (ws) => sources.native(ws, identity) };
   }
 
