@@ -2,8 +2,9 @@
  * Worker entry point (forked by the primary). Builds the publisher and the
  * server from the configuration the primary validated, reports readiness or a
  * start-up failure over IPC, and runs the one shutdown sequence:
- * stop accepting → flush and publish every stream → close sockets → close the
- * publisher → exit; all under one deadline (SHUTDOWN_TIMEOUT_MS).
+ * stop accepting → flush and publish every stream → close sockets → stop the
+ * key-set refreshes → close the publisher → exit; all under one deadline
+ * (SHUTDOWN_TIMEOUT_MS).
  *
  * Exit codes: 0 clean, 1 crash, 69 start-up failure, 70 data left unpublished.
  */
@@ -22,10 +23,10 @@ import {
 } from '../shared/process/ipc';
 import { createLogger } from '../shared/process/logger';
 import { createPublisher } from '../shared/publishing/publisher-factory';
-import { parsePublicKeys } from '../shared/auth/public-keys';
 import { IngestServer } from './http/ingest-server';
 import { toHealthBody, type HealthBody } from '../shared/health/health-status';
-import { TokenVerifier } from './admission/token-verifier';
+import type { JwksKeySource } from './admission/jwks-key-source';
+import { createTokenVerification } from './admission/token-verifier';
 import { createWorkerMetrics } from './metrics/worker-metrics';
 import { WorkerStats } from './metrics/worker-stats';
 import { SERVER_CLOSE } from '../shared/protocol';
@@ -71,9 +72,7 @@ async function main(): Promise<void> {
   });
 
   const publisher = createPublisher(config, logger);
-  const verifier = config.jwtPublicKey
-    ? TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey))
-    : undefined;
+  const { verifier, keySource } = createTokenVerification(config, { logger, stats });
   let clusterView: ClusterView | undefined;
   const healthView = (local: HealthBody): HealthBody => {
     // The primary's view covers every worker (this one's backend included);
@@ -83,8 +82,12 @@ async function main(): Promise<void> {
     if (server.serverState !== 'ready') return toHealthBody({ status: local.status, pubsub: local.pubsub, workers });
     return toHealthBody({ status: clusterView.status, pubsub: clusterView.pubsub, workers });
   };
-  const server = new IngestServer({ config, publisher, verifier, logger, stats, healthView });
-  const metrics = createWorkerMetrics({ stats, backlogBytes: () => server.backlogBytes() });
+  const server = new IngestServer({ config, publisher, verifier, keySet: keySource, logger, stats, healthView });
+  const metrics = createWorkerMetrics({
+    stats,
+    backlogBytes: () => server.backlogBytes(),
+    ...(keySource ? { keySet: keySource } : {}),
+  });
   publisher.onHealthChange((health) => send(message({ type: 'backend_health', health })));
 
   let shuttingDown: Promise<void> | undefined;
@@ -94,7 +97,10 @@ async function main(): Promise<void> {
     drainTimeoutMs?: number,
   ): Promise<void> => {
     if (shuttingDown && drainTimeoutMs === undefined) server.cutDrainShort();
-    shuttingDown ??= runShutdown(server, publisher, stats, config, logger, { closeCode, reason, drainTimeoutMs });
+    shuttingDown ??= runShutdown(
+      { server, publisher, keySource, stats, config, logger },
+      { closeCode, reason, drainTimeoutMs },
+    );
     return shuttingDown;
   };
   const onPrimaryMessage = async (msg: PrimaryToWorker): Promise<void> => {
@@ -124,7 +130,9 @@ async function main(): Promise<void> {
   process.on('disconnect', () => void shutdown()); // the primary is gone
 
   try {
-    await publisher.start();
+    // The key set's first fetch is bounded by JWT_JWKS_TIMEOUT_MS and never fails the start: a worker
+    // that cannot reach it serves the PEM keys and retries after the cooldown.
+    await Promise.all([publisher.start(), keySource?.start()]);
     const port = await server.listen(config.port, config.host);
     send(message({ type: 'ready', port }));
     logger.info({ port, adapter: publisher.adapter }, 'worker ready');
@@ -133,6 +141,7 @@ async function main(): Promise<void> {
     const code = err instanceof IngestError ? err.code : 'worker_startup_failed';
     const text = errorMessage(err);
     logger.error({ code }, `worker start-up failed: ${text}`);
+    keySource?.close();
     await publisher.close().catch(() => undefined);
     logger.flush();
     reportAndExit(message({ type: 'startup_failed', code, message: text }), EXIT.startupFailed);
@@ -152,14 +161,18 @@ interface ShutdownOptions {
  * it → close the publisher → exit; all under SHUTDOWN_TIMEOUT_MS from the
  * moment the streams are told to close.
  */
-async function runShutdown(
-  server: IngestServer,
-  publisher: ReturnType<typeof createPublisher>,
-  stats: WorkerStats,
-  config: Readonly<Config>,
-  logger: ReturnType<typeof createLogger>,
-  options: ShutdownOptions,
-): Promise<void> {
+/** What the shutdown stops, in its order. */
+interface WorkerParts {
+  readonly server: IngestServer;
+  readonly publisher: ReturnType<typeof createPublisher>;
+  readonly keySource: JwksKeySource | undefined;
+  readonly stats: WorkerStats;
+  readonly config: Readonly<Config>;
+  readonly logger: ReturnType<typeof createLogger>;
+}
+
+async function runShutdown(parts: WorkerParts, options: ShutdownOptions): Promise<void> {
+  const { server, publisher, keySource, stats, config, logger } = parts;
   const draining = options.drainTimeoutMs !== undefined;
   logger.info(
     { streams: server.activeSessions, close_code: options.closeCode, drain_timeout_ms: options.drainTimeoutMs },
@@ -181,6 +194,8 @@ async function runShutdown(
       `shutdown deadline (${budget} ms) passed: data left unpublished`,
     );
   }
+  // After the server: upgrades admitted during a drain's grace may still have needed a key.
+  keySource?.close();
   await Promise.race([publisher.close(), new Promise((r) => setTimeout(r, 2000).unref())]).catch((err) => {
     logger.error({ err }, 'closing the publisher failed');
   });

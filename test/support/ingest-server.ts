@@ -1,7 +1,9 @@
 /**
  * Starts a real worker server in-process on an ephemeral port, with a real
  * publisher (in_memory by default, or redis_streams on the local Redis), a
- * fresh key pair, and a logger whose lines the test can read.
+ * fresh key pair (and the key set of JWT_JWKS_URL when the test sets one; set
+ * JWT_PUBLIC_KEY to '' for a key set alone), and a logger whose lines the
+ * test can read.
  */
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
@@ -10,9 +12,10 @@ import type { Config } from '../../src/shared/config/config-schema';
 import { createLogger } from '../../src/shared/process/logger';
 import { createPublisher } from '../../src/shared/publishing/publisher-factory';
 import type { Publisher } from '../../src/shared/publishing/publisher';
-import { parsePublicKeys } from '../../src/shared/auth/public-keys';
 import { IngestServer } from '../../src/worker/http/ingest-server';
-import { TokenVerifier } from '../../src/worker/admission/token-verifier';
+import type { JwksKeySource } from '../../src/worker/admission/jwks-key-source';
+import { createTokenVerification } from '../../src/worker/admission/token-verifier';
+import { WorkerStats } from '../../src/worker/metrics/worker-stats';
 import { IngestClient, type ConnectOptions } from '../../src/client/ingest-client';
 import { makeKeyPair, signToken, type Claims, type TestKeyPair } from './tokens';
 
@@ -20,6 +23,8 @@ export interface TestServer {
   readonly config: Readonly<Config>;
   readonly server: IngestServer;
   readonly publisher: Publisher;
+  /** The key set of JWT_JWKS_URL, when the test configured one. */
+  readonly keySource: JwksKeySource | undefined;
   readonly port: number;
   readonly url: string;
   readonly keys: TestKeyPair;
@@ -56,11 +61,14 @@ export async function startTestServer(t: TestContext, env: Record<string, string
   const logger = createLogger({ level: config.logLevel, role: 'worker', destination });
   const publisher = createPublisher(config, logger);
   await publisher.start();
-  const verifier = TokenVerifier.fromConfig(config, parsePublicKeys(config.jwtPublicKey));
-  const server = new IngestServer({ config, publisher, verifier, logger });
+  const stats = new WorkerStats();
+  const { verifier, keySource } = createTokenVerification(config, { logger, stats });
+  await keySource?.start();
+  const server = new IngestServer({ config, publisher, verifier, keySet: keySource, logger, stats });
   const port = await server.listen(0, '127.0.0.1');
   t.after(async () => {
     await server.close();
+    keySource?.close();
     await publisher.close();
   });
   const url = `${config.sslKeyPath ? 'wss' : 'ws'}://127.0.0.1:${port}/v1/ingest`;
@@ -69,6 +77,7 @@ export async function startTestServer(t: TestContext, env: Record<string, string
     config,
     server,
     publisher,
+    keySource,
     port,
     url,
     keys,

@@ -3,8 +3,9 @@
  * on the primary's METRICS_PORT alike:
  * {"status":"healthy"|"degraded"|"unhealthy","service":"ingest","pubsub":bool,"timestamp":ISO,"workers"?:{…}}
  * healthy: the backend works; degraded: publishes fail or the connection was
- * lost recently; unhealthy (503): the backend has been unreachable longer than
- * BACKEND_UNHEALTHY_AFTER_MS, or the worker is draining or closed.
+ * lost recently, or (on a worker's PORT) its JWT_JWKS_URL key set is older than
+ * JWT_JWKS_CACHE_MAX_AGE_MS; unhealthy (503): the backend has been unreachable
+ * longer than BACKEND_UNHEALTHY_AFTER_MS, or the worker is draining or closed.
  */
 import type { BackendHealthSnapshot } from '../publishing/backend-health';
 
@@ -26,6 +27,13 @@ export interface HealthState {
 export interface HealthBody extends HealthState {
   readonly service: 'ingest';
   readonly timestamp: string;
+}
+
+const SEVERITY: Readonly<Record<HealthStatus, number>> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+/** The worse of two statuses. */
+export function worseStatus(a: HealthStatus, b: HealthStatus): HealthStatus {
+  return SEVERITY[b] > SEVERITY[a] ? b : a;
 }
 
 /** The one place a /health body is put together, so the worker's and the primary's never drift apart. */

@@ -9,10 +9,11 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/config-schema';
-import { healthBody, type HealthBody } from '../../shared/health/health-status';
+import { healthBody, worseStatus, type HealthBody } from '../../shared/health/health-status';
 import type { Publisher } from '../../shared/publishing/publisher';
 import { ClientAddressResolver } from '../admission/client-address';
 import { ConnectionLimiter } from '../admission/connection-limiter';
+import type { JwksKeySource } from '../admission/jwks-key-source';
 import type { TokenVerifier } from '../admission/token-verifier';
 import { UpgradeGuard } from '../admission/upgrade-guard';
 import { WorkerStats } from '../metrics/worker-stats';
@@ -32,6 +33,8 @@ export interface IngestServerOptions {
   readonly config: Readonly<Config>;
   readonly publisher: Publisher;
   readonly verifier: TokenVerifier | undefined;
+  /** The key set of JWT_JWKS_URL: /health is degraded while it is stale. */
+  readonly keySet?: Pick<JwksKeySource, 'stale'>;
   readonly logger: Logger;
   readonly stats?: WorkerStats;
   /** Replaces the worker-local health body (the cluster view, when the primary shares one). */
@@ -93,9 +96,11 @@ export class IngestServer {
   }
 
   health(): HealthBody {
-    const { publisher, config, healthView } = this.options;
+    const { publisher, config, healthView, keySet } = this.options;
     const local = healthBody(publisher.health(), config.backendUnhealthyAfterMs, this.state !== 'ready');
-    return healthView ? healthView(local) : local;
+    const body = healthView ? healthView(local) : local;
+    // A stale key set still verifies the tokens of known keys: degraded, never unhealthy.
+    return keySet?.stale() ? { ...body, status: worseStatus(body.status, 'degraded') } : body;
   }
 
   /** Ready: accepting streams and the backend reachable. */
