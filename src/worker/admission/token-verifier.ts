@@ -55,6 +55,9 @@ export function createTokenVerification(
       })
     : undefined;
   if (keys.length === 0 && !keySource) return { verifier: undefined, keySource: undefined };
+  // The kids tokens may name PEM keys by, so that an operator can hand them to the issuer.
+  const pemKids = keys.map((key) => jwkThumbprint(key) ?? null);
+  deps.logger.debug({ pem_kids: pemKids, jwks_url: config.jwtJwksUrl || null }, 'token verification keys');
   return { verifier: TokenVerifier.fromConfig(config, keys, keySource), keySource };
 }
 
