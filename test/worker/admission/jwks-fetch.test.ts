@@ -5,7 +5,12 @@
  * every failure carries the result it is counted under.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { fetchJwks, JwksFetchError, type JwksFetchResult } from '../../../src/worker/admission/jwks-fetch';
@@ -97,4 +102,20 @@ test('an abort ends the fetch at once, with the reason given', async (t) => {
   expectResult(await failure(fetching), 'aborted', /closing/);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(open(), 0, 'the connection is closed');
+});
+
+test('over https the certificate is verified: an untrusted certificate is a network_error', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jwks-tls-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'];
+  execFileSync('openssl', [...args, '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (_req, res) =>
+    res.end('{"keys":[]}'),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+  expectResult(await failure(fetchJwks(url, { timeoutMs: 2000 })), 'network_error', /self[- ]signed certificate/);
 });
