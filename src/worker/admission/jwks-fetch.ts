@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { IngestError } from '../../shared/errors';
+import { errorMessage, IngestError } from '../../shared/errors';
 
 /** A key set is a few kilobytes; a larger answer is not one (and must not fill the worker's memory). */
 export const JWKS_MAX_BYTES = 1024 * 1024;
@@ -96,6 +96,5 @@ function classify(err: unknown, signal: AbortSignal): JwksFetchError {
     const reason: unknown = signal.reason;
     return reason instanceof JwksFetchError ? reason : new JwksFetchError('aborted', 'the fetch was cancelled');
   }
-  const text = err instanceof Error ? err.message : String(err);
-  return new JwksFetchError('network_error', text, { cause: err });
+  return new JwksFetchError('network_error', errorMessage(err), { cause: err });
 }

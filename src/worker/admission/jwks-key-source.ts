@@ -20,6 +20,7 @@ import { isJwtVerificationKey } from '../../shared/auth/public-keys';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { fetchJwks, JwksFetchError, type JwksFetchOptions } from './jwks-fetch';
 import { screenKeySet, type IgnoredKey } from './jwk-screening';
+import { errorMessage } from '../../shared/errors';
 
 export interface JwksKeySourceOptions {
   readonly url: string;
@@ -193,7 +194,7 @@ export class JwksKeySource {
       this.reportIgnored(ignored);
       logger.debug({ keys: this.size, kids: [...keys.keys()].map(printable) }, 'key set fetched');
     } catch (err) {
-      const failure = err instanceof JwksFetchError ? err : new JwksFetchError('invalid', errorText(err));
+      const failure = err instanceof JwksFetchError ? err : new JwksFetchError('invalid', errorMessage(err));
       this.lastFailure = failure.message;
       if (failure.result === 'aborted') return; // closing: not the endpoint's failure, neither counted nor logged
       stats.count(stats.jwks.fetches, failure.result);
@@ -213,7 +214,7 @@ export class JwksKeySource {
     try {
       screened = screenKeySet(body, this.options.algorithms);
     } catch (err) {
-      throw new JwksFetchError('invalid', errorText(err));
+      throw new JwksFetchError('invalid', errorMessage(err));
     }
     const ignored = [...screened.ignored];
     const keys = new Map<string, CachedKey[]>();
@@ -259,10 +260,6 @@ async function importJwk(jwk: Record<string, unknown>): Promise<KeyObject | unde
   }
   const key = createPublicKey(pem);
   return isJwtVerificationKey(key) ? key : undefined;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** A kid from the network in a message: bounded and printable. */
