@@ -12,10 +12,11 @@ import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { IngestClient, UpgradeRefused } from '../../../src/client/ingest-client';
+import type { IngestClient } from '../../../src/client/ingest-client';
 import { createWorkerMetrics } from '../../../src/worker/metrics/worker-metrics';
 import { httpGet, pollUntil } from '../../support/http-get';
 import { startTestServer, type TestServer } from '../../support/ingest-server';
+import { refusedUpgrade } from '../../support/refused-upgrade';
 import { kidKeyPair, startJwksServer, type JwksServer } from '../../support/jwks-server';
 import { hmacTokenWithPublicKey } from '../../support/tokens';
 
@@ -49,21 +50,6 @@ async function assertStreams(client: IngestClient, interactionId = 'call-jwks'):
   assert.equal((await client.start({ interactionId })).type, 'started');
   const { close } = await client.stop();
   assert.equal(close.code, 1000);
-}
-
-/** The upgrade is refused with `status` and `code`; returns the refusal. */
-async function refused(attempt: Promise<IngestClient>, status: number, code: string): Promise<UpgradeRefused> {
-  const outcome = await attempt.then(
-    (client) => {
-      client.ws.terminate();
-      return assert.fail(`the upgrade was accepted (expected ${status} ${code})`);
-    },
-    (err: unknown) => err,
-  );
-  assert.ok(outcome instanceof UpgradeRefused, `refused at the HTTP upgrade (got ${String(outcome)})`);
-  assert.equal(outcome.status, status, outcome.message);
-  assert.equal(outcome.body.error, code);
-  return outcome;
 }
 
 /** Resolves `promise`'s outcome, or 'pending' when it has not settled after `ms`. */
@@ -103,7 +89,7 @@ test(
     await assertStreams(await server.connect({ token: B.sign() }), 'call-new-key');
     assert.equal(jwks.requests, 2, 'the unknown kid fetched the set once');
     await afterCooldown();
-    await refused(server.connect({ token: A.sign() }), 401, 'invalid_token');
+    await refusedUpgrade(server.connect({ token: A.sign() }), 401, 'invalid_token');
     assert.ok(
       server.logs.some((l) => l.code === 'invalid_token' && /key "key-a" is not in the key set/.test(String(l.msg))),
       'the refusal names the kid',
@@ -119,10 +105,14 @@ test(
     const server = await jwksWorker(t, jwks, { JWT_JWKS_COOLDOWN_MS: '300' });
     const stranger = kidKeyPair('key-unknown', 'ec');
     await afterCooldown(350);
-    const first = await refused(server.connect({ token: stranger.sign() }), 401, 'invalid_token');
+    const first = await refusedUpgrade(server.connect({ token: stranger.sign() }), 401, 'invalid_token');
     assert.match(String(first.body.message), /key "key-unknown" is not in the key set \(fetched just now\)/);
     assert.equal(jwks.requests, 2, 'one fetch for the unknown kid');
-    const second = await refused(server.connect({ token: kidKeyPair('key-other').sign() }), 401, 'invalid_token');
+    const second = await refusedUpgrade(
+      server.connect({ token: kidKeyPair('key-other').sign() }),
+      401,
+      'invalid_token',
+    );
     assert.match(String(second.body.message), /fetched again at most every 300 ms/);
     assert.equal(jwks.requests, 2, 'no fetch within the cooldown');
     const line = server.logs.find((l) => l.code === 'invalid_token');
@@ -136,7 +126,11 @@ test('JWKS endpoint down: the cached keys still verify; an unknown kid gets 503 
   const server = await jwksWorker(t, jwks);
   jwks.failWith(503);
   await afterCooldown();
-  const unavailable = await refused(server.connect({ token: kidKeyPair('key-new').sign() }), 503, 'jwks_unavailable');
+  const unavailable = await refusedUpgrade(
+    server.connect({ token: kidKeyPair('key-new').sign() }),
+    503,
+    'jwks_unavailable',
+  );
   assert.equal(unavailable.headers['retry-after'], '5');
   assert.match(String(unavailable.body.message), /could not be fetched \(HTTP 503 from the key set URL\)/);
   await assertStreams(await server.connect({ token: A.sign() }), 'call-cached-a');
@@ -165,9 +159,9 @@ test(
     const headerJson = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>;
     const kidHeader = Buffer.from(JSON.stringify({ ...headerJson, kid: 'hmac-key' })).toString('base64url');
     const signature = createHmac('sha256', secret).update(`${kidHeader}.${payload}`).digest('base64url');
-    await refused(server.connect({ token: `${kidHeader}.${payload}.${signature}` }), 401, 'invalid_token');
+    await refusedUpgrade(server.connect({ token: `${kidHeader}.${payload}.${signature}` }), 401, 'invalid_token');
     // An RS256 token naming the none key (with B's private key): that kid is not in the set.
-    await refused(server.connect({ token: B.sign({}, { kid: 'none-key' }) }), 401, 'invalid_token');
+    await refusedUpgrade(server.connect({ token: B.sign({}, { kid: 'none-key' }) }), 401, 'invalid_token');
     assert.ok(server.logs.some((l) => l.level === 'warn' && /2 keys of the key set ignored/.test(String(l.msg))));
   },
 );
@@ -206,7 +200,7 @@ test(
     const holder = await server.connect({ token: server.token() }); // takes the one slot meanwhile
     jwks.serve([A.jwk, B.jwk]);
     jwks.release();
-    await refused(waiting, 429, 'connection_limit');
+    await refusedUpgrade(waiting, 429, 'connection_limit');
     await assertStreams(holder, 'call-holder');
   },
 );
@@ -224,7 +218,7 @@ test(
     const draining = server.server.close();
     jwks.serve([A.jwk, B.jwk]);
     jwks.release();
-    const answer = await refused(waiting, 503, 'not_ready');
+    const answer = await refusedUpgrade(waiting, 503, 'not_ready');
     assert.equal(answer.body.message, 'the service is draining');
     await draining;
   },
@@ -298,7 +292,7 @@ test('metrics: key-set fetches by result, keys held, key-set age and upgrades wa
   const server = await jwksWorker(t, jwks);
   jwks.failWith(500);
   await afterCooldown();
-  await refused(server.connect({ token: kidKeyPair('key-new').sign() }), 503, 'jwks_unavailable');
+  await refusedUpgrade(server.connect({ token: kidKeyPair('key-new').sign() }), 503, 'jwks_unavailable');
   const registry = createWorkerMetrics({ stats: server.server.stats, backlogBytes: () => 0, keySet: server.keySource });
   const text = await registry.metrics();
   assert.match(text, /^ingest_jwks_fetches_total\{result="ok"\} 1$/m);
