@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig, type ConfigProblem } from '../../../src/shared/config/config';
 import { configToJson, configFromJson } from '../../../src/shared/config/config-handoff';
@@ -11,9 +10,9 @@ import { maskedConfig, maskSecret } from '../../../src/shared/config/config-mask
 import { formatConfigReport } from '../../../src/shared/config/config-report';
 import { DEFAULT_JWT_ALGORITHMS } from '../../../src/shared/config/config-schema';
 import { IngestError } from '../../../src/shared/errors';
+import { selfSignedCertificate } from '../../support/self-signed-certificate';
 
-// Fixtures shared by every test: key pairs, files, and a self-signed certificate
-// (node cannot make X.509 certificates, so openssl does).
+// Fixtures shared by every test: key pairs, files, and a self-signed certificate.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-config-test-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -22,27 +21,7 @@ const JWT_PUBLIC_PEM = jwtKeys.publicKey.export({ type: 'spki', format: 'pem' })
 const JWT_PRIVATE_PEM = jwtKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const jwtKeyFile = write('jwt-public.pem', JWT_PUBLIC_PEM);
 
-const tlsKey = path.join(dir, 'tls-key.pem');
-const tlsCert = path.join(dir, 'tls-cert.pem');
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-days',
-    '1',
-    '-keyout',
-    tlsKey,
-    '-out',
-    tlsCert,
-  ],
-  { stdio: 'pipe' },
-);
+const { key: tlsKey, cert: tlsCert } = selfSignedCertificate(dir, 'tls-');
 const otherKey = write(
   'other-key.pem',
   generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

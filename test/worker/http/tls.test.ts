@@ -2,45 +2,24 @@
  * SSL_KEY_PATH + SSL_CERT_PATH: the same server speaks HTTPS and WSS.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startTestServer } from '../../support/ingest-server';
+import { selfSignedCertificate } from '../../support/self-signed-certificate';
 
-function selfSignedCertificate(t: { after: (fn: () => void) => void }): { key: string; cert: string } {
+function selfSignedCertificateFor(t: { after: (fn: () => void) => void }): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-tls-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
+  return selfSignedCertificate(dir);
 }
 
 test(
   'with SSL_KEY_PATH and SSL_CERT_PATH the service serves ' + 'streams over wss:// and /health over https://',
   async (t) => {
-    const { key, cert } = selfSignedCertificate(t);
+    const { key, cert } = selfSignedCertificateFor(t);
     const server = await startTestServer(t, { SSL_KEY_PATH: key, SSL_CERT_PATH: cert });
     assert.match(server.url, /^wss:\/\//);
     const client = await server.connect({ insecure: true });
