@@ -5,6 +5,7 @@
  * that a check is written once and holds for every backend.
  */
 import assert from 'node:assert/strict';
+import type { FrameSizeSource } from '../../src/shared/publishing/frame-sizes';
 import { recordAttributes, type IngestRecord } from '../../src/shared/publishing/records';
 import type { TopicMessage } from './kafka';
 import type { StreamEntry } from './redis';
@@ -35,4 +36,13 @@ export function field(record: FieldMap, name: string): string {
   const value = record.get(name);
   assert.ok(value !== undefined, `field ${name} missing from a ${record.get('type')?.toString()} record`);
   return value.toString('utf8');
+}
+
+/** An audio record's frame count and sizes, as frameSizesOf() reads them. */
+export function frameSizeFields(record: FieldMap): FrameSizeSource {
+  return {
+    frames: field(record, 'frames'),
+    frame_bytes: record.get('frame_bytes')?.toString('utf8'),
+    frame_sizes: record.get('frame_sizes')?.toString('utf8'),
+  };
 }

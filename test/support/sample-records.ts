@@ -3,6 +3,7 @@
  * each on a stream of its own, so tests running at once never share a stream.
  */
 import { randomUUID } from 'node:crypto';
+import { FrameSizeRuns } from '../../src/shared/publishing/frame-sizes';
 import type { AudioRecord, RecordBase } from '../../src/shared/publishing/records';
 
 /** The fields every record carries, for `tenant`, on a stream of its own unless `streamId` is given. */
@@ -14,6 +15,13 @@ export function recordBase(tenant: string, streamId = randomUUID()): RecordBase 
     source: 'native',
     received_at: new Date().toISOString(),
   };
+}
+
+/** The sizes of `frames` frames sharing `bytes` as evenly as they can (the larger ones first). */
+function evenFrameSizes(bytes: number, frames: number): FrameSizeRuns {
+  const runs = new FrameSizeRuns();
+  for (let i = 0; i < frames; i++) runs.add(Math.floor(bytes / frames) + (i < bytes % frames ? 1 : 0));
+  return runs;
 }
 
 /** An audio record of ten frames from `seqStart`, carrying `payload`. */
@@ -34,6 +42,7 @@ export function audioRecord(
     encoding: 'pcm_s16le',
     sample_rate: 8000,
     channels: 1,
+    ...evenFrameSizes(payload.length, frames).take(),
     payload,
   };
 }

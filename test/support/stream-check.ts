@@ -4,7 +4,8 @@
  * ranges and fields as protocol.md section 3 says.
  */
 import assert from 'node:assert/strict';
-import { entryFields, field, type FieldMap } from './field-map';
+import { splitFrames } from '../../src/shared/publishing/frame-sizes';
+import { entryFields, field, frameSizeFields, type FieldMap } from './field-map';
 import type { StreamEntry } from './redis';
 
 export interface SentStream {
@@ -43,8 +44,13 @@ export function assertAudioCovers(records: FieldMap[], sent: SentStream, upTo: n
     assert.equal(Number(field(fields, 'frames')), end - start + 1, `${sent.interactionId}: frames count`);
     const payload = fields.get('payload');
     assert.ok(payload, `${sent.interactionId}: audio record without payload`);
-    const want = Buffer.concat(sent.frames.slice(start - sent.firstSeq, end - sent.firstSeq + 1));
-    assert.ok(payload.equals(want), `${sent.interactionId}: payload of ${start}-${end} differs`);
+    const want = sent.frames.slice(start - sent.firstSeq, end - sent.firstSeq + 1);
+    assert.ok(payload.equals(Buffer.concat(want)), `${sent.interactionId}: payload of ${start}-${end} differs`);
+    assert.deepEqual(
+      splitFrames(frameSizeFields(fields), payload),
+      want,
+      `${sent.interactionId}: frame sizes of ${start}-${end} cut the payload into the frames sent`,
+    );
     assert.equal(field(fields, 'tenant_id'), sent.tenantId);
     expected = end + 1;
   }

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { InMemoryPublisher } from '../../src/shared/publishing/in-memory/in-memory-publisher';
-import { field, recordFields, type FieldMap } from './field-map';
+import { splitFrames } from '../../src/shared/publishing/frame-sizes';
+import { field, frameSizeFields, recordFields, type FieldMap } from './field-map';
 import type { SimulatedCall } from './telephony-simulator';
 
 export interface ExpectedCall {
@@ -115,6 +116,11 @@ export function assertCallRecords(records: readonly FieldMap[], call: SimulatedC
         assert.equal(field(r, 'encoding'), field(started, 'encoding'));
         assert.equal(field(r, 'sample_rate'), field(started, 'sample_rate'));
         const payload = r.get('payload')!;
+        assert.deepEqual(
+          splitFrames(frameSizeFields(r), payload),
+          sent.chunks.slice(nextSeq - 1, end),
+          `${label}: frame sizes cut the payload into the chunks sent`,
+        );
         assert.ok(
           payload.equals(Buffer.concat(sent.chunks.slice(nextSeq - 1, end))),
           `${label}: payload of chunks ${nextSeq}-${end} is what was sent`,

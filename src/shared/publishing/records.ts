@@ -3,6 +3,7 @@
  * publishes exactly these shapes; the field names are the wire contract.
  */
 import { IngestError } from '../errors';
+import type { FrameSizeField } from './frame-sizes';
 
 export type RecordType = 'stream_started' | 'audio' | 'stream_ended' | 'dtmf' | 'mark';
 export type Source = 'native' | 'exotel' | 'twilio';
@@ -30,17 +31,20 @@ export interface StreamStartedRecord extends RecordBase {
   readonly metadata: Readonly<Record<string, unknown>>;
 }
 
-export interface AudioRecord extends RecordBase {
+interface AudioFields extends RecordBase {
   readonly type: 'audio';
+  /** The seq of the first frame; the frames are numbered seq_start..seq_end without gaps. */
   readonly seq_start: number;
   readonly seq_end: number;
   readonly frames: number;
   readonly encoding: Encoding;
   readonly sample_rate: number;
   readonly channels: number;
-  /** The frames' bytes concatenated in order. */
+  /** The frames' bytes concatenated in order; `frame_bytes` or `frame_sizes` cut it back into frames. */
   readonly payload: Buffer;
 }
+
+export type AudioRecord = AudioFields & FrameSizeField;
 
 export interface StreamEndedRecord extends RecordBase {
   readonly type: 'stream_ended';

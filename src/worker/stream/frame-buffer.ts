@@ -1,10 +1,14 @@
 /**
  * A stream's frames waiting to become one `audio` record. Frames are kept as
  * the Buffers ws handed over and concatenated once, at flush: the hot path is
- * an array push and two additions. RecordBuilder.audio turns them into the record.
+ * an array push, two additions and the frame size's run count.
+ * RecordBuilder.audio turns them into the record.
  */
+import { FrameSizeRuns, type FrameSizeField } from '../../shared/publishing/frame-sizes';
+
 export class FrameBuffer {
   private frames: Buffer[] = [];
+  private readonly sizes = new FrameSizeRuns();
   private bytesHeld = 0;
   private startSeq = 0;
   private endSeq = 0;
@@ -43,7 +47,13 @@ export class FrameBuffer {
     this.endSeq = seq;
     this.frames.push(frame);
     this.bytesHeld += frame.length;
+    this.sizes.add(frame.length);
     return first;
+  }
+
+  /** The held frames' sizes as the record carries them; call before takePayload(), which empties the buffer. */
+  takeFrameSizes(): FrameSizeField {
+    return this.sizes.take();
   }
 
   /** Empties the buffer: the frames' bytes in order, concatenated only when there is more than one. */

@@ -52,6 +52,7 @@ export class RecordBuilder {
       encoding: this.media.encoding,
       sample_rate: this.media.sample_rate,
       channels: this.media.channels,
+      ...buffer.takeFrameSizes(),
       // Last: taking the payload empties the buffer the fields above were read from.
       payload: buffer.takePayload(),
     };

@@ -163,6 +163,9 @@ export class StreamSession {
     const stats = this.deps.stats;
     stats.framesReceived++;
     stats.bytesReceived += data.length;
+    // A record's frames are numbered without gaps (consumers cut it by seq): a
+    // source's gap starts a new record.
+    if (this.buffer.count > 0 && seq !== this.buffer.lastSeq + 1) this.flush();
     if (this.buffer.add(data, seq, now)) this.armFlushTimer();
     if (this.buffer.bytes >= this.deps.limits.maxChunkBytes) this.flush();
     if (this.replies.enabled && ++this.sinceAck === this.deps.limits.ackInterval) {

@@ -217,7 +217,17 @@ test(
     });
     assert.deepEqual(
       Object.keys(audio).sort(),
-      [...base, 'seq_start', 'seq_end', 'frames', 'encoding', 'sample_rate', 'channels', 'payload'].sort(),
+      [
+        ...base,
+        'seq_start',
+        'seq_end',
+        'frames',
+        'encoding',
+        'sample_rate',
+        'channels',
+        'frame_bytes',
+        'payload',
+      ].sort(),
     );
     assert.deepEqual(
       { ...audio, payload: undefined },

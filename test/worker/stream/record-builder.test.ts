@@ -26,6 +26,7 @@ test('3 every record keeps its field order: the common fields first, then its ow
     'seq_end',
     'frames',
     ...MEDIA_KEYS,
+    'frame_bytes',
     'payload',
   ]);
   assert.deepEqual(Object.keys(records.ended(7, 1, 'stop')), [...BASE_KEYS, 'last_seq', 'frames', 'reason']);
@@ -47,4 +48,21 @@ test('2 an audio record takes every buffered frame, received when the oldest arr
   assert.deepEqual([...audio.payload], [1, 2, 3]);
   assert.deepEqual([buffer.count, buffer.bytes], [0, 0]);
   assert.equal(records.audio(buffer), undefined);
+});
+
+test('3 an audio record carries frame_bytes when its frames share one size, else frame_sizes as runs', () => {
+  const records = builder();
+  const buffer = new FrameBuffer();
+  for (let seq = 1; seq <= 3; seq++) buffer.add(Buffer.alloc(320), seq, 0);
+  const same = records.audio(buffer)!;
+  assert.equal('frame_bytes' in same && same.frame_bytes, 320);
+  assert.equal('frame_sizes' in same, false);
+  const sizes = [320, 320, 160, 320, 7];
+  sizes.forEach((bytes, i) => buffer.add(Buffer.alloc(bytes), 4 + i, 0));
+  const mixed = records.audio(buffer)!;
+  assert.equal('frame_sizes' in mixed && mixed.frame_sizes, '320x2,160,320,7');
+  assert.equal('frame_bytes' in mixed, false);
+  buffer.add(Buffer.alloc(7), 9, 0);
+  const next = records.audio(buffer)!;
+  assert.equal('frame_bytes' in next && next.frame_bytes, 7, 'the runs start afresh with each record');
 });

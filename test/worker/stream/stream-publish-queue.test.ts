@@ -23,6 +23,7 @@ function audio(seq: number, bytes = 10): IngestRecord {
     encoding: 'pcm_s16le',
     sample_rate: 8000,
     channels: 1,
+    frame_bytes: bytes,
     payload: Buffer.alloc(bytes),
   };
 }

@@ -110,6 +110,7 @@ export function publisherContract(name: string, factory: HarnessFactory, options
         encoding: 'pcm_s16le',
         sample_rate: '8000',
         channels: '1',
+        frame_bytes: '320',
       });
       assert.ok(read.payload && read.payload.equals(record.payload), 'payload differs');
     });
