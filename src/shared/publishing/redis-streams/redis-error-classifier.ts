@@ -9,7 +9,12 @@ import { ReplyError } from 'ioredis';
 /**
  * Reply prefixes that describe a server state that passes: still loading its
  * dataset, running a long script, failing over, out of memory until eviction or
- * consumers catch up, a replica that is about to be promoted.
+ * consumers catch up, a replica that is about to be promoted. MISCONF: writes
+ * are refused while background saves fail (a full or unwritable disk,
+ * stop-writes-on-bgsave-error), and accepted again after the next save that
+ * succeeds. UNBLOCKED: another client ended a blocked command (CLIENT
+ * UNBLOCK ... ERROR). NOSCRIPT: the server lost its script cache (SCRIPT FLUSH,
+ * a failover); ioredis loads the script again on the next call.
  */
 const TRANSIENT_REPLY_PREFIXES = new Set([
   'LOADING',
@@ -22,6 +27,9 @@ const TRANSIENT_REPLY_PREFIXES = new Set([
   'NOREPLICAS',
   'MOVED',
   'ASK',
+  'MISCONF',
+  'UNBLOCKED',
+  'NOSCRIPT',
 ]);
 
 /** The leading upper-case word of a Redis error reply (`WRONGTYPE Operation...` → `WRONGTYPE`). */

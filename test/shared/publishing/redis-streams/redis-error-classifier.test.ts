@@ -19,6 +19,9 @@ test('transient Redis replies are retryable', () => {
     'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no.',
     "OOM command not allowed when used memory > 'maxmemory'.",
     "READONLY You can't write against a read only replica.",
+    'MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk.',
+    'UNBLOCKED client unblocked via CLIENT UNBLOCK',
+    'NOSCRIPT No matching script. Please use EVAL.',
   ]) {
     assert.equal(isRetryableRedisError(reply(message)), true, message);
   }
