@@ -211,6 +211,23 @@ export const schema = {
     default: 0,
     env: 'REDIS_STREAM_MAXLEN',
   }),
+  redisDeduplicate: setting({
+    doc:
+      'Store each audio frame at most once per interaction (native) or stream (telephony): a server-side ' +
+      'script appends only the frames beyond the last seq stored. false: a plain XADD per record (a retry ' +
+      'or a resumed stream can store frames twice).',
+    format: bool,
+    default: true,
+    env: 'REDIS_DEDUPLICATE',
+  }),
+  redisDedupTtlSeconds: setting({
+    doc:
+      'Expiry of the key holding the last stored seq of an interaction (REDIS_DEDUPLICATE), renewed by each ' +
+      'append; a stream resumed after it can store frames again.',
+    format: intRange(1, 31_536_000),
+    default: 86400,
+    env: 'REDIS_DEDUP_TTL_SECONDS',
+  }),
   kafkaBrokers: setting({
     doc: 'Kafka brokers, comma-separated host:port; required for kafka.',
     format: list(checkHostPort, { name: 'comma-separated host:port list' }),

@@ -13,7 +13,13 @@ import { RedisStreamsPublisher } from './redis-streams/redis-streams-publisher';
 
 export type PublisherConfig = Pick<
   Config,
-  'pubsubAdapter' | 'redisUrl' | 'redisStreamKey' | 'redisStreamMaxlen' | 'backendConnectTimeoutMs'
+  | 'pubsubAdapter'
+  | 'redisUrl'
+  | 'redisStreamKey'
+  | 'redisStreamMaxlen'
+  | 'redisDeduplicate'
+  | 'redisDedupTtlSeconds'
+  | 'backendConnectTimeoutMs'
 > &
   KafkaPublisherConfig;
 
@@ -26,6 +32,8 @@ export function createPublisher(config: PublisherConfig, logger: Logger): Publis
         url: config.redisUrl,
         streamKey: config.redisStreamKey,
         maxlen: config.redisStreamMaxlen,
+        deduplicate: config.redisDeduplicate,
+        dedupTtlSeconds: config.redisDedupTtlSeconds,
         connectTimeoutMs: config.backendConnectTimeoutMs,
         logger: logger.child({ adapter: 'redis_streams' }),
       });

@@ -5,14 +5,20 @@
  * Only audio records have a `payload` field (an empty one when the audio is
  * empty); the other types carry attributes only.
  *
+ * With `deduplicate` (REDIS_DEDUPLICATE, the default) an audio record goes
+ * through a server-side script instead of a plain XADD: it appends only the
+ * frames beyond the last seq stored for the record's sequence space
+ * (append-new-frames-script.ts), so Redis holds every frame at most once.
+ *
  * Failure policy: fail fast, the caller retries with backoff. No offline queue
  * (publishes while disconnected reject at once, retryable), no per-request
  * retries (commands in flight when the connection drops reject at once,
  * retryable), a bound on every command, and ioredis keeps reconnecting in the
  * background with a capped backoff. A command that was written before the
  * connection dropped, or that timed out, may still have reached Redis, so the
- * caller's retry can append a record twice: consumers deduplicate by
- * (interaction_id, seq_start, seq_end), which is why delivery is "at least once".
+ * caller's retry can append a record again: the script then appends nothing;
+ * with plain XADD the record is stored twice and consumers deduplicate by
+ * frame sequence.
  */
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
@@ -20,6 +26,8 @@ import { ConnectedPublisher } from '../connected-publisher';
 import { errorMessage, IngestError, PublishError } from '../../errors';
 import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
+import { APPEND_NEW_FRAMES, APPEND_NEW_FRAMES_LUA } from './append-new-frames-script';
+import { lastSeqKeyFor } from './last-seq-key';
 import { isRetryableRedisError } from './redis-error-classifier';
 
 export interface RedisStreamsPublisherOptions {
@@ -33,10 +41,18 @@ export interface RedisStreamsPublisherOptions {
   connectTimeoutMs: number;
   /** Bound on one XADD round trip (default 10000): a publish never hangs on a dead link. */
   commandTimeoutMs?: number;
+  /**
+   * Store each audio frame at most once per sequence space, through the script
+   * (default true); false publishes every record with a plain XADD.
+   */
+  deduplicate?: boolean;
+  /** Expiry of a sequence space's last-seq key, renewed by each append (default 86400). */
+  dedupTtlSeconds?: number;
   logger?: Logger;
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+const DEFAULT_DEDUP_TTL_SECONDS = 86_400;
 const QUIT_TIMEOUT_MS = 2_000;
 const DISCONNECT_TIMEOUT_MS = 500;
 const TENANT_PLACEHOLDER = '{tenant_id}';
@@ -54,6 +70,11 @@ export function streamKeyFor(template: string, tenantId: string): string {
 /** Everything after the key in `XADD key ...` for one record. */
 export function xaddArguments(record: IngestRecord, maxlen: number): Array<string | Buffer> {
   const args: Array<string | Buffer> = maxlen > 0 ? ['MAXLEN', '~', String(maxlen), '*'] : ['*'];
+  return pushFields(args, record);
+}
+
+/** The record's fields and values, as XADD takes them after `*`, appended to `args`. */
+function pushFields(args: Array<string | Buffer>, record: IngestRecord): Array<string | Buffer> {
   for (const [field, value] of recordAttributes(record)) args.push(field, value);
   if (record.type === 'audio') args.push('payload', record.payload);
   return args;
@@ -67,6 +88,8 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   private readonly target: string;
   private readonly secret: string;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly deduplicate: boolean;
+  private readonly dedupTtl: string;
   private lastConnectionError: string | undefined;
   private abortStart: ((err: Error) => void) | undefined;
 
@@ -89,6 +112,9 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       // reconnecting), where it only delays the process exit: keep it short.
       disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     });
+    this.deduplicate = options.deduplicate ?? true;
+    this.dedupTtl = String(options.dedupTtlSeconds ?? DEFAULT_DEDUP_TTL_SECONDS);
+    if (this.deduplicate) this.redis.defineCommand(APPEND_NEW_FRAMES, { numberOfKeys: 2, lua: APPEND_NEW_FRAMES_LUA });
     this.watchConnection();
     if (options.logger) this.logHealthChanges(options.logger, 'redis connection', this.target);
   }
@@ -103,15 +129,25 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
 
   private async xadd(record: IngestRecord): Promise<void> {
     const key = streamKeyFor(this.options.streamKey, record.tenant_id);
+    const once = this.deduplicate && record.type === 'audio';
     // Built outside the try: a record that cannot be encoded is a bug, not a Redis verdict.
-    const args = xaddArguments(record, this.options.maxlen);
+    const command = once
+      ? this.redis.appendNewFrames(
+          key,
+          lastSeqKeyFor(key, record),
+          this.dedupTtl,
+          String(this.options.maxlen),
+          ...pushFields([], record),
+        )
+      : this.redis.xadd(key, ...xaddArguments(record, this.options.maxlen));
     try {
-      await this.redis.xadd(key, ...args);
+      await command;
     } catch (err) {
       const retryable = isRetryableRedisError(err);
       const reason = this.redact(errorMessage(err));
       if (retryable) this.healthTracker.markFailing(reason);
-      throw new PublishError(`XADD ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
+      const what = once ? 'appending new frames' : 'XADD';
+      throw new PublishError(`${what} ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
         cause: err,
       });
     }

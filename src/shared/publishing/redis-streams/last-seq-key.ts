@@ -1,0 +1,48 @@
+/**
+ * The key where the redis_streams adapter keeps the last frame seq it stored
+ * for a sequence space, beside the stream key and always in the same Redis
+ * Cluster slot (a script may only touch keys of one slot there):
+ * - a stream key with a hash tag is the prefix itself (`ingest:{t-42}:audio:last_seq:…`),
+ *   so the seq key's first tag is the stream key's;
+ * - any other stream key becomes the tag (`{ingest:audio}:last_seq:…`), which
+ *   hashes exactly as the whole stream key does;
+ * - a stream key without a tag that holds a `}` (a tenant id with braces) cannot
+ *   be wrapped: a short tag of the same slot is found instead, by trial.
+ */
+import type { AudioRecord } from '../records';
+import { hashTagOf, keySlot, SLOTS } from './hash-slot';
+
+/**
+ * Native clients resume an interaction on new connections (new stream ids)
+ * and number on from the last committed frame: one sequence space per
+ * interaction. Telephony providers number each stream (each Twilio track) from
+ * its own first chunk, under one call id: one space per stream. The JSON array
+ * keeps the parts apart whatever characters a tenant id holds.
+ */
+function sequenceSpace(record: AudioRecord): string {
+  const { source, tenant_id, interaction_id, stream_id } = record;
+  return JSON.stringify(
+    source === 'native' ? [source, tenant_id, interaction_id] : [source, tenant_id, interaction_id, stream_id],
+  );
+}
+
+/** The last-seq key of `record`'s sequence space, for records appended to `streamKey`. */
+export function lastSeqKeyFor(streamKey: string, record: AudioRecord): string {
+  return `${sameSlotPrefix(streamKey)}:last_seq:${sequenceSpace(record)}`;
+}
+
+function sameSlotPrefix(streamKey: string): string {
+  if (hashTagOf(streamKey) !== undefined) return streamKey;
+  if (streamKey.length > 0 && !streamKey.includes('}')) return `{${streamKey}}`;
+  return `{${tagInSlot(keySlot(streamKey))}}:${streamKey}`;
+}
+
+/**
+ * The first decimal tag that hashes to `slot` (every slot has one below 110000).
+ * Costs up to a few milliseconds, and only for stream keys no operator would
+ * choose on purpose, so it is not cached.
+ */
+function tagInSlot(slot: number): string {
+  for (let n = 0; n < 1_000_000; n++) if (keySlot(String(n)) === slot) return String(n);
+  throw new Error(`no decimal hash tag for slot ${slot} of ${SLOTS}`);
+}
