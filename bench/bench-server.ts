@@ -4,7 +4,9 @@
  *   floor          a bare ws server doing only what the contract needs at minimum:
  *                  JWT auth at upgrade, start → started, an ack every 10 frames, stop
  *   in_memory      the real IngestServer with the in_memory publisher
- *   redis_streams  the real IngestServer publishing to the local Redis
+ *   redis_xadd     the real IngestServer publishing to Redis with plain XADD (REDIS_DEDUPLICATE=false)
+ *   redis_streams  the same through the deduplicating script (the default)
+ * The Redis variants publish to BENCH_REDIS_URL (default the local Redis).
  */
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -62,8 +64,9 @@ function floorServer(): Promise<number> {
 async function ingestServer(): Promise<number> {
   const result = loadConfig({
     JWT_PUBLIC_KEY: publicKeyPem,
-    PUBSUB_ADAPTER: variant,
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    PUBSUB_ADAPTER: variant.startsWith('redis') ? 'redis_streams' : variant,
+    REDIS_URL: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    REDIS_DEDUPLICATE: String(variant !== 'redis_xadd'),
     REDIS_STREAM_KEY: process.env.BENCH_STREAM_KEY ?? 'ingest-bench:audio',
     LOG_LEVEL: 'warn',
   });
