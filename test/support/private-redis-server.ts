@@ -31,7 +31,7 @@ export async function startPrivateRedis(t: TestContext, args: readonly string[] 
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-redis-'));
   let child: ChildProcess | undefined;
-  let admin: Redis | undefined;
+  const admin = new Redis({ host: REDIS_HOST, port, maxRetriesPerRequest: 1, lazyConnect: true });
   const launch = async (): Promise<void> => {
     const argv = ['--bind', REDIS_HOST, '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'];
     const started = spawn('redis-server', [...argv, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,12 +62,12 @@ export async function startPrivateRedis(t: TestContext, args: readonly string[] 
     await exited;
   };
   t.after(async () => {
-    if (admin) await quitClient(admin);
+    if (admin.status === 'wait') admin.disconnect();
+    else await quitClient(admin);
     await kill();
     fs.rmSync(dir, { recursive: true, force: true });
   });
   await launch();
-  admin = new Redis({ host: REDIS_HOST, port, maxRetriesPerRequest: 1, lazyConnect: true });
   await admin.connect();
   return { port, url: `redis://${REDIS_HOST}:${port}`, dir, admin, kill, restart: launch };
 }

@@ -142,7 +142,7 @@ test('records that overlap with other boundaries store only the frames beyond th
   assert.deepEqual(fields, { ...expected, seq_start: '11', frames: '5' });
 });
 
-test('a cut through frame_sizes rewrites the runs of the frames kept, or frame_bytes when one size is left', async (t) => {
+test('a cut through frame_sizes rewrites the runs kept, or frame_bytes when one size is left', async (t) => {
   const { admin, prefix } = redisScratch(t, 'dedup-sizes');
   const publisher = publisherFor(t, { streamKey: `${prefix}:s` });
   await publisher.start();

@@ -71,34 +71,37 @@ async function repairBackgroundSave(server: PrivateRedisServer): Promise<void> {
   await waitUntil(async () => (await lastSaveStatus(server)) === 'ok', 'the background save succeeded');
 }
 
-test('MISCONF (failing background saves) is retryable and degrades health; the record is stored once saves heal', async (t) => {
-  const server = await startSavingRedis(t);
-  const publisher = new RedisStreamsPublisher({
-    url: server.url,
-    streamKey: 'misconf',
-    maxlen: 0,
-    connectTimeoutMs: 2000,
-  });
-  t.after(() => publisher.close());
-  await publisher.start();
-  await failBackgroundSave(server);
+test(
+  'MISCONF (background saves failing) is retryable and degrades health; ' + 'the record is stored once saves heal',
+  async (t) => {
+    const server = await startSavingRedis(t);
+    const publisher = new RedisStreamsPublisher({
+      url: server.url,
+      streamKey: 'misconf',
+      maxlen: 0,
+      connectTimeoutMs: 2000,
+    });
+    t.after(() => publisher.close());
+    await publisher.start();
+    await failBackgroundSave(server);
 
-  const record = audioRecord('acme', 1, Buffer.from('kept through MISCONF'));
-  await assert.rejects(publisher.publish(record), (err) => {
-    assert.match((err as Error).message, /MISCONF/);
-    return isPublishError(true)(err);
-  });
-  assert.equal(publisher.health().state, 'degraded');
+    const record = audioRecord('acme', 1, Buffer.from('kept through MISCONF'));
+    await assert.rejects(publisher.publish(record), (err) => {
+      assert.match((err as Error).message, /MISCONF/);
+      return isPublishError(true)(err);
+    });
+    assert.equal(publisher.health().state, 'degraded');
 
-  await repairBackgroundSave(server);
-  await publisher.publish(record);
-  assert.equal(publisher.health().state, 'up');
-  const stored = await readStream(server.admin, 'misconf');
-  assert.deepEqual(
-    stored.map((e) => Object.fromEntries(e.fields).payload.toString()),
-    ['kept through MISCONF'],
-  );
-});
+    await repairBackgroundSave(server);
+    await publisher.publish(record);
+    assert.equal(publisher.health().state, 'up');
+    const stored = await readStream(server.admin, 'misconf');
+    assert.deepEqual(
+      stored.map((e) => Object.fromEntries(e.fields).payload.toString()),
+      ['kept through MISCONF'],
+    );
+  },
+);
 
 test('a stream keeps its frames through MISCONF: retried with backoff, never closed with 1011', async (t) => {
   const server = await startSavingRedis(t);
