@@ -130,7 +130,8 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   private async xadd(record: IngestRecord): Promise<void> {
     const key = streamKeyFor(this.options.streamKey, record.tenant_id);
     const once = this.deduplicate && record.type === 'audio';
-    // Built outside the try: a record that cannot be encoded is a bug, not a Redis verdict.
+    // Built outside the try, which classifies Redis's answer only: a record that
+    // cannot be encoded is a bug, not a Redis verdict.
     const command = once
       ? this.redis.appendNewFrames(
           key,
@@ -146,7 +147,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       const retryable = isRetryableRedisError(err);
       const reason = this.redact(errorMessage(err));
       if (retryable) this.healthTracker.markFailing(reason);
-      const what = once ? 'appending new frames' : 'XADD';
+      const what = once ? 'appending' : 'XADD';
       throw new PublishError(`${what} ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
         cause: err,
       });

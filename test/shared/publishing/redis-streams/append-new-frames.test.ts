@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import type Redis from 'ioredis';
 import { FrameSizeRuns, splitFrames } from '../../../../src/shared/publishing/frame-sizes';
 import type { AudioRecord, RecordBase } from '../../../../src/shared/publishing/records';
+import { lastSeqKeyFor } from '../../../../src/shared/publishing/redis-streams/last-seq-key';
 import {
   RedisStreamsPublisher,
   type RedisStreamsPublisherOptions,
@@ -229,7 +230,8 @@ test('the last-seq key expires after REDIS_DEDUP_TTL_SECONDS, renewed by each ap
   const stream = recordBase('acme');
   await publisher.publish(rangeRecord(stream, 1, 10, EVEN));
   const [seqKey] = (await admin.keys(`*${prefix}*last_seq*`)) as [string];
-  assert.ok(seqKey, 'a last-seq key exists');
+  // The key the script wrote is the one whose slot hash-slot.test.ts checks.
+  assert.equal(seqKey, lastSeqKeyFor(`${prefix}:s`, rangeRecord(stream, 1, 10, EVEN)));
   assert.equal(await admin.get(seqKey), '10');
   const ttl = await admin.ttl(seqKey);
   assert.ok(ttl > 290 && ttl <= 300, `TTL ${ttl}`);
