@@ -17,8 +17,8 @@ import {
   type RedisStreamsPublisherOptions,
 } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { startPrivateRedis } from '../../../support/private-redis-server';
-import { stateIs, waitForHealth } from '../../../support/publisher-checks';
-import { readStream, REDIS_URL, redisScratch } from '../../../support/redis';
+import { isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
+import { readStream, REDIS_URL, redisScratch, startTcpProxy } from '../../../support/redis';
 import { recordBase } from '../../../support/sample-records';
 
 function publisherFor(
@@ -109,6 +109,21 @@ test('a record published again (a retry after a lost reply) is stored once, and 
   const stored = await storedAudio(admin, `${prefix}:s`);
   assert.equal(stored.length, 2);
   assertEveryFrameOnce(stored, 20, EVEN);
+});
+
+test('a publish whose reply never came (command timeout) and its retry store the record once', async (t) => {
+  const { admin, prefix } = redisScratch(t, 'dedup-timeout');
+  const proxy = await startTcpProxy(t);
+  const publisher = publisherFor(t, { url: proxy.url, streamKey: `${prefix}:s`, commandTimeoutMs: 300 });
+  await publisher.start();
+  const record = rangeRecord(recordBase('acme'), 1, 10, EVEN);
+  proxy.stall();
+  await assert.rejects(publisher.publish(record), isPublishError(true));
+  proxy.unstall(); // the timed-out command reaches Redis after all
+  await publisher.publish(record);
+  const stored = await storedAudio(admin, `${prefix}:s`);
+  assert.equal(stored.length, 1);
+  assertEveryFrameOnce(stored, 10, EVEN);
 });
 
 test('records that overlap with other boundaries store only the frames beyond the last stored seq', async (t) => {

@@ -231,7 +231,7 @@ test('a publish on a connection that stopped answering rejects as retryable afte
   proxy.unstall();
   await publisher.publish(audioRecord('acme', 11, Buffer.from('y')));
   assert.equal(publisher.health().state, 'up');
-  // The timed-out XADD reached Redis after all: the at-least-once duplicate consumers dedupe.
+  // The timed-out publish reached Redis after all (append-new-frames.test.ts: its retry stores nothing twice).
   const seqs = (await readStream(admin, `${prefix}:s`)).map((e) => Object.fromEntries(e.fields).seq_start.toString());
   assert.deepEqual(seqs, ['1', '11']);
 });
