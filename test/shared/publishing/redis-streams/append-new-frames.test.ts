@@ -6,11 +6,12 @@
  * private one for SCRIPT FLUSH and a restart.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import type Redis from 'ioredis';
 import { FrameSizeRuns, splitFrames } from '../../../../src/shared/publishing/frame-sizes';
 import type { AudioRecord, RecordBase } from '../../../../src/shared/publishing/records';
+import { APPEND_NEW_FRAMES_LUA } from '../../../../src/shared/publishing/redis-streams/append-new-frames-script';
 import { lastSeqKeyFor } from '../../../../src/shared/publishing/redis-streams/last-seq-key';
 import {
   RedisStreamsPublisher,
@@ -95,6 +96,7 @@ function assertEveryFrameOnce(stored: readonly StoredAudio[], last: number, size
 }
 
 const EVEN = (): number => 320;
+const APPEND_NEW_FRAMES_SHA = createHash('sha1').update(APPEND_NEW_FRAMES_LUA).digest('hex');
 
 test('a record published again (a retry after a lost reply) is stored once, and the retry succeeds', async (t) => {
   const { admin, prefix } = redisScratch(t, 'dedup-retry');
@@ -301,6 +303,10 @@ test('the script survives SCRIPT FLUSH and a Redis restart (NOSCRIPT is answered
   await server.admin.script('FLUSH');
   await publishAll(11); // auto-pipelined: 20 EVALSHAs answered NOSCRIPT at once
   await publishAll(11);
+  // The premise: EVALSHA was refused (NOSCRIPT), and the script was sent again.
+  const stats = await server.admin.info('commandstats');
+  assert.match(stats, /^cmdstat_evalsha:.*failed_calls=[1-9]/m);
+  assert.equal(await server.admin.script('EXISTS', APPEND_NEW_FRAMES_SHA).then((r) => String(r)), '1');
   for (const stream of streams) {
     const mine = (await storedAudio(server.admin, 'flush')).filter((s) => s.fields.stream_id === stream.stream_id);
     assert.deepEqual(
