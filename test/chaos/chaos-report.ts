@@ -6,6 +6,7 @@
  * and failureReasons() says why the run must exit non-zero (empty: it passed).
  */
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describeExit, type ChaosResult } from './chaos-scenario';
 import type { InteractionTally } from './chaos-verifier';
@@ -117,6 +118,11 @@ export function reportLines(result: ChaosResult): string[] {
   lines.push(
     `chaos: send lag (how late the generator's 20 ms ticks ran): p99 ${result.lag.p99Ms.toFixed(0)} ms, ` +
       `max ${result.lag.maxMs.toFixed(0)} ms over ${result.lag.ticks} ticks`,
+  );
+  lines.push(
+    `chaos: CPU while the load ran (% of one core): generator ${result.cpu.generatorPct.toFixed(0)}, ` +
+      `service ${result.cpu.servicePct.toFixed(0)}; machine load average ${result.cpu.loadAvgMin.toFixed(1)}` +
+      `-${result.cpu.loadAvgMax.toFixed(1)} on ${os.cpus().length} CPUs`,
   );
   lines.push(
     `chaos: load ${result.loadS.toFixed(0)} s, run ${result.totalS.toFixed(0)} s; frames written ${sum.writes} ` +

@@ -16,6 +16,7 @@ import { ChaosVerifier, type Verdict } from './chaos-verifier';
 import { FaultInjector, type FaultKind, type FaultRecord } from './fault-injector';
 import { KafkaBackend } from './kafka-backend';
 import { LoadGenerator, type LagWindow } from './load-generator';
+import { serviceCpuSeconds } from './proc-cpu';
 import { RedisBackend } from './redis-backend';
 import { RssSampler, type RssSample } from './rss-sampler';
 import { SeededRandom } from './seeded-random';
@@ -49,7 +50,17 @@ export interface ChaosResult {
   readonly logPath: string;
   /** Seconds the load ran, and the whole run took. */
   readonly loadS: number;
+  /** Where the CPU went while the load ran, in % of one core, and how busy the machine was. */
+  readonly cpu: CpuFigures;
   readonly totalS: number;
+}
+
+export interface CpuFigures {
+  readonly generatorPct: number;
+  readonly servicePct: number;
+  /** The machine's 1-minute load average, lowest and highest seen at the progress lines. */
+  readonly loadAvgMin: number;
+  readonly loadAvgMax: number;
 }
 
 export const TENANT = 'chaos';
@@ -116,15 +127,28 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     );
     sampler.start();
     const loadStart = performance.now();
+    const generatorCpu = process.cpuUsage();
+    const serviceCpu = serviceCpuSeconds(running.pid, running.workerPids());
+    const loadAvgs: number[] = [os.loadavg()[0]];
     load.start();
     faults.start();
     const generator = load;
     const sampling = sampler;
-    progress = setInterval(() => say(progressLine(loadStart, generator, faults, sampling)), options.progressEveryMs);
+    progress = setInterval(() => {
+      loadAvgs.push(os.loadavg()[0]);
+      say(progressLine(loadStart, generator, faults, sampling));
+    }, options.progressEveryMs);
     await new Promise((resolve) => setTimeout(resolve, options.seconds * 1000));
     await faults.stop();
     load.stop();
     const loadS = (performance.now() - loadStart) / 1000;
+    const generatorUsed = process.cpuUsage(generatorCpu);
+    const cpu: CpuFigures = {
+      generatorPct: ((generatorUsed.user + generatorUsed.system) / 1e6 / loadS) * 100,
+      servicePct: ((serviceCpuSeconds(running.pid, running.workerPids()) - serviceCpu) / loadS) * 100,
+      loadAvgMin: Math.min(...loadAvgs),
+      loadAvgMax: Math.max(...loadAvgs),
+    };
     say(`chaos: load stopped after ${loadS.toFixed(0)} s; waiting for every stream to finish`);
     await finishClients(load, options.finishTimeoutMs, say);
     clearInterval(progress);
@@ -145,6 +169,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
       serviceProblems: service.problems,
       logPath,
       loadS,
+      cpu,
       totalS: (performance.now() - began) / 1000,
     };
   } finally {
@@ -186,7 +211,7 @@ function progressLine(loadStart: number, load: LoadGenerator, faults: FaultInjec
   return (
     `chaos: t=${t}s streaming ${streaming}/${load.clients.length} sent ${sent} committed ${committed} ` +
     `faults ${faults.faults.length} send-lag p99 ${lag.p99Ms.toFixed(0)} ms max ${lag.maxMs.toFixed(0)} ms ` +
-    `rss workers ${workers} MiB primary ${rss?.primaryMiB.toFixed(0) ?? '-'} MiB`
+    `rss workers ${workers} MiB primary ${rss?.primaryMiB.toFixed(0) ?? '-'} MiB load avg ${os.loadavg()[0].toFixed(1)}`
   );
 }
 

@@ -90,8 +90,15 @@ export class LoadGenerator {
     return summarise(this.allLags);
   }
 
+  /**
+   * Next tick at the next 20 ms slot of the absolute schedule. A late tick
+   * sends every frame due by then, and the slots it overran are skipped
+   * rather than run back to back: lag is then how late the oldest frame of a
+   * tick went out, and does not pile up from one late tick to the next.
+   */
   private schedule(): void {
-    this.tickNo++;
+    const elapsed = performance.now() - this.startedAt;
+    this.tickNo = Math.max(this.tickNo + 1, Math.floor(elapsed / FRAME_INTERVAL_MS) + 1);
     const at = this.startedAt + this.tickNo * FRAME_INTERVAL_MS;
     this.tickTimer = setTimeout(
       () => {
