@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { FRAME_INTERVAL_MS } from './chaos-frames';
 import { describeExit, type ChaosResult } from './chaos-scenario';
 import type { InteractionTally } from './chaos-verifier';
 
@@ -24,6 +25,7 @@ export interface Totals {
   duplicated: number;
   corrupt: number;
   lost: number;
+  outOfOrder: number;
   missingUnconfirmed: number;
   gaveUp: number;
   failed: number;
@@ -39,6 +41,7 @@ export function totals(result: ChaosResult): Totals {
     duplicated: 0,
     corrupt: 0,
     lost: 0,
+    outOfOrder: 0,
     missingUnconfirmed: 0,
     gaveUp: 0,
     failed: 0,
@@ -52,6 +55,7 @@ export function totals(result: ChaosResult): Totals {
     sum.duplicated += t.duplicated;
     sum.corrupt += t.corrupt;
     sum.lost += t.lost;
+    sum.outOfOrder += t.outOfOrder;
     sum.missingUnconfirmed += t.missingUnconfirmed;
     if (t.outcome === 'gave_up') sum.gaveUp++;
     if (t.outcome.startsWith('failed')) sum.failed++;
@@ -65,6 +69,9 @@ export function failureReasons(result: ChaosResult): string[] {
   const reasons: string[] = [];
   if (sum.lost > 0) reasons.push(`${sum.lost} committed frames missing from the backend`);
   if (sum.corrupt > 0) reasons.push(`${sum.corrupt} stored frames are not the bytes sent`);
+  if (sum.outOfOrder > 0) {
+    reasons.push(`${sum.outOfOrder} frames stored after a higher seq of their interaction (a consumer skips them)`);
+  }
   if (result.verdict.strayRecords > 0) reasons.push(`${result.verdict.strayRecords} unreadable or foreign records`);
   if (sum.failed > 0) reasons.push(`${sum.failed} streams met a protocol answer a client cannot resume after`);
   if (sum.gaveUp > 0) reasons.push(`${sum.gaveUp} streams never finished (stopped) after the load ended`);
@@ -75,7 +82,7 @@ function interactionLine(t: InteractionTally): string {
   const closes = [...t.closes].map(([code, n]) => `${code}x${n}`).join(' ');
   return (
     `${t.interactionId} sent ${t.sent} writes ${t.writes} acked ${t.acked} committed ${t.committed} ` +
-    `found ${t.found} duplicated ${t.duplicated} lost ${t.lost} corrupt ${t.corrupt} ` +
+    `found ${t.found} duplicated ${t.duplicated} lost ${t.lost} corrupt ${t.corrupt} out-of-order ${t.outOfOrder} ` +
     `unconfirmed-missing ${t.missingUnconfirmed} connections ${t.connections} ${t.outcome} closes ${closes}`
   );
 }
@@ -84,11 +91,13 @@ function rssOverTime(result: ChaosResult): string[] {
   const samples = result.rss;
   if (samples.length === 0) return ['chaos: worker RSS: no samples'];
   const step = Math.max(1, Math.floor(samples.length / RSS_POINTS));
-  const lines = ['chaos: worker RSS over time (MiB, each live worker; primary):'];
+  const lines = ['chaos: worker RSS over time (MiB, each live worker; primary; workers heap used + external, summed):'];
   for (let i = 0; i < samples.length; i += step) {
     const s = samples[i];
     const workers = s.workers.map((w) => w.rssMiB.toFixed(0)).join('/');
-    lines.push(`chaos:   t=${s.atS.toFixed(0)}s workers ${workers || '-'} primary ${s.primaryMiB.toFixed(0)}`);
+    const heap =
+      s.heapUsedMiB === undefined ? '' : ` heap ${s.heapUsedMiB.toFixed(0)} external ${s.externalMiB?.toFixed(0)}`;
+    lines.push(`chaos:   t=${s.atS.toFixed(0)}s workers ${workers || '-'} primary ${s.primaryMiB.toFixed(0)}${heap}`);
   }
   const peak = Math.max(0, ...samples.flatMap((s) => s.workers.map((w) => w.rssMiB)));
   lines.push(`chaos:   peak worker RSS ${peak.toFixed(0)} MiB`);
@@ -102,7 +111,7 @@ export function reportLines(result: ChaosResult): string[] {
   const lines: string[] = [];
   const all = verdict.interactions.map(interactionLine);
   const troubled = verdict.interactions
-    .filter((t) => t.lost > 0 || t.corrupt > 0 || t.outcome !== 'done')
+    .filter((t) => t.lost > 0 || t.corrupt > 0 || t.outOfOrder > 0 || t.outcome !== 'done')
     .map(interactionLine);
   if (all.length <= INLINE_INTERACTIONS) {
     lines.push('chaos: per interaction:', ...all.map((l) => `chaos:   ${l}`));
@@ -117,7 +126,8 @@ export function reportLines(result: ChaosResult): string[] {
   lines.push(...rssOverTime(result));
   lines.push(
     `chaos: send lag (how late the generator's 20 ms ticks ran): p99 ${result.lag.p99Ms.toFixed(0)} ms, ` +
-      `max ${result.lag.maxMs.toFixed(0)} ms over ${result.lag.ticks} ticks`,
+      `max ${result.lag.maxMs.toFixed(0)} ms; ${result.lag.ticks} ticks ran of ` +
+      `${Math.round((result.loadS * 1000) / FRAME_INTERVAL_MS)} (a late tick sends all that fell due)`,
   );
   lines.push(
     `chaos: CPU while the load ran (% of one core): generator ${result.cpu.generatorPct.toFixed(0)}, ` +
@@ -134,8 +144,8 @@ export function reportLines(result: ChaosResult): string[] {
   lines.push(`chaos: service ${describeExit(result.serviceExit)}; log ${result.logPath}`);
   for (const problem of verdict.problems) lines.push(`chaos: stray record: ${problem}`);
   lines.push(
-    `chaos: corrupt ${sum.corrupt} stray ${verdict.strayRecords} unconfirmed-missing ${sum.missingUnconfirmed} ` +
-      `gave-up ${sum.gaveUp} failed ${sum.failed}`,
+    `chaos: corrupt ${sum.corrupt} out-of-order ${sum.outOfOrder} stray ${verdict.strayRecords} ` +
+      `unconfirmed-missing ${sum.missingUnconfirmed} gave-up ${sum.gaveUp} failed ${sum.failed}`,
   );
   for (const reason of failureReasons(result)) lines.push(`chaos: FAILED: ${reason}`);
   lines.push(

@@ -18,7 +18,7 @@ import { KafkaBackend } from './kafka-backend';
 import { LoadGenerator, type LagWindow } from './load-generator';
 import { serviceCpuSeconds } from './proc-cpu';
 import { RedisBackend } from './redis-backend';
-import { RssSampler, type RssSample } from './rss-sampler';
+import { RssSampler, workersHeap, type RssSample } from './rss-sampler';
 import { SeededRandom } from './seeded-random';
 import { ServiceProcess, type ServiceExit } from './service-process';
 
@@ -104,6 +104,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
       () => running.pid,
       () => running.workerPids(),
       options.rssEveryMs,
+      () => workersHeap(metricsPort),
     );
     load = new LoadGenerator({
       streams: options.streams,
@@ -211,7 +212,9 @@ function progressLine(loadStart: number, load: LoadGenerator, faults: FaultInjec
   return (
     `chaos: t=${t}s streaming ${streaming}/${load.clients.length} sent ${sent} committed ${committed} ` +
     `faults ${faults.faults.length} send-lag p99 ${lag.p99Ms.toFixed(0)} ms max ${lag.maxMs.toFixed(0)} ms ` +
-    `rss workers ${workers} MiB primary ${rss?.primaryMiB.toFixed(0) ?? '-'} MiB load avg ${os.loadavg()[0].toFixed(1)}`
+    `rss workers ${workers} MiB primary ${rss?.primaryMiB.toFixed(0) ?? '-'} MiB ` +
+    `heap ${rss?.heapUsedMiB?.toFixed(0) ?? '-'} MiB external ${rss?.externalMiB?.toFixed(0) ?? '-'} MiB ` +
+    `load avg ${os.loadavg()[0].toFixed(1)}`
   );
 }
 

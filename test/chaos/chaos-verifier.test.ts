@@ -83,3 +83,22 @@ test('a record whose payload is not whole frames, or of no stream of the run, is
   assert.equal(verdict.strayRecords, 2);
   assert.equal(verdict.interactions[0].lost, 0);
 });
+
+test('a frame stored after a higher seq of its interaction is counted out of order (a consumer would skip it)', () => {
+  const verifier = new ChaosVerifier([client(0, 30, 30)]);
+  verifier.add(audio(0, 1, 10));
+  verifier.add(audio(0, 21, 30)); // a new session's record before the old session's 11-20
+  verifier.add(audio(0, 11, 25));
+  const [tally] = verifier.verdict().interactions;
+  assert.deepEqual([tally.found, tally.duplicated, tally.outOfOrder, tally.lost], [30, 5, 10, 0]);
+});
+
+test("a record whose declared frame count or sizes disagree with its seqs is stray, and its frames don't count", () => {
+  const verifier = new ChaosVerifier([client(0, 10, 10)]);
+  const wrongCount = audio(0, 1, 10);
+  wrongCount.set('frames', Buffer.from('9'));
+  verifier.add(wrongCount);
+  const verdict = verifier.verdict();
+  assert.equal(verdict.strayRecords, 1);
+  assert.equal(verdict.interactions[0].lost, 10);
+});

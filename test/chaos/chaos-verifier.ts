@@ -6,6 +6,13 @@
  * that are not that frame). Records of one interaction may overlap after a
  * resume, with other boundaries: frames are deduplicated by seq, never by
  * record. Lost = committed but not found: the one number that must be zero.
+ *
+ * Records are fed in the backend's order (one Redis stream; one Kafka
+ * partition per interaction), so the verifier also counts the frames that
+ * arrive after a higher seq of their interaction: a consumer that
+ * deduplicates as protocol.md §3 says (skip what is at or below the highest
+ * seq taken) would skip them, which is the interleaving of two sessions of
+ * one interaction that the service must prevent.
  */
 import type { FieldMap } from '../support/field-map';
 import { FRAME_BYTES, isChaosFrame } from './chaos-frames';
@@ -23,6 +30,10 @@ export interface InteractionTally {
   duplicated: number;
   corrupt: number;
   lost: number;
+  /** Frames whose first copy came after a higher seq of the interaction (see the file comment). */
+  outOfOrder: number;
+  /** The highest seq found so far, in backend order. */
+  highestFound: number;
   /** Sent, never confirmed, and not in the backend: possible only for a stream that gave up. */
   missingUnconfirmed: number;
   readonly connections: number;
@@ -56,6 +67,8 @@ export class ChaosVerifier {
         duplicated: 0,
         corrupt: 0,
         lost: 0,
+        outOfOrder: 0,
+        highestFound: 0,
         missingUnconfirmed: 0,
         connections: client.connections,
         outcome: client.failure ? `failed: ${client.failure}` : client.state,
@@ -79,9 +92,11 @@ export class ChaosVerifier {
       return;
     }
     const { client, seen, tally } = entry;
-    if (payload.length !== (end - start + 1) * FRAME_BYTES) {
-      this.stray(`${id}: record ${start}-${end} holds ${payload.length} bytes, not ${end - start + 1} frames`);
-      tally.corrupt += end - start + 1;
+    const count = end - start + 1;
+    const shape = shapeProblem(record, count);
+    if (payload.length !== count * FRAME_BYTES || shape) {
+      this.stray(`${id}: record ${start}-${end}: ${shape ?? `${payload.length} bytes, not ${count} frames`}`);
+      tally.corrupt += count;
       return;
     }
     for (let seq = start; seq <= end; seq++) {
@@ -95,6 +110,8 @@ export class ChaosVerifier {
       else {
         seen[seq] = 1;
         tally.found++;
+        if (seq < tally.highestFound) tally.outOfOrder++;
+        tally.highestFound = Math.max(tally.highestFound, seq);
       }
     }
   }
@@ -119,4 +136,15 @@ export class ChaosVerifier {
     this.strayRecords++;
     if (this.problems.length < 20) this.problems.push(problem);
   }
+}
+
+/** What is wrong with an audio record's declared frame count and sizes, if anything (all frames are 320 bytes). */
+function shapeProblem(record: FieldMap, count: number): string | undefined {
+  const frames = record.get('frames')?.toString();
+  if (frames !== undefined && Number(frames) !== count) return `frames ${frames}, not ${count}`;
+  const frameBytes = record.get('frame_bytes')?.toString();
+  if (frameBytes !== undefined && Number(frameBytes) !== FRAME_BYTES) return `frame_bytes ${frameBytes}`;
+  const frameSizes = record.get('frame_sizes')?.toString();
+  if (frameSizes !== undefined && frameSizes !== `${FRAME_BYTES}x${count}`) return `frame_sizes ${frameSizes}`;
+  return undefined;
 }

@@ -2,6 +2,9 @@
  * Samples the resident memory of the service's processes from /proc (VmRSS)
  * at a fixed interval, so that a run shows worker memory over time: the
  * figure that tells a bounded service from one that leaks under faults.
+ * Beside it, the workers' V8 heap in use and external (Buffer) memory as the
+ * primary's /metrics reports them (summed over the workers), which says
+ * whether a rising RSS is live data or memory the allocator keeps.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,6 +14,33 @@ export interface RssSample {
   /** Each live worker's RSS in MiB, by pid. */
   readonly workers: ReadonlyArray<{ readonly pid: number; readonly rssMiB: number }>;
   readonly primaryMiB: number;
+  /** Workers' heap used and external memory (MiB, summed), when the metrics endpoint answered. */
+  readonly heapUsedMiB?: number;
+  readonly externalMiB?: number;
+}
+
+export interface HeapFigures {
+  readonly heapUsedMiB: number;
+  readonly externalMiB: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** nodejs_heap_size_used_bytes and nodejs_external_memory_bytes of the workers, from the primary's /metrics. */
+export async function workersHeap(metricsPort: number): Promise<HeapFigures | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await response.text();
+    const value = (name: string): number | undefined => {
+      const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      return match ? Number(match[1]) / MIB : undefined;
+    };
+    const heapUsedMiB = value('nodejs_heap_size_used_bytes');
+    const externalMiB = value('nodejs_external_memory_bytes');
+    return heapUsedMiB === undefined || externalMiB === undefined ? undefined : { heapUsedMiB, externalMiB };
+  } catch {
+    return undefined; // the primary busy or gone: this sample has RSS only
+  }
 }
 
 /** VmRSS of a process in MiB, or undefined when it is gone. */
@@ -32,6 +62,7 @@ export class RssSampler {
     private readonly primaryPid: () => number | undefined,
     private readonly workerPids: () => number[],
     private readonly intervalMs: number,
+    private readonly heap?: () => Promise<HeapFigures | undefined>,
   ) {}
 
   start(): void {
@@ -55,15 +86,18 @@ export class RssSampler {
   }
 
   private sample(): void {
+    void this.sampleNow();
+  }
+
+  private async sampleNow(): Promise<void> {
+    const atS = (performance.now() - this.startedAt) / 1000;
     const workers = this.workerPids().flatMap((pid) => {
       const rss = rssMiB(pid);
       return rss === undefined ? [] : [{ pid, rssMiB: rss }];
     });
     const primary = this.primaryPid();
-    this.samples.push({
-      atS: (performance.now() - this.startedAt) / 1000,
-      workers,
-      primaryMiB: (primary === undefined ? undefined : rssMiB(primary)) ?? 0,
-    });
+    const primaryMiB = (primary === undefined ? undefined : rssMiB(primary)) ?? 0;
+    const heap = await this.heap?.();
+    this.samples.push({ atS, workers, primaryMiB, ...heap });
   }
 }
