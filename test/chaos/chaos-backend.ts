@@ -16,8 +16,11 @@ export interface ChaosBackend {
   start(): Promise<void>;
   /** The service's backend settings (PUBSUB_ADAPTER and the adapter's own). */
   serviceEnv(): Record<string, string>;
-  /** Takes the backend down (hard where it can) and brings it back on the same port and data after `downMs`. */
-  restart(downMs: number): Promise<void>;
+  /**
+   * Takes the backend down (hard where it can) and brings it back on the same port and data after `downMs`;
+   * resolves, once it answers again, with how long it took to come up (a Redis replays its whole AOF).
+   */
+  restart(downMs: number): Promise<number>;
   /** Every stored record, oldest first per interaction, one at a time (a long run stores gigabytes). */
   readAll(onRecord: (record: FieldMap) => void): Promise<number>;
   /** Stops the backend and removes its data. Idempotent. */

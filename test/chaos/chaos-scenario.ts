@@ -120,7 +120,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
       load,
       random,
       meanGapMs: options.faultGapMs,
-      onFault: (f) => say(`chaos: fault ${f.atS.toFixed(1)}s ${f.kind}: ${f.detail}`),
+      say,
     });
     say(
       `chaos: ${options.streams} streams of 320 B every 20 ms for ${options.seconds} s, seed ${options.seed}, ` +

@@ -30,7 +30,8 @@ export interface FaultRecord {
   /** Seconds since the injector started. */
   readonly atS: number;
   readonly kind: FaultKind;
-  readonly detail: string;
+  /** What was done; a backend restart adds how long the backend took to answer again. */
+  detail: string;
 }
 
 export interface FaultInjectorOptions {
@@ -40,8 +41,8 @@ export interface FaultInjectorOptions {
   readonly random: SeededRandom;
   /** Mean pause between the end of one fault and the start of the next. */
   readonly meanGapMs: number;
-  /** Called with each fault as it starts (progress output). */
-  readonly onFault: (fault: FaultRecord) => void;
+  /** Progress output: a line as each fault starts, and when a backend is back. */
+  readonly say: (line: string) => void;
 }
 
 export class FaultInjector {
@@ -96,10 +97,11 @@ export class FaultInjector {
     const { service, backend, load, random } = this.options;
     const proxy = backend.proxy;
     const atS = (performance.now() - this.startedAt) / 1000;
-    const record = (detail: string): void => {
+    const record = (detail: string): FaultRecord => {
       const fault = { atS, kind, detail };
       this.faults.push(fault);
-      this.options.onFault(fault);
+      this.options.say(`chaos: fault ${atS.toFixed(1)}s ${kind}: ${detail}`);
+      return fault;
     };
     switch (kind) {
       case 'kill_worker': {
@@ -116,8 +118,12 @@ export class FaultInjector {
         return;
       case 'backend_restart': {
         const downMs = random.int(500, 3000);
-        record(`${backend.kind} down for ${downMs} ms`);
-        await backend.restart(downMs);
+        const fault = record(`${backend.kind} killed, started again after ${downMs} ms`);
+        const upMs = await backend.restart(downMs);
+        // The outage the service saw: the pause plus the start-up (AOF replay grows with the data stored).
+        const back = `answering ${((downMs + upMs) / 1000).toFixed(1)} s after the kill`;
+        fault.detail += `; ${back}`;
+        this.options.say(`chaos: fault ${atS.toFixed(1)}s ${kind}: ${back}`);
         return;
       }
       case 'network_stall': {

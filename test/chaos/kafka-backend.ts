@@ -40,11 +40,13 @@ export class KafkaBackend implements ChaosBackend {
     };
   }
 
-  async restart(downMs: number): Promise<void> {
+  async restart(downMs: number): Promise<number> {
     const broker = this.required();
     await broker.stop();
     await new Promise((resolve) => setTimeout(resolve, downMs));
+    const started = performance.now();
     await broker.start();
+    return performance.now() - started;
   }
 
   async readAll(onRecord: (record: FieldMap) => void): Promise<number> {

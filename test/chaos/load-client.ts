@@ -143,7 +143,7 @@ export class LoadClient {
       if (!isBinary) this.onMessage(data);
     });
     ws.on('error', () => undefined); // surfaced through 'close'
-    ws.on('close', (code) => this.onClose(ws, code, refusedRetryMs));
+    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString(), refusedRetryMs));
   }
 
   private onMessage(data: Buffer): void {
@@ -185,7 +185,7 @@ export class LoadClient {
     }
   }
 
-  private onClose(ws: WebSocket, code: number, refusedRetryMs: number | undefined): void {
+  private onClose(ws: WebSocket, code: number, reason: string, refusedRetryMs: number | undefined): void {
     if (ws !== this.ws) return;
     this.ws = undefined;
     if (this.finished) return;
@@ -195,7 +195,7 @@ export class LoadClient {
       return;
     }
     if (refusedRetryMs === undefined && !RESUMABLE.has(code)) {
-      this.fail(`closed with ${code}, which is not a close to resume after`);
+      this.fail(`closed with ${code} (${reason || 'no reason'}), which is not a close to resume after`);
       return;
     }
     this.failures++;

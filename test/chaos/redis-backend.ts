@@ -47,10 +47,13 @@ export class RedisBackend implements ChaosBackend {
     };
   }
 
-  async restart(downMs: number): Promise<void> {
+  /** Resolves with how long Redis took from its new start to answering (replaying its AOF), in ms. */
+  async restart(downMs: number): Promise<number> {
     await this.kill();
     await new Promise((resolve) => setTimeout(resolve, downMs));
+    const started = performance.now();
     await this.launch();
+    return performance.now() - started;
   }
 
   async readAll(onRecord: (record: FieldMap) => void): Promise<number> {

@@ -13,7 +13,8 @@ import { REPO_ROOT } from '../support/repo-root';
 
 const READY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 120_000;
-const PINO_WARN = 40;
+/** pino writes levels as labels here (the service's logger formats them); numbers are pino's default. */
+const PROBLEM_LEVEL = /"level":("(warn|error|fatal)"|[456]0)[,}]/;
 
 export interface ServiceExit {
   readonly code: number | null;
@@ -110,8 +111,9 @@ export class ServiceProcess {
   private onLine(line: string): void {
     // Parse only what can matter: a long run logs thousands of stream lines.
     const primaryReady = !this.ready && line.includes('all workers ready');
-    if (!primaryReady && !/"level":(4|5|6)0/.test(line)) return;
-    let entry: { level?: number; msg?: string; role?: string };
+    const problem = PROBLEM_LEVEL.exec(line);
+    if (!primaryReady && !problem) return;
+    let entry: { msg?: string; role?: string };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
@@ -121,8 +123,9 @@ export class ServiceProcess {
       this.ready = true;
       this.readyWaiter?.();
     }
-    if ((entry.level ?? 0) >= PINO_WARN) {
-      const key = `${entry.level === PINO_WARN ? 'warn' : 'error'} ${entry.role ?? '?'}: ${entry.msg ?? ''}`;
+    if (problem) {
+      const level = problem[2] ?? (problem[1] === '40' ? 'warn' : 'error');
+      const key = `${level} ${entry.role ?? '?'}: ${entry.msg ?? ''}`;
       this.problems.set(key, (this.problems.get(key) ?? 0) + 1);
     }
   }

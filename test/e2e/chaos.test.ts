@@ -6,6 +6,8 @@
  * `stopped`, so that committed equals found (duplicates set aside).
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { failureReasons, reportLines, totals } from '../chaos/chaos-report';
 import { runChaos } from '../chaos/chaos-scenario';
@@ -41,5 +43,7 @@ test(
     assert.equal(sum.lost, 0);
     assert.equal(sum.committed, sum.found, 'every stream stopped: all it sent is committed, and all of it is found');
     assert.equal(sum.sent, sum.committed);
+    // Kept when an assertion above fails: the service's log is what explains it.
+    rmSync(path.dirname(result.logPath), { recursive: true, force: true });
   },
 );
