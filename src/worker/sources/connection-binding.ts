@@ -34,6 +34,7 @@ export class ConnectionBinding {
   /** The first one waits for `start`; telephony adds one per further track. */
   private readonly sessions: StreamSession[] = [];
   private startTimer: NodeJS.Timeout | undefined;
+  private startCheck: NodeJS.Immediate | undefined;
   private listening = false;
 
   constructor(
@@ -65,6 +66,8 @@ export class ConnectionBinding {
   started(): void {
     clearTimeout(this.startTimer);
     this.startTimer = undefined;
+    clearImmediate(this.startCheck);
+    this.startCheck = undefined;
   }
 
   /** Releases the timer and the socket's listeners. Idempotent; ws emits nothing after its close. */
@@ -84,8 +87,17 @@ export class ConnectionBinding {
     for (const session of this.sessions) void session.fail(error);
   }
 
+  // Node runs expired timers before it reads sockets: on a busy worker the
+  // timer can expire while the client's start already waits to be read. The
+  // check phase comes after the poll phase's reads, so a start that had arrived
+  // in time has been handled by then.
   private readonly onStartTimeout = (): void => {
     this.startTimer = undefined;
+    this.startCheck = setImmediate(this.checkStarted);
+  };
+
+  private readonly checkStarted = (): void => {
+    this.startCheck = undefined;
     const first = this.first;
     if (first && !first.started)
       void first.fail(new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`));

@@ -74,6 +74,28 @@ test('a connection with no start within START_TIMEOUT_MS: its first session fail
   closeAll(bound);
 });
 
+test('a start already waiting to be read when START_TIMEOUT_MS expires wins over the timer', async () => {
+  // Both timers expire in one timers phase, the binding's first: the message is
+  // handled after its timer fired, as a socket read waiting behind it is.
+  const bound: Bound = bind(() => {
+    bound.sessions[0].started = true;
+    bound.binding.started();
+  }, 5);
+  const read = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      bound.ws.emit('message', Buffer.from('{"type":"start"}'), false);
+      resolve();
+    }, 5),
+  );
+  // A busy worker: both timers (one duration, so one list, in creation order) have expired when the loop turns.
+  const busyUntil = Date.now() + 20;
+  while (Date.now() < busyUntil);
+  await read;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.deepEqual(bound.sessions[0].failures, [], 'no start_timeout for a start that had arrived');
+  closeAll(bound);
+});
+
 test('a start stops the start timer', async () => {
   const bound = bind(undefined, 5);
   bound.binding.started();
