@@ -8,8 +8,17 @@
  * sent only after k is confirmed), so per-stream order never depends on the
  * producer; the idempotent producer (acks=-1) removes the duplicates its own
  * internal retries could add. Records of different streams published in the
- * same tick go out as one sendBatch, and while a batch is in flight the next
- * one gathers: batching under load, no added latency when idle.
+ * same tick go out together, one send per partition, and while those are in
+ * flight the next ones gather: batching under load, no added latency when idle.
+ *
+ * Nothing confirmed may be missing (docs/kafka.md, "A failed send"):
+ *  - after a failed send nothing more goes out under that producer id; the
+ *    next send goes through a new producer (fresh-producer-after-failure.ts).
+ *  - one send carries one partition: kafkajs retries a multi-broker send only
+ *    towards brokers that have not answered yet, so a partition whose leader
+ *    moved to a broker that already answered would be skipped, and the send
+ *    would resolve without it. The adapter picks partitions itself (kafkajs's
+ *    default partitioner, murmur2 on the key over the partition count read at start).
  *
  * kafkajs is unmaintained upstream; everything kafkajs-specific stays in this
  * file so that a move to @confluentinc/kafka-javascript touches only it.
@@ -33,6 +42,7 @@ import {
   logLevel,
   type Admin,
   type Message,
+  type PartitionMetadata,
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
@@ -42,6 +52,7 @@ import { IngestError, PublishError } from '../../errors';
 import { ConnectedPublisher } from '../connected-publisher';
 import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
+import { FreshProducerAfterFailure } from './fresh-producer-after-failure';
 
 export type KafkaPublisherConfig = Pick<
   Config,
@@ -157,7 +168,12 @@ export function kafkaMessage(record: IngestRecord): Message {
 export class KafkaPublisher extends ConnectedPublisher {
   readonly adapter: AdapterName = 'kafka';
   private readonly kafka: Kafka;
-  private readonly producer: Producer;
+  private readonly producers: FreshProducerAfterFailure<Producer>;
+  /** The same murmur2 choice kafkajs makes, made before the send so that one send carries one partition. */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  /** The topic's partitions as read at start: a key keeps its partition for the publisher's life. */
+  private partitionMetadata: PartitionMetadata[] | undefined;
+  private prepared: Promise<void> | undefined;
   private readonly brokers: string;
   private queue: Pending[] = [];
   /**
@@ -190,13 +206,26 @@ export class KafkaPublisher extends ConnectedPublisher {
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => this.logKafkajs(entry.level, entry.log.message, entry.log),
     });
-    this.producer = this.kafka.producer({
+    this.producers = new FreshProducerAfterFailure(
+      () => this.newProducer(),
+      (cause) =>
+        this.logger?.warn(
+          { topic: config.kafkaTopic, err: (cause as Error)?.message },
+          'kafka send failed: the next send goes through a new producer id (InitProducerId)',
+        ),
+    );
+    if (this.logger) this.logHealthChanges(this.logger, 'kafka producer', this.brokers);
+  }
+
+  private newProducer(): Producer {
+    const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner, // murmur2 on the key, as the Java client
+      createPartitioner: Partitioners.DefaultPartitioner, // keeps the partition the adapter set
     });
-    this.watchProducer();
+    this.watchProducer(producer);
+    return producer;
   }
 
   protected deliver(record: IngestRecord): Promise<void> {
@@ -207,28 +236,49 @@ export class KafkaPublisher extends ConnectedPublisher {
     });
   }
 
-  /** One sendBatch in flight; what arrives meanwhile forms the next batch. */
+  /** One round of sends in flight (one per partition); what arrives meanwhile forms the next round. */
   private async sendLoop(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // gather this tick's publishes
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
-      const error = await this.send(batch);
-      if (error && !error.retryable && batch.length > 1) {
-        // The broker refused the batch for good: find the record it refuses,
-        // so that other streams' records in the same batch are not refused with it.
-        for (const pending of batch) await this.send([pending]);
-      }
+      await Promise.all(this.byPartition(batch).map((records) => this.sendPartition(records)));
     }
     this.sending = undefined;
   }
 
+  private async sendPartition(records: Pending[]): Promise<void> {
+    const error = await this.send(records);
+    if (error && !error.retryable && records.length > 1) {
+      // The broker refused the batch for good: find the record it refuses,
+      // so that other streams' records in the same batch are not refused with it.
+      for (const pending of records) await this.send([pending]);
+    }
+  }
+
+  /** A batch split by partition, each record marked with its partition; order kept within each. */
+  private byPartition(batch: Pending[]): Pending[][] {
+    const partitionMetadata = this.partitionMetadata;
+    if (!partitionMetadata) return [batch]; // not started: the send fails as retryable
+    const groups = new Map<number, Pending[]>();
+    for (const pending of batch) {
+      const message = pending.message;
+      message.partition ??= this.partitioner({ topic: this.config.kafkaTopic, partitionMetadata, message });
+      const group = groups.get(message.partition);
+      if (group) group.push(pending);
+      else groups.set(message.partition, [pending]);
+    }
+    return [...groups.values()];
+  }
+
   /**
-   * One produce request; settles every record in it. Returns the error, if any,
-   * without settling on a permanent one for a batch.
+   * One produce request (one partition); settles every record in it. Returns
+   * the error, if any, without settling on a permanent one for a batch.
    */
   private async send(batch: Pending[]): Promise<PublishError | undefined> {
     try {
-      await this.producer.send({
+      await this.prepared;
+      if (!this.partitionMetadata) throw new Error('the kafka publisher is not connected yet');
+      await this.producers.send({
         topic: this.config.kafkaTopic,
         acks: -1,
         compression: this.config.kafkaCompression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
@@ -272,10 +322,11 @@ export class KafkaPublisher extends ConnectedPublisher {
         deadline,
       );
     });
+    this.prepared = Promise.race([this.prepare(admin), timeout]);
     try {
-      await Promise.race([this.prepare(admin), timeout]);
+      await this.prepared;
     } catch (err) {
-      await Promise.allSettled([admin.disconnect(), this.producer.disconnect()]);
+      await Promise.allSettled([admin.disconnect(), this.producers.close()]);
       if (err instanceof IngestError) throw err;
       throw new IngestError('backend_unavailable', `kafka brokers ${this.brokers}: ${(err as Error).message}`, {
         cause: err,
@@ -308,29 +359,31 @@ export class KafkaPublisher extends ConnectedPublisher {
           },
         ],
       });
-      await this.waitForLeaders(admin, topic);
+      this.partitionMetadata = await this.waitForLeaders(admin, topic);
       this.logger?.info({ topic, partitions: this.config.kafkaTopicPartitions }, 'kafka topic created');
     } else {
       await this.checkTopicLimit(admin, topic);
+      this.partitionMetadata = await this.waitForLeaders(admin, topic);
     }
     await admin.disconnect();
-    await this.producer.connect();
+    await this.producers.connect();
     this.healthTracker.markUp();
   }
 
   /**
-   * Waits until every partition of a topic just created has a leader. A KRaft
+   * Waits until every partition of a topic has a leader; returns its partitions. A KRaft
    * broker learns of a new topic a moment after CreateTopics answers, and
    * kafkajs's own wait (createTopics waitForLeaders) gives up at once on the
    * UNKNOWN_TOPIC_OR_PARTITION of that moment (seen in about 1 of 20 creations
    * on a busy single-node broker, 3.9 and 4.x alike).
    */
-  private async waitForLeaders(admin: Admin, topic: string): Promise<void> {
+  private async waitForLeaders(admin: Admin, topic: string): Promise<PartitionMetadata[]> {
     const until = Date.now() + this.config.backendConnectTimeoutMs;
     for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
       try {
         const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-        if (metadata && metadata.partitions.length > 0 && metadata.partitions.every((p) => p.leader >= 0)) return;
+        if (metadata && metadata.partitions.length > 0 && metadata.partitions.every((p) => p.leader >= 0))
+          return metadata.partitions;
       } catch (err) {
         const e = err as { type?: string; originalError?: { type?: string } };
         const type = e.type ?? e.originalError?.type;
@@ -369,14 +422,19 @@ export class KafkaPublisher extends ConnectedPublisher {
     }
   }
 
-  private watchProducer(): void {
-    const { CONNECT, DISCONNECT, REQUEST_TIMEOUT } = this.producer.events;
-    this.producer.on(CONNECT, () => this.healthTracker.markUp());
-    this.producer.on(DISCONNECT, () => {
-      if (!this.closed) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
+  /** Events of a retired producer (replaced after a failed send) say nothing about the brokers. */
+  private watchProducer(producer: Producer): void {
+    const { CONNECT, DISCONNECT, REQUEST_TIMEOUT } = producer.events;
+    const current = () => producer === this.producers.current && !this.closed;
+    producer.on(CONNECT, () => {
+      if (current()) this.healthTracker.markUp();
     });
-    this.producer.on(REQUEST_TIMEOUT, () => this.healthTracker.markFailing('kafka request timed out'));
-    if (this.logger) this.logHealthChanges(this.logger, 'kafka producer', this.brokers);
+    producer.on(DISCONNECT, () => {
+      if (current()) this.healthTracker.markDown(`disconnected from kafka brokers ${this.brokers}`);
+    });
+    producer.on(REQUEST_TIMEOUT, () => {
+      if (current()) this.healthTracker.markFailing('kafka request timed out');
+    });
   }
 
   private toPublishError(err: unknown): PublishError {
@@ -395,8 +453,8 @@ export class KafkaPublisher extends ConnectedPublisher {
 
   protected async shutdown(): Promise<void> {
     if (this.sending) await this.sending.catch(() => undefined);
-    await this.producer
-      .disconnect()
+    await this.producers
+      .close()
       .catch((err: Error) => this.logger?.warn({ err: err.message }, 'kafka producer disconnect failed'));
   }
 
@@ -404,8 +462,6 @@ export class KafkaPublisher extends ConnectedPublisher {
     if (!this.logger) return;
     const { timestamp: _t, logger: _l, message: _m, ...rest } = fields;
     const entry = { kafkajs: rest };
-    // Deliberate: sends retry briefly inside kafkajs, then in the stream's own queue (see the class comment).
-    if (message.startsWith('Limiting retries for the idempotent producer')) return;
     if (level === logLevel.ERROR) this.logger.error(entry, `kafkajs: ${message}`);
     else if (level === logLevel.WARN) this.logger.warn(entry, `kafkajs: ${message}`);
     else this.logger.debug(entry, `kafkajs: ${message}`);
