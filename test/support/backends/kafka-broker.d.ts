@@ -41,3 +41,45 @@ export interface BrokerOptions {
 export function restartable(options?: BrokerOptions): KafkaControl;
 /** True when a Kafka broker answers an ApiVersions request on host:port. */
 export function probeKafka(options?: { host?: string; port?: number; timeoutMs?: number }): Promise<boolean>;
+
+/** One node of a kafkaCluster (broker and controller in one JVM). */
+export interface KafkaClusterNode {
+  readonly id: number;
+  /** Client (PLAINTEXT) port on 127.0.0.1. */
+  readonly port: number;
+  readonly controllerPort: number;
+  /** The node's own log (stdout and stderr of its JVM). */
+  readonly log: string;
+  readonly running: boolean;
+}
+
+/** A private cluster on free ports, in a temp dir of its own. */
+export interface KafkaCluster {
+  /** The temp dir holding every node's config, data and log. */
+  readonly dir: string;
+  /** kafkajs `brokers` list, every node (empty before start()). */
+  readonly brokers: string[];
+  readonly nodes: KafkaClusterNode[];
+  /** Fetches the jars if needed, formats every node with fresh data, starts all; resolves once each answers. */
+  start(options?: { timeoutMs?: number }): Promise<void>;
+  /** Stops node `id` (1-based): SIGKILL (a crash, default) or SIGTERM (a clean stop); resolves once it exited. */
+  stopNode(id: number, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Starts a stopped node again on its ports and data; resolves once it answers. */
+  startNode(id: number, options?: { timeoutMs?: number }): Promise<void>;
+  /** Kills every JVM of the cluster and deletes its dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** How many nodes (default 3); every one is a voter of the controller quorum. */
+  nodes?: number;
+  /** Kafka release (default: KAFKA_VERSION, or 4.4.0). */
+  version?: string;
+  /** JVM heap options per node (default '-Xms128m -Xmx256m'). */
+  heap?: string;
+  /** server.properties entries added to (or replacing) the defaults on every node. */
+  brokerConfig?: Record<string, string | number | boolean>;
+}
+
+/** A private multi-node KRaft cluster from the same jars; register close() with t.after before start(). */
+export function kafkaCluster(options?: ClusterOptions): KafkaCluster;
