@@ -1,8 +1,9 @@
 /**
  * Helpers for tests against the real Kafka broker (started by test/run-tests.js
- * from Apache's jars, or a private one a test starts itself): deleting a
- * test's topic afterwards, and reading a topic back from the beginning up to
- * its high watermark, byte-exact, with headers.
+ * from Apache's jars, or a private one or a private cluster a test starts
+ * itself): deleting a test's topic afterwards, finding a partition's leader,
+ * and reading a topic back from the beginning up to its high watermark,
+ * byte-exact, with headers.
  */
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -53,6 +54,62 @@ export function deleteTopicAfter(t: TestContext, brokers: string[], topic: strin
       await admin.disconnect().catch(() => undefined);
     }
   });
+}
+
+/**
+ * Creates `topic` and waits until each of its partitions has a leader. Not
+ * kafkajs's createTopics waitForLeaders: it gives up on the
+ * UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers for a moment after the
+ * creation (docs/kafka.md).
+ */
+export async function createTopic(
+  brokers: string[],
+  topic: string,
+  options: { partitions: number; replicationFactor: number; config?: Record<string, string> },
+  timeoutMs = 30_000,
+): Promise<void> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: [
+        {
+          topic,
+          numPartitions: options.partitions,
+          replicationFactor: options.replicationFactor,
+          configEntries: Object.entries(options.config ?? {}).map(([name, value]) => ({ name, value })),
+        },
+      ],
+    });
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] }).then(
+        ({ topics }) => topics[0],
+        () => undefined,
+      );
+      const partitions = metadata?.partitions ?? [];
+      if (partitions.length === options.partitions && partitions.every((p) => p.leader >= 0)) return;
+      if (Date.now() > until) throw new Error(`topic ${topic} has no leader for every partition after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The node id leading `partition` of `topic` now (for a test that stops the leader of a kafkaCluster). */
+export async function partitionLeader(brokers: string[], topic: string, partition: number): Promise<number> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+    const leader = metadata?.partitions.find((p) => p.partitionId === partition)?.leader;
+    if (leader === undefined || leader < 0) throw new Error(`${topic}/${partition} has no leader`);
+    return leader;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**

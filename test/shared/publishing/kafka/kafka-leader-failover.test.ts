@@ -12,12 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { KafkaPublisher } from '../../../../src/shared/publishing/kafka/kafka-publisher';
 import type { IngestRecord } from '../../../../src/shared/publishing/records';
 import { StreamPublishQueue } from '../../../../src/worker/stream/stream-publish-queue';
 import { testConfig } from '../../../support/ingest-server';
-import { kafkaBroker, readTopic } from '../../../support/kafka';
+import { createTopic, kafkaBroker, partitionLeader, readTopic } from '../../../support/kafka';
 import { audioRecord } from '../../../support/sample-records';
 
 const STREAMS = 12;
@@ -65,14 +64,13 @@ test(TITLE, { timeout: 170_000 }, async (t) => {
     brokerConfig: { 'broker.session.timeout.ms': 4000, 'broker.heartbeat.interval.ms': 500 },
   });
   // One hook, in this order: node:test runs after() hooks in the order they were added.
-  const open: { publisher?: KafkaPublisher; admin?: Admin; ticker?: NodeJS.Timeout } = {};
+  const open: { publisher?: KafkaPublisher; ticker?: NodeJS.Timeout } = {};
   const queues: StreamPublishQueue[] = [];
   t.after(async () => {
     clearInterval(open.ticker);
     for (const queue of queues) queue.abandon();
     const closing = Date.now();
     await open.publisher?.close();
-    await open.admin?.disconnect();
     await cluster.close();
     t.diagnostic(`closed in ${Date.now() - closing} ms`);
   });
@@ -80,19 +78,10 @@ test(TITLE, { timeout: 170_000 }, async (t) => {
   t.diagnostic(`3-node cluster up in ${Date.now() - started} ms`);
 
   const topic = `failover-${Date.now()}`;
-  const admin = new Kafka({ clientId: 'failover-test', brokers: cluster.brokers, logLevel: logLevel.NOTHING }).admin();
-  open.admin = admin;
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: PARTITIONS,
-        replicationFactor: 3,
-        configEntries: [{ name: 'min.insync.replicas', value: '2' }],
-      },
-    ],
+  await createTopic(cluster.brokers, topic, {
+    partitions: PARTITIONS,
+    replicationFactor: 3,
+    config: { 'min.insync.replicas': '2' },
   });
 
   const publisher = new KafkaPublisher(
@@ -138,9 +127,7 @@ test(TITLE, { timeout: 170_000 }, async (t) => {
   open.ticker = ticker;
 
   await until(() => confirmed.length >= STREAMS * 20, 'records confirmed before the kill', 30_000);
-  const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-  const leader = metadata.partitions.find((p) => p.partitionId === 0)?.leader;
-  assert.ok(leader !== undefined && leader > 0, 'partition 0 has a leader');
+  const leader = await partitionLeader(cluster.brokers, topic, 0);
   const confirmedAtKill = confirmed.length;
   await cluster.stopNode(leader, 'SIGKILL');
   t.diagnostic(`killed node ${leader} (leader of partition 0) after ${confirmedAtKill} confirmed records`);
