@@ -363,7 +363,10 @@ export class KafkaPublisher extends ConnectedPublisher {
       this.logger?.info({ topic, partitions: this.config.kafkaTopicPartitions }, 'kafka topic created');
     } else {
       await this.checkTopicLimit(admin, topic);
-      this.partitionMetadata = await this.waitForLeaders(admin, topic);
+      // Only the count: a partition without a leader now (a broker down) fails its sends, not the start.
+      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      if (!metadata || metadata.partitions.length === 0) throw new Error(`kafka topic "${topic}" has no partitions`);
+      this.partitionMetadata = metadata.partitions;
     }
     await admin.disconnect();
     await this.producers.connect();
