@@ -36,6 +36,8 @@ export interface Percentiles {
 
 export interface StormReport {
   readonly streams: number;
+  readonly ackInterval: number;
+  readonly paceMs: number;
   readonly initialConnectMs: number;
   /** Per stream, from the drop to `started` on its new connection. */
   readonly reconnect: Percentiles;
@@ -136,12 +138,12 @@ export async function runStorm(options: StormOptions): Promise<{ report: StormRe
   }
   const report: StormReport = {
     streams: streams.length,
+    ackInterval: options.ackInterval,
+    paceMs: options.paceMs,
     initialConnectMs: round(initialConnectMs),
     reconnect: percentiles(reconnects),
     handshake: percentiles(streams.map((s) => s.openedAt - dropAt)),
     connectAttempts: streams.reduce((n, s) => n + s.connections, 0),
-    listenOverflows:
-      overflowsBefore !== undefined && overflowsAfter !== undefined ? overflowsAfter - overflowsBefore : -1,
     listenOverflows:
       overflowsBefore !== undefined && overflowsAfter !== undefined ? overflowsAfter - overflowsBefore : -1,
     abandonedConnects: streams.reduce((n, s) => n + s.failedConnects, 0),
@@ -158,7 +160,9 @@ export async function runStorm(options: StormOptions): Promise<{ report: StormRe
 export function describeStorm(r: StormReport): string {
   const p = (x: Percentiles): string => `p50 ${x.p50} ms p99 ${x.p99} ms max ${x.max} ms (n=${x.count})`;
   return [
-    `storm: ${r.streams} streams, initial connect ${r.initialConnectMs} ms`,
+    `storm: ${r.streams} streams, ${r.ackInterval} frames per ${r.paceMs} ms each ` +
+      `(${Math.round((r.streams * r.ackInterval * 1000) / r.paceMs)} frames/s), ` +
+      `initial connect ${r.initialConnectMs} ms`,
     `storm: reconnect after the drop ${p(r.reconnect)}; ` +
       `${r.connectAttempts} connections, ${r.abandonedConnects} abandoned, ` +
       `${r.listenOverflows} dropped from a full accept queue`,
