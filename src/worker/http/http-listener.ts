@@ -1,7 +1,8 @@
 /**
  * The worker's listening socket, plain HTTP or HTTPS by configuration. Every
  * connection is tracked until its first request or upgrade is read (a rolling
- * restart's drain waits for those), a malformed request gets a bare 400, and
+ * restart's drain waits for those), a malformed request gets a bare 400 (431
+ * for an oversized head, 408 for one that never completes), and
  * there are two ways to stop listening: shutdown's, which also ends idle
  * connections, and the drain's, which keeps them (see stopAccepting).
  */
@@ -14,6 +15,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/config-schema';
 import { IngestError } from '../../shared/errors';
 import type { UnservedConnections } from './unserved-connections';
+
+/**
+ * The answers Node itself gives when nothing handles 'clientError': a request
+ * head over its 16 KiB limit, and one not complete within headersTimeout (60 s,
+ * checked every 30 s: a slow upgrade is dropped 60-90 s after it began).
+ */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
 
 export interface HttpListenerOptions {
   /** SSL_KEY_PATH set: HTTPS with that key and SSL_CERT_PATH. */
@@ -39,9 +50,10 @@ export class HttpListener {
       options.onRequest(req, res);
     });
     this.server.on('upgrade', options.onUpgrade);
-    this.server.on('clientError', (err: Error, socket: Duplex) => {
-      logger.debug({ err: err.message }, 'malformed HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? '400 Bad Request';
+      logger.debug({ err: err.message, code: err.code }, `malformed HTTP request: ${status}`);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
   }
