@@ -130,7 +130,8 @@ export async function runStorm(options: StormOptions): Promise<{ report: StormRe
 
   const samples = streams.flatMap((s) => s.samples);
   const before = percentiles(between(samples, dropAt - options.beforeMs, dropAt));
-  const threshold = Math.max(2 * before.p99, before.p99 + 50);
+  // 250 ms of slack: on shared cores a quiet p99 of a few ms doubles from scheduling noise alone.
+  const threshold = Math.max(2 * before.p99, before.p99 + 250);
   let recoveryMs = 0;
   for (let from = dropAt; from < end - WINDOW_MS; from += WINDOW_MS) {
     const window = percentiles(between(samples, from, from + WINDOW_MS));
