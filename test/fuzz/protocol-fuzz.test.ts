@@ -18,19 +18,13 @@ import { startRedisCluster } from '../support/redis-cluster';
 import { scrapeMetrics } from '../support/prometheus';
 import { byInteraction, assertAudioCovers } from '../support/stream-check';
 import { endAllowed, type MessageCase } from './fuzz-case';
-import { FuzzRandom, fuzzSeed } from './fuzz-random';
+import { fuzzSeed } from './fuzz-random';
+import { generateCases, MAX_FRAME_BYTES } from './fuzz-plan';
 import { playMessageCase } from './message-case-runner';
-import { nativeCase } from './native-cases';
-import { frameCase, httpCase, type FrameCase, type HttpCase } from './raw-cases';
 import { playFrameCase, playHttpCase, startSlowUpgrade } from './raw-socket-runner';
 import { runSteadyStream } from './steady-stream';
-import { telephonyCase } from './telephony-cases';
 
-const MAX_FRAME_BYTES = 4096;
-/** ws's limit: max(MAX_FRAME_BYTES, 16 KiB) (src/worker/http/websocket-handshake.ts). */
-const MAX_MESSAGE_BYTES = 16 * 1024;
 const ACK_INTERVAL = 10;
-const CASES = { native: 2600, exotel: 160, twilio: 160, frames: 500, http: 200 };
 const MIN_MESSAGES = 10_000;
 const CONCURRENCY = 48;
 const STEADY_STREAMS = 8;
@@ -40,27 +34,6 @@ const CASE_DEADLINE_MS = 30_000;
 const EXOTEL = { user: 'fuzz-exotel', password: 'pw:fuzz' };
 const TWILIO_TOKEN = 'fuzz0123456789abcdef0123456789ab';
 const TWILIO_URL = 'wss://ingest.example.com/v1/twilio';
-
-type AnyCase = MessageCase | FrameCase | HttpCase;
-
-function generate(seed: number): AnyCase[] {
-  const cases: AnyCase[] = [];
-  let index = 0;
-  const next = (): FuzzRandom => FuzzRandom.forCase(seed, index++);
-  const limits = { tenantId: 'tenant-a', maxFrameBytes: MAX_FRAME_BYTES, maxMessageBytes: MAX_MESSAGE_BYTES };
-  for (let i = 0; i < CASES.native; i++) cases.push(nativeCase(next(), index, limits));
-  for (let i = 0; i < CASES.exotel; i++) cases.push(telephonyCase(next(), index, 'exotel', limits));
-  for (let i = 0; i < CASES.twilio; i++) cases.push(telephonyCase(next(), index, 'twilio', limits));
-  for (let i = 0; i < CASES.frames; i++) cases.push(frameCase(next(), MAX_MESSAGE_BYTES));
-  for (let i = 0; i < CASES.http; i++) cases.push(httpCase(next()));
-  // Interleave the kinds, so that every kind meets every other on the workers at once.
-  const order = new FuzzRandom(seed);
-  for (let i = cases.length - 1; i > 0; i--) {
-    const j = order.int(0, i);
-    [cases[i], cases[j]] = [cases[j], cases[i]];
-  }
-  return cases;
-}
 
 /** Runs `work` over `items`, `limit` at a time. */
 async function pool<T>(
@@ -102,7 +75,7 @@ test(
     const workersBefore = readyWorkerPids(cluster);
     assert.equal(workersBefore.length, 2);
     // Generated before any stream opens: a long synchronous step must not stall the well-behaved clients.
-    const cases = generate(seed);
+    const cases = generateCases(seed);
 
     let finishSteady!: () => void;
     const steadyDone = new Promise<void>((resolve) => (finishSteady = resolve));

@@ -77,6 +77,7 @@ export function telephonyCase(
     marks: rng.chance(0.3) ? [{ afterChunk: 1, name: `m-${index}` }] : [],
     stop: rng.chance(0.2) ? false : {},
     callSid: `${provider === 'twilio' ? 'CA' : ''}fuzz${index}x${rng.int(0, 1e6)}`,
+    streamSid: `${provider === 'twilio' ? 'MZ' : ''}fuzz${index}`,
     customParameters: rng.chance(0.3) ? { k: 'v'.repeat(rng.int(0, 2000)) } : undefined,
     seed: rng.int(1, 1e6),
   });
