@@ -71,6 +71,12 @@ export const ERRORS = {
       'A telephony stream with no tenant: no Basic user tenant, its account_sid is not in ' +
       'EXOTEL_ACCOUNT_TENANTS or TWILIO_ACCOUNT_TENANTS, and no EXOTEL_DEFAULT_TENANT applies.',
   },
+  send_buffer_full: {
+    closeCode: 1008,
+    doc:
+      "The client does not read its replies: the socket's unsent data passed MAX_SEND_BUFFER_BYTES. " +
+      'Sent as the close reason only (an error message would join the unread queue).',
+  },
   frame_too_large: { closeCode: 1009, doc: 'A frame larger than MAX_FRAME_BYTES.' },
   backend_rejected: {
     closeCode: 1011,

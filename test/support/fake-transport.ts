@@ -9,6 +9,8 @@ export type Reply = Record<string, unknown> & { type?: string; event?: string };
 
 export class FakeTransport implements StreamTransport {
   isOpen = true;
+  /** What the peer has left unread; a test sets it to play a client that does not read. */
+  bufferedAmount = 0;
   readonly sent: string[] = [];
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;

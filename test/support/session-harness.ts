@@ -20,6 +20,7 @@ export const LIMITS: SessionLimits = {
   ackInterval: 2,
   maxChunkBytes: 1000,
   maxStreamBacklogBytes: 3000,
+  maxSendBufferBytes: 10_000,
   backpressureTimeoutMs: 500,
   idleTimeoutMs: 2000,
 };

@@ -115,6 +115,14 @@ export const schema = {
     default: 8 * MiB,
     env: 'MAX_STREAM_BACKLOG_BYTES',
   }),
+  maxSendBufferBytes: setting({
+    doc:
+      'Bytes of replies (ack, committed, ...) a connection may leave unsent because its client does not read; ' +
+      'past it the stream is closed with 1008 (send_buffer_full).',
+    format: intRange(4096, 64 * MiB),
+    default: 256 * 1024,
+    env: 'MAX_SEND_BUFFER_BYTES',
+  }),
   backpressureTimeoutMs: setting({
     doc: 'How long a stream may stay paused at its backlog limit before it is closed with 1013.',
     format: intRange(100, 3600000),

@@ -72,7 +72,7 @@ export class SessionRegistry {
 
   private pingAll(): void {
     for (const [session, ws] of this.sessions) {
-      if (ws.readyState === ws.OPEN && !this.unpinged.has(session)) session.heartbeat(() => ws.ping());
+      if (ws.readyState === ws.OPEN && !this.unpinged.has(session)) session.heartbeat((payload) => ws.ping(payload));
     }
   }
 }

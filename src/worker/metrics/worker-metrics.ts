@@ -172,6 +172,16 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     'Telephony frames dropped because their sequence number was already received.',
     () => stats.duplicateFrames,
   );
+  plainCounter(
+    'ingest_send_buffer_overflows_total',
+    'Streams closed with 1008 (send_buffer_full) because their client left MAX_SEND_BUFFER_BYTES of replies unread.',
+    () => stats.sendBufferOverflows,
+  );
+  plainCounter(
+    'ingest_pongs_ignored_total',
+    "Pongs that answer none of the server's pings (unsolicited or stale); they do not count as liveness.",
+    () => stats.pongsIgnored,
+  );
   plainCounter('ingest_frames_received_total', 'Audio frames received.', () => stats.framesReceived);
   plainCounter('ingest_bytes_received_total', 'Audio bytes received.', () => stats.bytesReceived);
   plainCounter('ingest_acks_sent_total', 'ack messages sent.', () => stats.acksSent);

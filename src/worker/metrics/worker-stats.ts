@@ -16,6 +16,10 @@ export class WorkerStats {
   bytesRejected = 0;
   /** Telephony frames whose sequence number was already seen (dropped). */
   duplicateFrames = 0;
+  /** Streams closed because their client left MAX_SEND_BUFFER_BYTES of replies unread. */
+  sendBufferOverflows = 0;
+  /** Pongs that answer no ping of ours (unsolicited, or for an older ping): they prove nothing. */
+  pongsIgnored = 0;
 
   readonly connections = new Map<string, number>();
   readonly authFailures = new Map<string, number>();

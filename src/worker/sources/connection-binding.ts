@@ -119,8 +119,8 @@ export class ConnectionBinding {
     }
   };
 
-  private readonly onPong = (): void => {
-    for (const session of this.sessions) session.pong();
+  private readonly onPong = (data: Buffer): void => {
+    for (const session of this.sessions) session.pong(data);
   };
 
   private readonly onError = (err: WsError): void => {
@@ -145,6 +145,9 @@ function wsTransport(ws: WebSocket): StreamTransport {
   return {
     get isOpen() {
       return ws.readyState === ws.OPEN;
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
     },
     send: (text) => ws.send(text),
     close: (code, reason) => ws.close(code, reason),

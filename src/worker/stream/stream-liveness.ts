@@ -1,12 +1,19 @@
 /**
  * Whether a stream's peer is still there, by two watches:
- * - ping: the worker's heartbeat pings every PING_INTERVAL_MS, and a peer that
- *   has not ponged since the previous ping is gone;
+ * - ping: the worker's heartbeat pings every PING_INTERVAL_MS with a random
+ *   payload, and a peer that has not answered that ping with the same payload
+ *   by the next heartbeat is gone. A pong with any other payload (unsolicited,
+ *   or answering an older ping) proves nothing: a client that sends pongs but
+ *   never reads would otherwise pass for alive while its replies pile up;
  * - idle: a stream with neither frame nor keepalive for IDLE_TIMEOUT_MS is over.
  * While reading is paused for back-pressure the peer's pongs and frames sit
  * unread in the socket, so silence proves nothing: both watches count the peer
  * as alive, and BACKPRESSURE_TIMEOUT_MS (1013) is what bounds that state.
  */
+import { randomBytes } from 'node:crypto';
+
+/** Bytes of random ping payload: enough that a client cannot guess the next one. */
+export const PING_PAYLOAD_BYTES = 8;
 
 /** Whether the socket is being read (the back-pressure gate). */
 export interface ReadState {
@@ -14,7 +21,8 @@ export interface ReadState {
 }
 
 export class StreamLiveness {
-  private answered = true;
+  /** The payload of the ping not answered yet; undefined when the last ping was answered. */
+  private awaited: Buffer | undefined;
   private lastActivityAt = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -30,20 +38,23 @@ export class StreamLiveness {
     this.lastActivityAt = now;
   }
 
-  pong(): void {
-    this.answered = true;
+  /** A pong from the peer: true when it answers the last ping, false when it is ignored. */
+  pong(payload: Buffer): boolean {
+    if (this.awaited === undefined || !payload.equals(this.awaited)) return false;
+    this.awaited = undefined;
+    return true;
   }
 
   /** One heartbeat: pings the peer, or returns false when it never answered the previous ping. */
-  heartbeat(ping: () => void): boolean {
+  heartbeat(ping: (payload: Buffer) => void): boolean {
     if (this.reading.isPaused) {
       // After the pause the peer gets a full interval to answer again.
-      this.answered = true;
+      this.awaited = undefined;
       return true;
     }
-    if (!this.answered) return false;
-    this.answered = false;
-    ping();
+    if (this.awaited !== undefined) return false;
+    this.awaited = randomBytes(PING_PAYLOAD_BYTES);
+    ping(this.awaited);
     return true;
   }
 

@@ -30,6 +30,7 @@ export interface SessionLimits {
   readonly ackInterval: number;
   readonly maxChunkBytes: number;
   readonly maxStreamBacklogBytes: number;
+  readonly maxSendBufferBytes: number;
   readonly backpressureTimeoutMs: number;
   readonly idleTimeoutMs: number;
 }
@@ -95,7 +96,10 @@ export class StreamSession {
     messages: ServerMessages | undefined,
   ) {
     this.log = deps.logger;
-    this.replies = new StreamReplies(transport, messages);
+    this.replies = new StreamReplies(transport, messages, {
+      maxBytes: deps.limits.maxSendBufferBytes,
+      onFull: (bufferedBytes) => this.onSendBufferFull(bufferedBytes),
+    });
     this.outcomes = new PublishOutcomes(deps.stats, deps.publisher.adapter);
     this.queue = new StreamPublishQueue(deps.publisher, {
       onConfirmed: (record, ms) => this.onConfirmed(record, ms),
@@ -206,12 +210,13 @@ export class StreamSession {
     this.queue.push(this.records.event(record));
   }
 
-  pong(): void {
-    this.liveness.pong();
+  /** A pong from the peer; one that does not answer the last ping is counted and ignored. */
+  pong(payload: Buffer): void {
+    if (!this.liveness.pong(payload)) this.deps.stats.pongsIgnored++;
   }
 
-  /** Called by the worker's heartbeat every PING_INTERVAL_MS. Returns false when the peer is gone. */
-  heartbeat(ping: () => void): boolean {
+  /** Called by the worker's heartbeat every PING_INTERVAL_MS with its ping. Returns false when the peer is gone. */
+  heartbeat(ping: (payload: Buffer) => void): boolean {
     if (this.liveness.heartbeat(ping)) return true;
     this.log.warn('no pong since the previous ping: terminating');
     void this.end('ping_timeout', { code: 0, reason: 'ping timeout', terminate: true });
@@ -323,6 +328,27 @@ export class StreamSession {
     if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
       this.log.info('backlog below its limit: reading resumed');
     }
+  }
+
+  /**
+   * The client left MAX_SEND_BUFFER_BYTES of replies unread. Closed with 1008: the client breaks the protocol
+   * (it must read), and 1013 would invite it to come back and do the same. Deferred, because a reply is sent
+   * from the middle of frame() and of the publish queue's callbacks.
+   */
+  private onSendBufferFull(bufferedBytes: number): void {
+    this.deps.stats.sendBufferOverflows++;
+    this.log.warn(
+      { buffered_bytes: bufferedBytes, limit: this.deps.limits.maxSendBufferBytes },
+      'client does not read its replies: send buffer full, closing 1008',
+    );
+    const error = new IngestError(
+      'send_buffer_full',
+      `unread replies exceed MAX_SEND_BUFFER_BYTES (${this.deps.limits.maxSendBufferBytes})`,
+    );
+    queueMicrotask(() => {
+      if (this.state === 'streaming' || this.state === 'awaiting_start') void this.fail(error);
+      else if (!this.socketClosed) closeTransport(this.transport, 1008, error.message, this.log);
+    });
   }
 
   private onConfirmed(record: IngestRecord, durationMs: number): void {

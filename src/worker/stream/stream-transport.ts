@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 /** What a session needs from its socket. */
 export interface StreamTransport {
   readonly isOpen: boolean;
+  /** Bytes sent but not yet written to the network: what a peer that does not read leaves queued. */
+  readonly bufferedAmount: number;
   send(text: string): void;
   close(code: number, reason: string): void;
   terminate(): void;

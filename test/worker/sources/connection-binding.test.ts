@@ -17,15 +17,15 @@ class FakeSession {
   interactionId: string | undefined = undefined;
   readonly failures: IngestError[] = [];
   readonly closes: number[] = [];
-  pongs = 0;
+  readonly pongs: Buffer[] = [];
 
   fail(error: IngestError): Promise<void> {
     this.failures.push(error);
     return Promise.resolve();
   }
 
-  pong(): void {
-    this.pongs++;
+  pong(payload: Buffer): void {
+    this.pongs.push(payload);
   }
 
   onSocketClosed(code: number): void {
@@ -157,12 +157,12 @@ test('any other socket error is logged as a warning and ends nothing by itself',
   closeAll(bound);
 });
 
-test('pongs reach every session on the socket', () => {
+test('pongs reach every session on the socket, with their payload', () => {
   const bound = bind();
-  bound.ws.emit('pong');
+  bound.ws.emit('pong', Buffer.from('p1'));
   assert.deepEqual(
-    bound.sessions.map((s) => s.pongs),
-    [1, 1],
+    bound.sessions.map((s) => s.pongs.map(String)),
+    [['p1'], ['p1']],
   );
   closeAll(bound);
 });

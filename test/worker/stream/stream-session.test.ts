@@ -195,13 +195,13 @@ test('no pong between two heartbeats terminates the peer, and the stream ends as
   const h = openSession(t);
   h.publisher.confirmAll();
   beginWithBuffered(h);
-  let pings = 0;
-  const ping = (): void => void pings++;
+  const pings: Buffer[] = [];
+  const ping = (payload: Buffer): void => void pings.push(payload);
   assert.equal(h.session.heartbeat(ping), true);
-  h.session.pong();
+  h.session.pong(pings[0]);
   assert.equal(h.session.heartbeat(ping), true, 'it answered the first ping');
   assert.equal(h.session.heartbeat(ping), false, 'no pong since the second ping');
-  assert.equal(pings, 2);
+  assert.equal(pings.length, 2);
   assert.deepEqual([h.transport.terminated, h.transport.closedWith], [true, undefined]);
   peerCloses(h, 1006);
   await until(() => h.finished.length === 1, 'the session finished');

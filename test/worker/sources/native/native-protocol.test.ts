@@ -521,3 +521,26 @@ test(
     assert.ok(Buffer.concat(audioOf(publisher).map((r) => r.payload)).equals(Buffer.concat(frames)));
   },
 );
+
+test('1.5 pongs that do not answer the server ping (unsolicited, other payload) do not keep it alive', async (t) => {
+  const server = await startTestServer(t, { PING_INTERVAL_MS: '200' });
+  const ws = new WebSocket(server.url, {
+    headers: { Authorization: `Bearer ${server.token()}` },
+    autoPong: false,
+    perMessageDeflate: false,
+  });
+  t.after(() => ws.terminate());
+  // Pongs of its own, and a wrong answer to every ping: a client faking liveness without reading.
+  const faker = setInterval(() => ws.readyState === ws.OPEN && ws.pong(), 20);
+  t.after(() => clearInterval(faker));
+  ws.on('ping', () => ws.pong(Buffer.from('not-your-payload')));
+  const closed = once(ws, 'close');
+  await once(ws, 'open');
+  ws.send(JSON.stringify({ type: 'start', interaction_id: 'call-fake-pongs' }));
+  const deadline = setTimeout(() => ws.emit('close', -1), 10_000); // old code: never terminated
+  t.after(() => clearTimeout(deadline));
+  const [code] = (await closed) as [number, Buffer];
+  assert.equal(code, 1006, 'terminated for want of a real pong');
+  const ended = await waitForRecord(memoryPublisher(server), isEnded);
+  assert.equal(ended.reason, 'ping_timeout');
+});
