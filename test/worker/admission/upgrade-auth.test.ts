@@ -305,6 +305,20 @@ test(
   },
 );
 
+test('1.1 behind a trusted proxy the per-address limit counts the ip:port hop it appended', async (t) => {
+  const server = await startTestServer(t, { MAX_CONNECTIONS_PER_IP: '1', TRUSTED_PROXIES: '127.0.0.1' });
+  const first = await server.connect({ headers: { 'X-Forwarded-For': '203.0.113.1, 198.51.100.1:40000' } });
+  await first.start({ interactionId: 'call-first' });
+  const spoofed = server.connect({
+    claims: { tenant_id: 'tenant-b' },
+    headers: { 'X-Forwarded-For': '203.0.113.2, 198.51.100.1:40001' },
+  });
+  await assertRefused(server, spoofed, 429, 'connection_limit');
+  const other = await server.connect({ headers: { 'X-Forwarded-For': '198.51.100.2:40002' } });
+  await other.start({ interactionId: 'call-other' });
+  await Promise.all([first.stop(), other.stop()]);
+});
+
 test('1.1 while the server drains, upgrades are refused with 503 and Retry-After', async (t) => {
   const server = await startTestServer(t);
   // A stream whose client stops reading: it cannot complete the close handshake, so the drain lasts until it resumes.

@@ -124,6 +124,23 @@ test('4.1 X-Forwarded-For is believed only when the peer is a trusted proxy', as
   assert.equal((await refusal(spoofed)).status, 401, 'a client cannot claim an allowed address itself');
 });
 
+test('4.1 X-Forwarded-For: a client cannot claim an allowed address left of what its proxy appended', async (t) => {
+  const env = { SUPPORT_EXOTEL: 'true', EXOTEL_ALLOWED_CIDRS: '203.0.113.0/24', EXOTEL_DEFAULT_TENANT: 'tenant-d' };
+  const server = await startTestServer(t, { ...env, TRUSTED_PROXIES: '127.0.0.1' });
+  // The client wrote 203.0.113.9 itself; its proxy appended the address it saw, in ip:port or a hidden form.
+  for (const forwarded of [
+    '203.0.113.9, 198.51.100.1:41234',
+    '203.0.113.9, [2001:db8::1]:41234',
+    '203.0.113.9, unknown',
+  ]) {
+    const spoofed = connectProvider(url(server, '/v1/exotel'), { 'X-Forwarded-For': forwarded });
+    assert.equal((await refusal(spoofed)).status, 401, forwarded);
+  }
+  await callLandsAs(server, url(server, '/v1/exotel'), 'tenant-d', {
+    headers: { 'X-Forwarded-For': '198.51.100.1, 203.0.113.9:5060' },
+  });
+});
+
 test('4.1 without credentials or ranges: refused with 401 unless EXOTEL_ALLOW_UNAUTHENTICATED=true', async (t) => {
   const off = await startTestServer(t, {
     SUPPORT_EXOTEL: 'true',
