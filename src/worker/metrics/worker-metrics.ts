@@ -126,6 +126,13 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     stats.telephonyIgnored,
   );
   mapCounter(
+    'ingest_telephony_start_trimmed_total',
+    'Telephony starts cut to their limits, by what was cut: tracks (not inbound/outbound, or repeated), ' +
+      'text_field (over 256 characters), custom_parameters (metadata over 4 KiB).',
+    ['source', 'what'],
+    stats.telephonyStartTrimmed,
+  );
+  mapCounter(
     'ingest_telephony_connections_total',
     'Accepted telephony connections, by source (exotel, twilio).',
     ['source'],

@@ -32,6 +32,8 @@ export class WorkerStats {
   readonly invalidPayloads = new Map<string, number>();
   /** Telephony messages skipped without effect, by `source|reason`. */
   readonly telephonyIgnored = new Map<string, number>();
+  /** Telephony starts cut to their limits, by `source|what` (tracks, text_field, custom_parameters). */
+  readonly telephonyStartTrimmed = new Map<string, number>();
   /** Accepted telephony connections, by source. */
   readonly telephonyConnections = new Map<string, number>();
   /** The key set of JWT_JWKS_URL: its fetches, the keys it left out, the unknown kids, the upgrades waiting. */

@@ -25,6 +25,9 @@ export type IgnoreReason =
   | 'invalid_field'
   | 'duplicate_start';
 
+/** What a start had cut to fit its limits (start-limits.ts; a bounded metric label). */
+export type StartTrim = 'tracks' | 'text_field' | 'custom_parameters';
+
 /** One stream of records a start opens: Exotel has one, Twilio one per track. */
 export interface TrackSpec {
   /** The provider's track name; '' when it has none. */
@@ -35,9 +38,12 @@ export interface TrackSpec {
 
 export interface TelephonyStart {
   readonly callSid: string | undefined;
+  readonly streamSid: string | undefined;
   readonly accountSid: string | undefined;
-  /** At least one; the first also receives events that name no track. */
+  /** At least one, each named once; the first also receives events that name no track. */
   readonly tracks: readonly TrackSpec[];
+  /** What the provider's reading had to leave out (Twilio: listed tracks it does not have). */
+  readonly trimmed: readonly StartTrim[];
   readonly media: MediaFormat;
   /** Goes into stream_started.metadata as it is. */
   readonly metadata: Readonly<Record<string, unknown>>;

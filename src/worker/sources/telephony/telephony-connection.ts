@@ -14,10 +14,10 @@
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { IngestError } from '../../../shared/errors';
-import { INTERACTION_ID_PATTERN, MAX_METADATA_BYTES, serialisedBytes } from '../../../shared/protocol';
 import { StreamSession, type SessionDeps } from '../../stream/stream-session';
 import { ConnectionBinding, type MessageHandler } from '../connection-binding';
 import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
+import { boundedMetadata, startIdProblem } from './start-limits';
 import type { TelephonyAdmission } from './telephony-gate';
 import { bytesPerSample, decodePayload, parseFrame } from './telephony-message';
 
@@ -120,11 +120,8 @@ class TelephonyConnection implements MessageHandler {
       return;
     }
     this.binding.started();
-    if (start.callSid === undefined || !INTERACTION_ID_PATTERN.test(start.callSid)) {
-      return void this.first.fail(
-        new IngestError('invalid_start', 'start needs a call_sid of 1-128 characters of [A-Za-z0-9._:-]'),
-      );
-    }
+    const idProblem = startIdProblem(start);
+    if (idProblem !== undefined) return void this.first.fail(new IngestError('invalid_start', idProblem));
     const tenantId = this.admission.tenantFor(start);
     if (tenantId === undefined) {
       return void this.first.fail(
@@ -134,7 +131,7 @@ class TelephonyConnection implements MessageHandler {
         ),
       );
     }
-    const metadata = this.boundedMetadata(start);
+    const metadata = this.bounded(start);
     start.tracks.forEach((spec, i) => {
       const session = i === 0 ? this.first : this.newSession(tenantId);
       const trackMetadata = spec.track === '' ? metadata : { ...metadata, track: spec.track };
@@ -158,15 +155,18 @@ class TelephonyConnection implements MessageHandler {
     });
   }
 
-  /** Metadata as large as a native start's at most: oversized custom parameters are dropped, and said so. */
-  private boundedMetadata(start: TelephonyStart): Readonly<Record<string, unknown>> {
-    if (serialisedBytes(start.metadata) <= MAX_METADATA_BYTES) return start.metadata;
+  /** The start's metadata within its limits (start-limits.ts); what was cut is counted and logged once. */
+  private bounded(start: TelephonyStart): Readonly<Record<string, unknown>> {
+    const { metadata, trimmed } = boundedMetadata(start.metadata);
+    const cut = [...start.trimmed, ...trimmed];
+    if (cut.length === 0) return metadata;
+    const stats = this.deps.stats;
+    for (const what of cut) stats.count(stats.telephonyStartTrimmed, `${this.admission.source}|${what}`);
     this.deps.logger.warn(
-      { interaction_id: start.callSid },
-      `custom parameters over ${MAX_METADATA_BYTES} bytes: left out of stream_started`,
+      { interaction_id: start.callSid, trimmed: cut },
+      'start over its limits: trimmed (unknown or repeated tracks, long text fields, custom parameters)',
     );
-    const { custom_parameters: _dropped, ...rest } = start.metadata;
-    return { ...rest, custom_parameters_dropped: true };
+    return metadata;
   }
 
   private trackFor(name: string | undefined, what: string): Track | undefined {

@@ -93,8 +93,10 @@ function startOf(message: JsonObject, urlRate: number | undefined): TelephonySta
   const accountSid = pick('account_sid');
   return {
     callSid,
+    streamSid,
     accountSid,
     tracks: [{ track: '', streamId: streamSid }],
+    trimmed: [],
     media: {
       encoding: encodingFromName(encodingName) ?? 'pcm_s16le',
       sample_rate:

@@ -16,6 +16,8 @@ import { ROUTES } from '../../../../shared/routes';
 
 const TWILIO_MEDIA: MediaFormat = Object.freeze({ encoding: 'mulaw', sample_rate: 8000, channels: 1 });
 const DEFAULT_TRACK = 'inbound';
+/** Twilio sends at most these two (`both_tracks`); any other name in `start.tracks` is left out. */
+const TWILIO_TRACKS: ReadonlySet<string> = new Set(['inbound', 'outbound']);
 
 export function twilioProvider(config: Readonly<Config>): TelephonyProvider | undefined {
   if (!config.twilioAuthToken || !config.twilioPublicUrl) return undefined;
@@ -50,14 +52,21 @@ function startOf(message: JsonObject): TelephonyStart {
   const callSid = pick('call_sid');
   const accountSid = pick('account_sid');
   const listed = field(start, 'tracks');
-  const names = Array.isArray(listed)
-    ? listed.filter((t): t is string => typeof t === 'string' && t !== '').map((t) => trackName(t)!)
-    : [];
-  const tracks = names.length > 0 ? [...new Set(names)] : [DEFAULT_TRACK];
+  const entries: unknown[] = Array.isArray(listed) ? listed : [];
+  const known = new Set<string>();
+  for (const entry of entries) {
+    const name = typeof entry === 'string' ? trackName(entry) : undefined;
+    if (name !== undefined && TWILIO_TRACKS.has(name)) known.add(name);
+    if (known.size === TWILIO_TRACKS.size) break;
+  }
+  const tracks = known.size > 0 ? [...known] : [DEFAULT_TRACK];
   return {
     callSid,
+    streamSid,
     accountSid,
     tracks: tracks.map((track) => ({ track, streamId: streamSid === undefined ? undefined : `${streamSid}:${track}` })),
+    // Anything listed beyond the tracks kept: unknown names, duplicates, non-strings.
+    trimmed: entries.length > known.size ? ['tracks'] : [],
     media: TWILIO_MEDIA,
     metadata: compact({
       call_sid: callSid,

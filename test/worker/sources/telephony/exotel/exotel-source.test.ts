@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InMemoryPublisher } from '../../../../../src/shared/publishing/in-memory/in-memory-publisher';
-import type { IngestRecord } from '../../../../../src/shared/publishing/records';
+import type { IngestRecord, StreamStartedRecord } from '../../../../../src/shared/publishing/records';
 import { exotelProtocol } from '../../../../../src/worker/sources/telephony/exotel/exotel-source';
 import { createWorkerMetrics } from '../../../../../src/worker/metrics/worker-metrics';
 import { startTestServer, type TestServer } from '../../../../support/ingest-server';
@@ -345,4 +345,36 @@ test('4.1 a connection that sends no start within START_TIMEOUT_MS is closed wit
   ws.send(JSON.stringify({ event: 'connected' }));
   assert.equal(await closed, 1008);
   assert.ok(server.logs.some((l) => l.code === 'start_timeout'));
+});
+
+test('4.1 every text field of a start is bounded: long fields cut to 256 characters, metadata to 4 KiB', async (t) => {
+  const server = await startTestServer(t, EXOTEL_ENV);
+  const call = buildCall({
+    chunks: 2,
+    from: 'f'.repeat(50_000),
+    to: '€'.repeat(300),
+    customParameters: { big: 'c'.repeat(5000) },
+  });
+  await playCall(exotelUrl(server), call);
+  await whenCallEnded(memory(server), call);
+  const started = memory(server)
+    .records()
+    .find((r: IngestRecord): r is StreamStartedRecord => r.type === 'stream_started');
+  assert.ok(started);
+  const { metadata } = started;
+  assert.deepEqual([String(metadata.from).length, [...String(metadata.to)].length], [256, 256]);
+  assert.equal(metadata.custom_parameters, undefined);
+  assert.equal(metadata.custom_parameters_dropped, true);
+  assert.ok(Buffer.byteLength(JSON.stringify(metadata)) <= 4096);
+  const trimmed = server.server.stats.telephonyStartTrimmed;
+  assert.deepEqual([trimmed.get('exotel|text_field'), trimmed.get('exotel|custom_parameters')], [1, 1]);
+});
+
+test('4.1 a start whose stream_sid or account_sid is over 128 characters is refused with 1008', async (t) => {
+  const server = await startTestServer(t, EXOTEL_ENV);
+  const call = buildCall({ chunks: 2, streamSid: 's'.repeat(129) });
+  const { close } = await playCall(exotelUrl(server), call);
+  assert.equal(close.code, 1008);
+  assert.match(close.reason, /stream_sid must be at most 128 characters/);
+  assert.equal(memory(server).records().length, 0);
 });

@@ -18,6 +18,7 @@ import {
   UpgradeRefusedError,
 } from '../../../../support/telephony-simulator';
 import { memoryPublisher as memory } from '../../../../support/in-memory-records';
+import type { IngestRecord, StreamStartedRecord } from '../../../../../src/shared/publishing/records';
 
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 const PUBLIC_URL = 'wss://ingest.example.com/v1/twilio';
@@ -230,3 +231,32 @@ test(
     }
   },
 );
+
+test('4.2 a start opens at most the two Twilio tracks: unknown and repeated names open no session', async (t) => {
+  const server = await startTestServer(t, TWILIO_ENV);
+  const call = buildCall({ provider: 'twilio', tracks: ['inbound', 'outbound'], chunks: 3 });
+  const start = (call.script[1].body as { start: { tracks: unknown[] } }).start;
+  // One 40 KB message once made 5,000 sessions.
+  start.tracks = [...Array.from({ length: 5000 }, (_, i) => `track-${i}`), 'inbound_track', 'outbound', 'inbound', 7];
+  await playCall(twilioUrl(server), call, { headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) } });
+  const records = await whenCallEnded(memory(server), call);
+  assert.equal(records.filter((r) => field(r, 'type') === 'stream_started').length, 2, 'inbound and outbound only');
+  const started = memory(server)
+    .records()
+    .filter((r: IngestRecord): r is StreamStartedRecord => r.type === 'stream_started');
+  assert.deepEqual(started[0].metadata.tracks, ['inbound', 'outbound']);
+  assert.equal(server.server.stats.telephonyStartTrimmed.get('twilio|tracks'), 1);
+});
+
+test('4.2 the Twilio dialect keeps inbound and outbound once each, and says it left the rest out', () => {
+  const event = twilioProtocol.translate({
+    event: 'start',
+    start: { callSid: 'CA1', streamSid: 'MZ1', tracks: ['outbound_track', 'inbound', 'inbound', 'both', null] },
+  });
+  assert.ok(event.kind === 'start');
+  assert.deepEqual(
+    event.start.tracks.map((s) => s.track),
+    ['outbound', 'inbound'],
+  );
+  assert.deepEqual(event.start.trimmed, ['tracks']);
+});
