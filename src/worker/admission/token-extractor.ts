@@ -63,29 +63,43 @@ export function selectSubprotocol(protocols: Set<string>): string | false {
   return protocols.has(INGEST_SUBPROTOCOL) ? INGEST_SUBPROTOCOL : false;
 }
 
-/** Query parameters whose values are secrets: access_token, token, id_token, ..., jwt. */
-const SECRET_PARAM = /^(?:.*[_-])?token$|^jwt$/i;
+/**
+ * Parameter names whose values are secrets: access_token, token, id_token, jwt,
+ * password, passwd, pwd, secret, client_secret, api_key, apikey, key, auth, signature, sig,
+ * credential(s), whatever their case or prefix (`x-api-key`, `db_password`).
+ */
+const SECRET_PARAM =
+  /^(?:.*[_-])?(?:token|password|passwd|pwd|secret|key|apikey|auth|signature|sig|credentials?)$|^jwt$/i;
+/** A JWT wherever it sits (a path segment, a bare fragment): three base64url parts, the first a JSON header. */
+const JWT_SHAPE = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
+/** Userinfo of an absolute-form request target (`ws://user:password@host/...`). */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i;
 
 /**
- * Replaces the values of token-bearing query parameters with [REDACTED], leaving
- * the rest of the URL as it was. Names are percent-decoded before matching, as
- * URLSearchParams would decode them (`access%5Ftoken` is `access_token`).
+ * Replaces what could be a credential in a URL with [REDACTED], leaving the rest as
+ * it was: the values of secret-named parameters in the query and in the fragment
+ * (`#access_token=…`, as OAuth's implicit flow writes it), anything shaped like a
+ * JWT, and userinfo. Names are percent-decoded before matching, as URLSearchParams
+ * would decode them (`access%5Ftoken` is `access_token`).
  */
 export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q === -1) return url;
-  const hash = url.indexOf('#', q);
-  const end = hash === -1 ? url.length : hash;
-  const query = url
-    .slice(q + 1, end)
+  const hash = url.indexOf('#');
+  const beforeHash = hash === -1 ? url : url.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  let out = q === -1 ? beforeHash : `${beforeHash.slice(0, q + 1)}${redactPairs(beforeHash.slice(q + 1))}`;
+  if (hash !== -1) out += `#${redactPairs(url.slice(hash + 1))}`;
+  return out.replace(USERINFO, '$1[REDACTED]@').replace(JWT_SHAPE, '[REDACTED]');
+}
+
+function redactPairs(text: string): string {
+  return text
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
       const rawName = eq === -1 ? pair : pair.slice(0, eq);
-      return SECRET_PARAM.test(decodeName(rawName)) ? `${rawName}=[REDACTED]` : pair;
+      return eq !== -1 && SECRET_PARAM.test(decodeName(rawName)) ? `${rawName}=[REDACTED]` : pair;
     })
     .join('&');
-  return `${url.slice(0, q + 1)}${query}${url.slice(end)}`;
 }
 
 function decodeName(raw: string): string {

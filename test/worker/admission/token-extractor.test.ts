@@ -115,6 +115,31 @@ describe('redactUrl', () => {
       'wss://host/v1/ingest?access_token=[REDACTED]#frag',
     );
   });
+
+  test('a token after # is redacted: in the fragment, and a fragment with no query before it', () => {
+    assert.equal(redactUrl(`/v1/ingest#access_token=${JWT}&x=1`), '/v1/ingest#access_token=[REDACTED]&x=1');
+    assert.equal(redactUrl(`/v1/ingest?a=1#token=abc`), '/v1/ingest?a=1#token=[REDACTED]');
+    assert.equal(redactUrl(`/v1/ingest#${JWT}`), '/v1/ingest#[REDACTED]', 'a bare JWT');
+  });
+
+  test('secret-named parameters are redacted: password, secret, api keys, signatures', () => {
+    assert.equal(
+      redactUrl('/v1/exotel?password=hunter2&secret=s3&client_secret=c&api_key=k&sig=x&sample-rate=8000'),
+      '/v1/exotel?password=[REDACTED]&secret=[REDACTED]&client_secret=[REDACTED]&api_key=[REDACTED]' +
+        '&sig=[REDACTED]&sample-rate=8000',
+    );
+    assert.equal(redactUrl('/v1/exotel?DB_PASSWORD=p&pwd=q'), '/v1/exotel?DB_PASSWORD=[REDACTED]&pwd=[REDACTED]');
+    assert.equal(
+      redactUrl('/v1/exotel?keys=2&monkey=3'),
+      '/v1/exotel?keys=2&monkey=3',
+      'a name that merely ends in "key" is kept',
+    );
+  });
+
+  test('a JWT anywhere in the URL and userinfo of an absolute URL are redacted', () => {
+    assert.equal(redactUrl(`/v1/ingest/${JWT}`), '/v1/ingest/[REDACTED]');
+    assert.equal(redactUrl('ws://exo:s3cret@host/v1/exotel'), 'ws://[REDACTED]@host/v1/exotel');
+  });
 });
 
 describe('selectSubprotocol', () => {
