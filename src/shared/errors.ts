@@ -126,11 +126,17 @@ export class IngestError extends Error {
   readonly code: ErrorCode;
   readonly status: number | undefined;
   readonly closeCode: number | undefined;
+  /**
+   * For the logs only, never sent to a client: what the message leaves out because it
+   * would tell an attacker something (the expected issuer, an internal address).
+   */
+  readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.name = 'IngestError';
     this.code = code;
+    this.detail = options?.detail;
     const spec: ErrorSpec = ERRORS[code];
     this.status = spec.status;
     this.closeCode = spec.closeCode;

@@ -168,7 +168,12 @@ export class TokenVerifier {
     if (!this.keySet) return { keys: this.keys, named: 'any configured key' };
     const lookup = await this.keySet.find(kid, alg);
     if ('found' in lookup) return { keys: lookup.found, named: `key "${printable(kid)}" of the key set` };
-    if (lookup.missing === 'unavailable') throw new IngestError('jwks_unavailable', lookup.reason);
+    if (lookup.missing === 'unavailable') {
+      // The fetch failure can name an internal address: logged, not sent.
+      throw new IngestError('jwks_unavailable', `key "${printable(kid)}" is not held and the key set is unavailable`, {
+        detail: lookup.reason,
+      });
+    }
     throw invalid(lookup.reason);
   }
 
@@ -207,14 +212,24 @@ export class TokenVerifier {
     return exp * 1000;
   }
 
+  /** What the service expects is logged, never sent: it would tell a forger which issuer and audience to claim. */
   private checkIssuerAndAudience(claims: Claims): void {
-    if (this.issuer !== undefined && claims['iss'] !== this.issuer) {
-      throw invalid(`issuer does not match (expected ${this.issuer})`);
+    const iss = claims['iss'];
+    if (this.issuer !== undefined && iss !== this.issuer) {
+      throw invalid(
+        'issuer does not match',
+        `expected ${this.issuer}, token has ${printable(JSON.stringify(iss) ?? '')}`,
+      );
     }
     if (this.audience !== undefined) {
       const aud = claims['aud'];
       const audiences = Array.isArray(aud) ? aud : [aud];
-      if (!audiences.includes(this.audience)) throw invalid(`audience does not match (expected ${this.audience})`);
+      if (!audiences.includes(this.audience)) {
+        throw invalid(
+          'audience does not match',
+          `expected ${this.audience}, token has ${printable(JSON.stringify(aud) ?? '')}`,
+        );
+      }
     }
   }
 
@@ -241,8 +256,9 @@ export class TokenVerifier {
   }
 }
 
-function invalid(message: string): IngestError {
-  return new IngestError('invalid_token', message);
+/** `detail` goes to the log line of the refusal only. */
+function invalid(message: string, detail?: string): IngestError {
+  return new IngestError('invalid_token', message, { detail });
 }
 
 /** The keys a signature is checked against, and how a refusal names them. */

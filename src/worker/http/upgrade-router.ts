@@ -166,7 +166,7 @@ export class UpgradeRouter {
     stats.count(stats.connections, reason);
     if (err.status === 401 || err.status === 403) stats.count(stats.authFailures, reason);
     logger.info(
-      { code: reason, status: err.status, client: clientAddress, url: redactUrl(req.url ?? '') },
+      { code: reason, status: err.status, client: clientAddress, url: redactUrl(req.url ?? ''), detail: err.detail },
       `upgrade refused: ${err.message}`,
     );
     refuseUpgrade(socket, err);

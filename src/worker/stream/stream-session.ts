@@ -23,7 +23,7 @@ import { RecordBuilder } from './record-builder';
 import { StreamLiveness } from './stream-liveness';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import { StreamReplies } from './stream-replies';
-import { closeTransport, type StreamTransport } from './stream-transport';
+import { closeCodeLabel, closeTransport, type StreamTransport } from './stream-transport';
 
 export interface SessionLimits {
   readonly bufferDurationMs: number;
@@ -244,7 +244,7 @@ export class StreamSession {
   /** The socket closed (by the client, or after our own close). */
   onSocketClosed(code: number): void {
     this.socketClosed = true;
-    this.deps.stats.count(this.deps.stats.streamCloses, String(code));
+    this.deps.stats.count(this.deps.stats.streamCloses, closeCodeLabel(code));
     this.clearTimers();
     if (this.state === 'streaming') {
       this.log.info({ close_code: code }, 'client closed the stream');
@@ -276,8 +276,8 @@ export class StreamSession {
     const failure = this.queue.failure;
     if (close?.waitForBackend && !this.socketClosed) {
       if (failure) {
-        this.replies.error(failure.code, failure.message);
-        closeTransport(this.transport, 1011, 'backend refused the data', this.log);
+        this.replies.error(failure.code, BACKEND_REFUSED);
+        closeTransport(this.transport, 1011, BACKEND_REFUSED, this.log);
       } else {
         if (close.stopped) this.replies.stopped(this.nextSeq - 1, this.frames);
         closeTransport(this.transport, close.code, close.reason, this.log);
@@ -361,8 +361,8 @@ export class StreamSession {
   private onPublishFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
     this.outcomes.failed(error, record, outcome, this.queue.backlogBytes, this.log);
     if (outcome !== 'stopped' || this.state !== 'streaming') return;
-    this.replies.error(error.code, error.message);
-    void this.end('error', { code: 1011, reason: 'backend refused the data' });
+    this.replies.error(error.code, BACKEND_REFUSED);
+    void this.end('error', { code: 1011, reason: BACKEND_REFUSED });
   }
 
   /** Every timer the session owns, and reading resumed (an ending stream must read the peer's close). Idempotent. */
@@ -386,6 +386,12 @@ export class StreamSession {
     return lost;
   }
 }
+
+/**
+ * All a client is told of a backend's refusal, beside its stable code: the backend's own message can
+ * name the Redis address, the stream key or the Kafka topic. PublishOutcomes logs it in full, once.
+ */
+const BACKEND_REFUSED = 'backend refused the data';
 
 function makeBacklogError(bytes: number): IngestError {
   return new IngestError('backlog_full', `unpublished backlog of ${bytes} bytes did not drain in time`);

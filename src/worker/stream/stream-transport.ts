@@ -27,6 +27,20 @@ export function closeTransport(transport: StreamTransport, code: number, reason:
   }
 }
 
+/**
+ * The close codes a metric label may carry: those RFC 6455 and the IANA registry define (1000-1015).
+ * A client chooses its own close code (3000-4999 are free for applications), and an unbounded label
+ * would grow the metrics without end: every other code is `other`.
+ */
+const KNOWN_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
+]);
+
+/** The `code` label of ingest_stream_closes_total for a close code. */
+export function closeCodeLabel(code: number): string {
+  return KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
 /** WebSocket close reasons are limited to 123 bytes: cut by whole characters, never inside one. */
 export function truncateReason(reason: string): string {
   if (Buffer.byteLength(reason) <= 123) return reason;

@@ -132,7 +132,9 @@ test('JWKS endpoint down: the cached keys still verify; an unknown kid gets 503 
     'jwks_unavailable',
   );
   assert.equal(unavailable.headers['retry-after'], '5');
-  assert.match(String(unavailable.body.message), /could not be fetched \(HTTP 503 from the key set URL\)/);
+  assert.match(String(unavailable.body.message), /the key set is unavailable/);
+  const refusal = server.logs.find((l) => l.code === 'jwks_unavailable');
+  assert.match(String(refusal?.detail), /could not be fetched \(HTTP 503 from the key set URL\)/, 'the why is logged');
   await assertStreams(await server.connect({ token: A.sign() }), 'call-cached-a');
   await assertStreams(await server.connect({ token: B.sign() }), 'call-cached-b');
   assert.deepEqual(Object.fromEntries(server.server.stats.jwks.fetches), { ok: 1, http_error: 1 });

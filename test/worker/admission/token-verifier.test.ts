@@ -368,6 +368,17 @@ describe('TokenVerifier: which key checks a token (kid)', () => {
     assert.equal(err.status, 503);
   });
 
+  test('a jwks_unavailable refusal does not send why the fetch failed (an internal address)', async () => {
+    const down: KidLookup = {
+      missing: 'unavailable',
+      reason: 'key "new" is not held and the key set could not be fetched (connect ECONNREFUSED 10.1.2.3:8443)',
+    };
+    const v = verifier({ keys: [], keySet: keySet({ new: down }) });
+    const err = await assertRefused(v, signToken(ec.privateKey, {}, { kid: 'new' }), 'jwks_unavailable');
+    assert.doesNotMatch(err.message, /10\.1\.2\.3|ECONNREFUSED/);
+    assert.match(err.detail ?? '', /ECONNREFUSED 10\.1\.2\.3:8443/);
+  });
+
   test('with keys from a key set only, a token without kid is refused: set keys are chosen by kid', async () => {
     const v = verifier({ keys: [], keySet: keySet({}) });
     await assertRefused(v, signToken(ec.privateKey), 'invalid_token', /no kid header/);

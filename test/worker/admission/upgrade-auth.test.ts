@@ -189,6 +189,28 @@ test(
   },
 );
 
+test('1.1 a 401 for the wrong issuer or audience does not reveal the expected ones (logged only)', async (t) => {
+  const iss = 'https://auth.internal.example';
+  const aud = 'ingest-prod-7';
+  const server = await startTestServer(t, { JWT_ISSUER: iss, JWT_AUDIENCE: aud });
+  const key = server.keys.privateKey;
+  for (const [claims, expected] of [
+    [{ iss: 'https://forger.example', aud }, iss],
+    [{ iss, aud: 'guess' }, aud],
+  ] as const) {
+    const refused = await assertRefused(
+      server,
+      server.connect({ token: signToken(key, claims) }),
+      401,
+      'invalid_token',
+    );
+    assert.ok(!JSON.stringify(refused.body).includes(expected), `the body names no ${expected}`);
+    assert.match(String(refused.body.message), /(issuer|audience) does not match/);
+    const logged = server.logs.filter((l) => l.code === 'invalid_token').at(-1);
+    assert.match(String(logged?.detail), new RegExp(`expected ${expected.replace(/[.]/g, '\\.')}`));
+  }
+});
+
 test('1.1 a token without the tenant claim is refused with 401 before the upgrade', async (t) => {
   const server = await startTestServer(t);
   const token = noTenantToken(server.keys.privateKey);
