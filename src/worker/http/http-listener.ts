@@ -5,6 +5,11 @@
  * for an oversized head, 408 for one that never completes), and
  * there are two ways to stop listening: shutdown's, which also ends idle
  * connections, and the drain's, which keeps them (see stopAccepting).
+ *
+ * With TLS, a connection is tracked from its TCP accept until its handshake
+ * completes: net.Server's close waits for every connection, and one that opens
+ * the port and never says a word would hold a shutdown (or a roll's drain) for
+ * tls's handshakeTimeout (120 s). Both ways of stopping destroy those.
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -38,13 +43,23 @@ export interface HttpListenerOptions {
 export class HttpListener {
   private readonly server: http.Server | https.Server;
   private closing: Promise<void> | undefined;
+  /** TLS: accepted sockets whose handshake has not completed, by peer address and port (unique while open). */
+  private readonly handshaking = new Map<string, net.Socket>();
 
   constructor(options: HttpListenerOptions) {
     const { tls, logger, unserved } = options;
     this.server = tls.sslKeyPath
       ? https.createServer({ key: fs.readFileSync(tls.sslKeyPath), cert: fs.readFileSync(tls.sslCertPath) })
       : http.createServer();
-    this.server.on(tls.sslKeyPath ? 'secureConnection' : 'connection', (socket: Duplex) => unserved.track(socket));
+    if (tls.sslKeyPath) {
+      this.server.on('connection', (raw: net.Socket) => this.trackHandshake(raw));
+      this.server.on('secureConnection', (socket: net.Socket) => {
+        this.handshaking.delete(peerKey(socket));
+        unserved.track(socket);
+      });
+    } else {
+      this.server.on('connection', (socket: Duplex) => unserved.track(socket));
+    }
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       unserved.served(req.socket);
       options.onRequest(req, res);
@@ -93,11 +108,30 @@ export class HttpListener {
     if (this.closing) return this.closing;
     this.closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.dropHandshakes();
     return this.closing;
   }
 
-  /** Closes every connection still open on the HTTP side (keep-alive probes; not upgraded sockets). */
+  /** Closes every connection still open on the HTTP side (keep-alive probes, unfinished TLS handshakes). */
   dropConnections(): void {
     this.server.closeAllConnections();
+    this.dropHandshakes();
   }
+
+  private trackHandshake(raw: net.Socket): void {
+    const key = peerKey(raw);
+    this.handshaking.set(key, raw);
+    raw.once('close', () => {
+      if (this.handshaking.get(key) === raw) this.handshaking.delete(key);
+    });
+  }
+
+  private dropHandshakes(): void {
+    for (const raw of this.handshaking.values()) raw.destroy();
+    this.handshaking.clear();
+  }
+}
+
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }
