@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
 import { healthHttpStatus, type HealthBody } from '../../shared/health/health-status';
 import { ROUTES, routePath } from '../../shared/routes';
+import { retryAfterHeaders } from '../../shared/retry-after';
 
 export interface MetricsEndpoints {
   readonly metrics: () => Promise<string>;
@@ -68,9 +69,11 @@ export class MetricsServer {
     }
     if (path === ROUTES.health) {
       const body = this.endpoints.health();
-      res.writeHead(healthHttpStatus(body), {
+      const status = healthHttpStatus(body);
+      res.writeHead(status, {
         'Content-Type': 'application/json',
         'Cache-Control': 'no-store',
+        ...retryAfterHeaders(status),
       });
       res.end(JSON.stringify(body));
       return;

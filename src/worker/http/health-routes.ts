@@ -1,12 +1,12 @@
 /**
  * The worker's plain HTTP routes, for probes and load balancers: /health
- * (503 when unhealthy), /ready (503 with Retry-After while not ready), /live,
- * and JSON 404 and 405 answers for everything else.
+ * (503 when unhealthy), /ready (503 while not ready), /live, and JSON 404 and
+ * 405 answers for everything else. Every 503 carries Retry-After (retry-after.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healthHttpStatus, type HealthBody } from '../../shared/health/health-status';
 import { ROUTES, routePath } from '../../shared/routes';
-import { RETRY_AFTER_S } from './upgrade-refusal';
+import { retryAfterHeaders } from '../../shared/retry-after';
 
 /** What the routes report on: the worker's health, readiness and state. */
 export interface HealthProbe {
@@ -31,7 +31,7 @@ export class HealthRoutes {
       case ROUTES.ready:
         return this.probe.ready()
           ? sendJson(res, 200, { ready: true })
-          : sendJson(res, 503, { ready: false, state: this.probe.serverState }, { 'Retry-After': RETRY_AFTER_S });
+          : sendJson(res, 503, { ready: false, state: this.probe.serverState });
       case ROUTES.live:
         return sendJson(res, 200, { live: true });
       default:
@@ -40,13 +40,13 @@ export class HealthRoutes {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
-    ...headers,
+    ...retryAfterHeaders(status),
   });
   res.end(text);
 }

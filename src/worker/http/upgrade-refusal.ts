@@ -6,9 +6,7 @@
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { IngestError } from '../../shared/errors';
-
-/** Retry-After on every 503 a worker answers (refused upgrades, /ready): a start or a drain is over in seconds. */
-export const RETRY_AFTER_S = '5';
+import { retryAfterHeaders } from '../../shared/retry-after';
 
 export function refuseUpgrade(socket: Duplex, error: IngestError): void {
   const status = error.status ?? 400;
@@ -17,8 +15,8 @@ export function refuseUpgrade(socket: Duplex, error: IngestError): void {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
     Connection: 'close',
+    ...retryAfterHeaders(status),
   };
-  if (status === 503) headers['Retry-After'] = RETRY_AFTER_S;
   const challenge = challengeFor(error);
   if (challenge) headers['WWW-Authenticate'] = challenge;
   const head = Object.entries(headers)

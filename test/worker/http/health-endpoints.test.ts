@@ -84,12 +84,13 @@ test(
   },
 );
 
-test('health: /health answers 503 unhealthy while the server drains', async (t) => {
+test('health: /health answers 503 unhealthy while the server drains, with Retry-After like every 503', async (t) => {
   const server = await startTestServer(t);
   const release = await holdDraining(server);
   try {
     const answer = await get(server, '/health');
     assert.equal(answer.status, 503);
+    assert.equal(answer.headers['retry-after'], '5');
     const body = json(answer);
     assert.equal(body.status, 'unhealthy');
     assert.equal(body.service, 'ingest');

@@ -253,6 +253,13 @@ test('a 403 counts as an auth failure too; a 429 is refused but is no auth failu
   assert.deepEqual(counts(limited.stats.authFailures), {});
 });
 
+test('every 429 carries Retry-After: a connection limit is refused with Retry-After: 5', async () => {
+  const limited = setUp({ guardThrows: new IngestError('connection_limit', 'limit reached') });
+  const answer = await refusal(await limited.upgrade('/v1/ingest'));
+  assert.equal(answer.status, 429);
+  assert.equal(answer.headers['retry-after'], '5');
+});
+
 test('a refusal is logged with its code, status and client, and the URL without its token', async () => {
   const { upgrade, logs } = setUp({ guardThrows: new IngestError('invalid_token', 'bad signature') });
   await refusal(await upgrade('/v1/ingest?access_token=secret-token'));
