@@ -12,7 +12,10 @@ const SECRET_FIELDS = [
   'authorization',
   'headers.authorization',
   'headers["sec-websocket-protocol"]',
+  // The same for every call to TWILIO_PUBLIC_URL: whoever reads it can open Twilio streams.
+  'headers["x-twilio-signature"]',
   'password',
+  'secret',
   ...SENSITIVE_KEYS,
 ];
 

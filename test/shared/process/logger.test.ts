@@ -26,3 +26,10 @@ test('tokens and Authorization headers are redacted from log lines', () => {
   logger.info({ token: 'eyJsecret', req: { headers: { authorization: 'Bearer eyJsecret' } } }, 'request');
   assert.ok(!JSON.stringify(entries).includes('eyJsecret'), 'the token reached the log');
 });
+
+test('secret fields and the Twilio signature header are redacted from log lines', () => {
+  const { logger, entries } = capturedLogger();
+  logger.info({ secret: 's3cret', req: { headers: { 'x-twilio-signature': 'c2lnbmF0dXJl' } } }, 'request');
+  const text = JSON.stringify(entries);
+  assert.ok(!text.includes('s3cret') && !text.includes('c2lnbmF0dXJl'), `a secret reached the log: ${text}`);
+});
