@@ -337,17 +337,15 @@ export class StreamSession {
    */
   private onSendBufferFull(bufferedBytes: number): void {
     this.deps.stats.sendBufferOverflows++;
-    this.log.warn(
-      { buffered_bytes: bufferedBytes, limit: this.deps.limits.maxSendBufferBytes },
-      'client does not read its replies: send buffer full, closing 1008',
-    );
     const error = new IngestError(
       'send_buffer_full',
-      `unread replies exceed MAX_SEND_BUFFER_BYTES (${this.deps.limits.maxSendBufferBytes})`,
+      `${bufferedBytes} bytes of replies unread: over MAX_SEND_BUFFER_BYTES (${this.deps.limits.maxSendBufferBytes})`,
     );
     queueMicrotask(() => {
-      if (this.state === 'streaming' || this.state === 'awaiting_start') void this.fail(error);
-      else if (!this.socketClosed) closeTransport(this.transport, 1008, error.message, this.log);
+      if (this.state === 'streaming' || this.state === 'awaiting_start') return void this.fail(error); // logs it
+      if (this.socketClosed) return;
+      this.log.warn({ code: error.code, close_code: 1008 }, error.message);
+      closeTransport(this.transport, 1008, error.message, this.log);
     });
   }
 
