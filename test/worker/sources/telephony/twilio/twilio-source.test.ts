@@ -237,7 +237,7 @@ test('4.2 a start opens at most the two Twilio tracks: unknown and repeated name
   const call = buildCall({ provider: 'twilio', tracks: ['inbound', 'outbound'], chunks: 3 });
   const start = (call.script[1].body as { start: { tracks: unknown[] } }).start;
   // One 40 KB message once made 5,000 sessions.
-  start.tracks = [...Array.from({ length: 5000 }, (_, i) => `track-${i}`), 'inbound_track', 'outbound', 'inbound', 7];
+  start.tracks = [...Array.from({ length: 5000 }, (_, i) => `t${i}`), 'inbound_track', 'outbound', 'inbound', 7];
   await playCall(twilioUrl(server), call, { headers: { 'X-Twilio-Signature': signature(PUBLIC_URL) } });
   const records = await whenCallEnded(memory(server), call);
   assert.equal(records.filter((r) => field(r, 'type') === 'stream_started').length, 2, 'inbound and outbound only');
