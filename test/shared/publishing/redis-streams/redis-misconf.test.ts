@@ -20,6 +20,7 @@ import { FakeTransport } from '../../../support/fake-transport';
 import { startPrivateRedis, type PrivateRedisServer } from '../../../support/private-redis-server';
 import { isPublishError } from '../../../support/publisher-checks';
 import { readStream } from '../../../support/redis';
+import { LIMITS } from '../../../support/session-harness';
 import { audioRecord } from '../../../support/sample-records';
 
 const WAIT_MS = 20_000;
@@ -119,6 +120,7 @@ test('a stream keeps its frames through MISCONF: retried with backoff, never clo
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as { msg: string }) });
   const transport = new FakeTransport();
   const limits = {
+    ...LIMITS,
     bufferDurationMs: 20,
     ackInterval: 1000,
     maxChunkBytes: 64 * 1024,
