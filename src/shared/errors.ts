@@ -53,6 +53,12 @@ export const ERRORS = {
     doc: "The token's kid names a key this worker lacks and JWT_JWKS_URL could not be fetched; retry later.",
   },
   not_ready: { status: 503, doc: 'The service is starting or draining; retry after Retry-After seconds.' },
+  worker_backlog_full: {
+    status: 503,
+    doc:
+      "The worker's unpublished backlog (live and closed streams) is at MAX_WORKER_BACKLOG_BYTES, as during a " +
+      'backend outage; retry after Retry-After seconds.',
+  },
 
   // Stream errors (protocol.md 1.2-1.4)
   invalid_message: { closeCode: 1008, doc: 'A text message that is not valid JSON or not a known message type.' },
@@ -84,7 +90,9 @@ export const ERRORS = {
   },
   backlog_full: {
     closeCode: 1013,
-    doc: "The stream's unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES longer than BACKPRESSURE_TIMEOUT_MS.",
+    doc:
+      "The stream's unpublished backlog stayed at MAX_STREAM_BACKLOG_BYTES, or the worker's at " +
+      'MAX_WORKER_BACKLOG_BYTES, longer than BACKPRESSURE_TIMEOUT_MS.',
   },
   internal_error: {
     closeCode: 1011,

@@ -86,6 +86,17 @@ async function main(): Promise<void> {
   const metrics = createWorkerMetrics({
     stats,
     backlogBytes: () => server.backlogBytes(),
+    backlog: {
+      get limitBytes() {
+        return server.backlog.limitBytes;
+      },
+      get waitingStreams() {
+        return server.backlog.waitingStreams;
+      },
+      get heldStreams() {
+        return server.order.waiting;
+      },
+    },
     ...(keySource ? { keySet: keySource } : {}),
   });
   publisher.onHealthChange((health) => send(message({ type: 'backend_health', health })));

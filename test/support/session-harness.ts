@@ -11,7 +11,14 @@ import pino from 'pino';
 import { ServerMessages } from '../../src/shared/protocol';
 import type { IngestRecord, StreamEndedRecord } from '../../src/shared/publishing/records';
 import { WorkerStats } from '../../src/worker/metrics/worker-stats';
-import { StreamSession, type SessionLimits, type StreamStart } from '../../src/worker/stream/stream-session';
+import { InteractionOrder } from '../../src/worker/stream/interaction-order';
+import {
+  StreamSession,
+  type SessionDeps,
+  type SessionLimits,
+  type StreamStart,
+} from '../../src/worker/stream/stream-session';
+import { WorkerBacklog } from '../../src/worker/stream/worker-backlog';
 import { FakeTransport } from './fake-transport';
 import { ScriptedPublisher } from './scripted-publisher';
 
@@ -23,6 +30,7 @@ export const LIMITS: SessionLimits = {
   maxSendBufferBytes: 10_000,
   backpressureTimeoutMs: 500,
   idleTimeoutMs: 2000,
+  closedStreamRetentionMs: 10_000,
 };
 
 export const START: StreamStart = {
@@ -41,12 +49,19 @@ export interface Harness {
   /** Every onFinished call, in order. */
   readonly finished: StreamSession[];
   readonly logs: Array<{ msg: string } & Record<string, unknown>>;
+  /** The worker's backlog and interaction order, shared by every session of the harness. */
+  readonly backlog: WorkerBacklog;
+  readonly order: InteractionOrder;
+  /** Another session of the same worker: its own socket; the same publisher, stats, logs, backlog and order. */
+  another(): { session: StreamSession; transport: FakeTransport };
 }
 
 export interface HarnessOptions {
   readonly limits?: Partial<SessionLimits>;
   /** The reply dialect at construction; null for a source that gets no replies (telephony). */
   readonly messages?: ServerMessages | null;
+  /** MAX_WORKER_BACKLOG_BYTES (default: large enough never to matter). */
+  readonly workerBacklogBytes?: number;
 }
 
 export function openSession(t: TestContext, options: HarnessOptions = {}): Harness {
@@ -58,15 +73,23 @@ export function openSession(t: TestContext, options: HarnessOptions = {}): Harne
   const logs: Harness['logs'] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as never) });
   const messages = options.messages === null ? undefined : (options.messages ?? new ServerMessages('v1'));
-  const deps = {
+  const backlog = new WorkerBacklog(options.workerBacklogBytes ?? 1 << 30);
+  const order = new InteractionOrder();
+  const deps: SessionDeps = {
     limits: { ...LIMITS, ...options.limits },
     publisher,
     logger,
     stats,
+    backlog,
+    order,
     onFinished: finished.push.bind(finished),
   };
   const session = new StreamSession(transport, 'tenant-a', 'native', deps, messages);
-  return { session, transport, publisher, stats, finished, logs };
+  const another = (): { session: StreamSession; transport: FakeTransport } => {
+    const socket = new FakeTransport();
+    return { session: new StreamSession(socket, 'tenant-a', 'native', deps, messages), transport: socket };
+  };
+  return { session, transport, publisher, stats, finished, logs, backlog, order, another };
 }
 
 /** A frame of `bytes` bytes, filled with `fill` so that payloads can be told apart. */

@@ -8,6 +8,7 @@ import { schema, SENSITIVE_KEYS, type Config } from './config-schema';
 /** Defaults computed on the machine at start-up; printed as words so the page is the same everywhere. */
 const MACHINE_DEFAULTS: Partial<Record<keyof Config, string>> = {
   workers: 'available parallelism of the machine',
+  maxWorkerBacklogBytes: '1/8 of the V8 heap limit, at least 16 MiB',
 };
 
 const MiB = 1024 * 1024;

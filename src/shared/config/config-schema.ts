@@ -8,6 +8,7 @@
  * keys are in config-rules.ts, so that every problem is reported at once.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import { ADAPTER_NAMES } from './adapter-names';
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm } from '../auth/jwt-algorithms';
 import {
@@ -51,6 +52,22 @@ function setting<T>(item: {
 export const DEFAULT_JWT_ALGORITHMS: AsymmetricAlgorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256'];
 
 const MiB = 1024 * 1024;
+
+/**
+ * MAX_WORKER_BACKLOG_BYTES by default: an eighth of the V8 heap limit. The
+ * backlog itself is audio in Buffers, outside the V8 heap, so the heap limit
+ * does not cap it; but Node sizes that limit from the memory of the machine or
+ * container (and --max-old-space-size lowers it), which makes it the one
+ * memory figure every worker already has. An eighth leaves room for the heap
+ * itself (sessions, records, sockets) and for several workers per machine:
+ * with a 4 GiB heap limit it is 512 MiB per worker. Workers inherit the
+ * primary's Node options, so the primary's figure is theirs.
+ */
+export const WORKER_BACKLOG_HEAP_FRACTION = 8;
+
+function defaultWorkerBacklogBytes(): number {
+  return Math.max(16 * MiB, Math.floor(v8.getHeapStatistics().heap_size_limit / WORKER_BACKLOG_HEAP_FRACTION));
+}
 
 function defaultWorkers(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -123,8 +140,26 @@ export const schema = {
     default: 256 * 1024,
     env: 'MAX_SEND_BUFFER_BYTES',
   }),
+  maxWorkerBacklogBytes: setting({
+    doc:
+      'Unpublished bytes per worker, live and closed streams together, at which the worker refuses new ' +
+      'streams (503 `worker_backlog_full`) and stops reading its live ones until the total falls below.',
+    format: intRange(MiB, 1024 * 1024 * MiB),
+    default: defaultWorkerBacklogBytes(),
+    env: 'MAX_WORKER_BACKLOG_BYTES',
+  }),
+  closedStreamRetentionMs: setting({
+    doc:
+      "How long a stream's unpublished data is kept (and retried) after its socket closed; then it is given " +
+      'up, counted in ingest_lost_bytes_total{reason="retention_expired"} and logged.',
+    format: intRange(100, 86400000),
+    default: 60000,
+    env: 'CLOSED_STREAM_RETENTION_MS',
+  }),
   backpressureTimeoutMs: setting({
-    doc: 'How long a stream may stay paused at its backlog limit before it is closed with 1013.',
+    doc:
+      'How long a stream may stay paused at its backlog limit (MAX_STREAM_BACKLOG_BYTES, or the ' +
+      "worker's MAX_WORKER_BACKLOG_BYTES) before it is closed with 1013.",
     format: intRange(100, 3600000),
     default: 30000,
     env: 'BACKPRESSURE_TIMEOUT_MS',

@@ -18,6 +18,8 @@ import type { TokenVerifier } from '../admission/token-verifier';
 import { UpgradeGuard } from '../admission/upgrade-guard';
 import { WorkerStats } from '../metrics/worker-stats';
 import { TelephonyGate } from '../sources/telephony/telephony-gate';
+import { InteractionOrder } from '../stream/interaction-order';
+import { WorkerBacklog } from '../stream/worker-backlog';
 import { HealthRoutes } from './health-routes';
 import { HttpListener } from './http-listener';
 import { SessionRegistry } from './session-registry';
@@ -43,6 +45,10 @@ export interface IngestServerOptions {
 
 export class IngestServer {
   readonly stats: WorkerStats;
+  /** Unpublished bytes of every session, against MAX_WORKER_BACKLOG_BYTES. */
+  readonly backlog: WorkerBacklog;
+  /** The sessions of each interaction in line (a resumed stream waits for its old session). */
+  readonly order = new InteractionOrder();
   private state: ServerState = 'starting';
   private readonly listener: HttpListener;
   private readonly sessions: SessionRegistry;
@@ -56,6 +62,7 @@ export class IngestServer {
     const { config, publisher, logger } = options;
     this.stats = options.stats ?? new WorkerStats();
     const stats = this.stats;
+    this.backlog = new WorkerBacklog(config.maxWorkerBacklogBytes);
     this.sessions = new SessionRegistry(config.pingIntervalMs);
     const limiter = new ConnectionLimiter(config);
     const routes = new HealthRoutes(this);
@@ -64,8 +71,17 @@ export class IngestServer {
       telephony: new TelephonyGate(config, limiter),
       addresses: new ClientAddressResolver(config.trustedProxies),
       admitting: () => this.admitting(),
+      backlogFull: () => this.backlog.full,
       handshake: websocketHandshake(config),
-      sources: new StreamAcceptor({ config, publisher, logger, stats, sessions: this.sessions }),
+      sources: new StreamAcceptor({
+        config,
+        publisher,
+        logger,
+        stats,
+        sessions: this.sessions,
+        backlog: this.backlog,
+        order: this.order,
+      }),
       unserved: this.unserved,
       stats,
       logger,
@@ -109,9 +125,9 @@ export class IngestServer {
     return this.state === 'ready' && (state === 'up' || state === 'degraded');
   }
 
-  /** Unpublished bytes across this worker's streams (the ingest_backlog_bytes gauge). */
+  /** Unpublished bytes across this worker's streams, live and closed (the ingest_backlog_bytes gauge). */
   backlogBytes(): number {
-    return this.sessions.unpublishedBytes();
+    return this.backlog.bytes;
   }
 
   /**

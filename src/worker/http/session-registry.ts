@@ -1,8 +1,10 @@
 /**
- * The streams a worker holds, each with its socket: the heartbeat that pings
- * them, the backlog they add up to, the drain that ends them all and the
- * shutdown deadline's abandon. Telephony sessions are held but never pinged:
- * the one-way applets must receive nothing.
+ * The streams a worker holds, each with its socket, until they finish (a
+ * closed stream stays until its backlog is published or given up): the
+ * heartbeat that pings them, the drain that ends them all and the shutdown
+ * deadline's abandon. Telephony sessions are held but never pinged: the
+ * one-way applets must receive nothing. Their backlog adds up in
+ * WorkerBacklog, not here: a sum over sessions is no gauge for a hot path.
  */
 import type { WebSocket } from 'ws';
 import type { StreamSession } from '../stream/stream-session';
@@ -43,13 +45,6 @@ export class SessionRegistry {
 
   whenEmpty(): Promise<void> {
     return this.emptyWaiters.wait(this.sessions.size === 0);
-  }
-
-  /** Unpublished bytes across every stream (the ingest_backlog_bytes gauge). */
-  unpublishedBytes(): number {
-    let bytes = 0;
-    for (const session of this.sessions.keys()) bytes += session.unpublishedBytes;
-    return bytes;
   }
 
   /** Ends every stream with `code` once what it buffered is published. */

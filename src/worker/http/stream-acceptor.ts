@@ -13,7 +13,9 @@ import type { WorkerStats } from '../metrics/worker-stats';
 import { attachNativeConnection } from '../sources/native/native-connection';
 import { attachTelephonyConnection } from '../sources/telephony/telephony-connection';
 import type { TelephonyAdmission } from '../sources/telephony/telephony-gate';
+import type { InteractionOrder } from '../stream/interaction-order';
 import type { SessionDeps, StreamSession } from '../stream/stream-session';
+import type { WorkerBacklog } from '../stream/worker-backlog';
 import type { SessionRegistry } from './session-registry';
 import type { StreamSources } from './upgrade-router';
 
@@ -23,14 +25,24 @@ export interface StreamAcceptorOptions {
   readonly logger: Logger;
   readonly stats: WorkerStats;
   readonly sessions: SessionRegistry;
+  readonly backlog: WorkerBacklog;
+  readonly order: InteractionOrder;
 }
 
 export class StreamAcceptor implements StreamSources {
   private readonly deps: SessionDeps;
 
   constructor(private readonly options: StreamAcceptorOptions) {
-    const { config, publisher, logger, stats, sessions } = options;
-    this.deps = { limits: config, publisher, logger, stats, onFinished: (session) => sessions.remove(session) };
+    const { config, publisher, logger, stats, sessions, backlog, order } = options;
+    this.deps = {
+      limits: config,
+      publisher,
+      logger,
+      stats,
+      backlog,
+      order,
+      onFinished: (session) => sessions.remove(session),
+    };
   }
 
   native(ws: WebSocket, identity: VerifiedIdentity): void {

@@ -37,6 +37,8 @@ export interface UpgradeRouterDeps {
   readonly telephony: Pick<TelephonyGate, 'route' | 'admit'>;
   readonly addresses: Pick<ClientAddressResolver, 'resolve'>;
   readonly admitting: () => Admitting;
+  /** True while the worker's unpublished backlog is at MAX_WORKER_BACKLOG_BYTES: new streams get 503. */
+  readonly backlogFull: () => boolean;
   readonly handshake: Handshake;
   readonly sources: StreamSources;
   /** A rolling restart's drain waits for connections whose upgrade has not become a stream yet. */
@@ -59,6 +61,13 @@ interface Admitted {
 
 function notReady(admitting: Exclude<Admitting, 'open'>): IngestError {
   return new IngestError('not_ready', admitting === 'starting' ? 'the service is starting' : 'the service is draining');
+}
+
+function backlogFull(): IngestError {
+  return new IngestError(
+    'worker_backlog_full',
+    "the worker's unpublished backlog is at MAX_WORKER_BACKLOG_BYTES (backend slow or down); retry later",
+  );
 }
 
 /**
@@ -147,6 +156,8 @@ export class UpgradeRouter {
       throw new IngestError('not_found', `no WebSocket endpoint at ${path}; streams go to ${ROUTES.ingest}`);
     const admitting = this.deps.admitting();
     if (admitting !== 'open') throw notReady(admitting);
+    // Before any proof is checked: a full worker takes no stream, whoever asks.
+    if (this.deps.backlogFull()) throw backlogFull();
     if (provider) {
       const admission = telephony.admit(provider, req, clientAddress);
       return { release: admission.release, accept: (ws) => sources.telephony(ws, admission) };

@@ -15,8 +15,14 @@ export const PUBLISH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 export interface WorkerMetricsSources {
   readonly stats: WorkerStats;
-  /** Unpublished bytes across this worker's streams, computed at scrape time. */
+  /** Unpublished bytes across this worker's streams, live and closed (an O(1) read). */
   readonly backlogBytes: () => number;
+  /** MAX_WORKER_BACKLOG_BYTES and the streams waiting on it or on an older session of their interaction. */
+  readonly backlog?: {
+    readonly limitBytes: number;
+    readonly waitingStreams: number;
+    readonly heldStreams: number;
+  };
   /** The key set of JWT_JWKS_URL, when one is configured. */
   readonly keySet?: { ageMs(): number; readonly size: number };
 }
@@ -80,7 +86,30 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
 
   gauge('ingest_connections_active', 'Open WebSocket connections.', () => stats.connectionsActive);
   gauge('ingest_streams_active', 'Started streams not yet ended.', () => stats.streamsActive);
-  gauge('ingest_backlog_bytes', 'Bytes received but not yet confirmed by the backend.', sources.backlogBytes);
+  gauge(
+    'ingest_backlog_bytes',
+    'Bytes received but not yet confirmed by the backend, live and closed streams alike.',
+    sources.backlogBytes,
+  );
+  const { backlog } = sources;
+  if (backlog) addBacklogGauges(gauge, backlog);
+  gauge(
+    'ingest_closed_streams_publishing',
+    'Streams whose socket has closed while their backlog is still being published (CLOSED_STREAM_RETENTION_MS).',
+    () => stats.streamsRetained,
+  );
+  mapCounter(
+    'ingest_lost_bytes_total',
+    'Unpublished bytes given up, by reason: retention_expired (CLOSED_STREAM_RETENTION_MS), shutdown_deadline.',
+    ['reason'],
+    stats.lostBytes,
+  );
+  mapCounter(
+    'ingest_lost_frames_total',
+    'Audio frames given up unpublished, by reason: retention_expired, shutdown_deadline.',
+    ['reason'],
+    stats.lostFrames,
+  );
   mapCounter(
     'ingest_connections_total',
     'Upgrade requests by result: accepted, or the refusal code.',
@@ -214,4 +243,24 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
   });
   collectLintCleanDefaultMetrics(registry);
   return registry;
+}
+
+type GaugeMaker = (name: string, help: string, read: () => number) => void;
+
+function addBacklogGauges(gauge: GaugeMaker, backlog: NonNullable<WorkerMetricsSources['backlog']>): void {
+  gauge(
+    'ingest_backlog_limit_bytes',
+    'MAX_WORKER_BACKLOG_BYTES of each worker, summed: the cluster-wide total of the limits.',
+    () => backlog.limitBytes,
+  );
+  gauge(
+    'ingest_backlog_paused_streams',
+    'Live streams whose reading is paused because their worker reached MAX_WORKER_BACKLOG_BYTES.',
+    () => backlog.waitingStreams,
+  );
+  gauge(
+    'ingest_streams_held',
+    'Streams whose records wait for an earlier session of the same interaction to publish or give up.',
+    () => backlog.heldStreams,
+  );
 }

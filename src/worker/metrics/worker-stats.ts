@@ -20,6 +20,8 @@ export class WorkerStats {
   sendBufferOverflows = 0;
   /** Pongs that answer no ping of ours (unsolicited, or for an older ping): they prove nothing. */
   pongsIgnored = 0;
+  /** Sessions whose socket has closed while their data is still being published (CLOSED_STREAM_RETENTION_MS). */
+  streamsRetained = 0;
 
   readonly connections = new Map<string, number>();
   readonly authFailures = new Map<string, number>();
@@ -34,6 +36,10 @@ export class WorkerStats {
   readonly telephonyIgnored = new Map<string, number>();
   /** Telephony starts cut to their limits, by `source|what` (tracks, text_field, custom_parameters). */
   readonly telephonyStartTrimmed = new Map<string, number>();
+  /** Bytes given up unpublished, by reason: retention_expired, shutdown_deadline (stream-session.ts LossReason). */
+  readonly lostBytes = new Map<string, number>();
+  /** Audio frames given up unpublished, by the same reasons. */
+  readonly lostFrames = new Map<string, number>();
   /** Accepted telephony connections, by source. */
   readonly telephonyConnections = new Map<string, number>();
   /** The key set of JWT_JWKS_URL: its fetches, the keys it left out, the unknown kids, the upgrades waiting. */

@@ -1,52 +1,97 @@
 /**
- * Inbound back-pressure for one stream (protocol.md 2): when its unpublished
- * bytes reach MAX_STREAM_BACKLOG_BYTES the socket stops being read (TCP
- * pushes back on the client), and if that lasts BACKPRESSURE_TIMEOUT_MS the
- * stream is given up on (the owner closes it with 1013). Confirmations that
- * bring the backlog under the limit resume reading.
+ * Inbound back-pressure for one stream (protocol.md 2). Reading the socket
+ * stops (TCP pushes back on the client) for either of two limits:
+ * - `stream`: its own unpublished bytes reached MAX_STREAM_BACKLOG_BYTES;
+ *   confirmations that bring them under the limit resume reading;
+ * - `worker`: the worker's total reached MAX_WORKER_BACKLOG_BYTES
+ *   (worker-backlog.ts); reading resumes when the total falls below it.
+ * A pause that lasts BACKPRESSURE_TIMEOUT_MS, for whichever limit or both in
+ * turn, gives up on the stream: the owner closes it with 1013.
  */
 import type { StreamTransport } from './stream-transport';
+import type { WorkerBacklog } from './worker-backlog';
+
+export type PauseCause = 'stream' | 'worker';
+
+export interface GateEvents {
+  /** Paused for BACKPRESSURE_TIMEOUT_MS; `cause` is the limit that holds it now. */
+  onStuck(cause: PauseCause): void;
+  /** Reading resumed because the worker's total fell below its limit. */
+  onWorkerRelief(): void;
+}
 
 export class BackpressureGate {
-  private paused = false;
+  private forStream = false;
+  private forWorker = false;
+  private transportPaused = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly transport: StreamTransport,
-    private readonly limitBytes: number,
-    private readonly timeoutMs: number,
-    private readonly onStuck: () => void,
+    private readonly limits: { readonly streamBytes: number; readonly timeoutMs: number },
+    private readonly worker: WorkerBacklog,
+    private readonly events: GateEvents,
   ) {}
 
   get isPaused(): boolean {
-    return this.paused;
+    return this.forStream || this.forWorker;
   }
 
-  /** After a frame: pauses reading at the limit. Returns true when it just paused. */
-  check(unpublishedBytes: number): boolean {
-    if (this.paused || unpublishedBytes < this.limitBytes) return false;
-    this.paused = true;
-    this.transport.pause();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.paused) this.onStuck();
-    }, this.timeoutMs);
-    return true;
+  /**
+   * After a frame or a record: pauses reading at the stream's limit or while
+   * the worker is full. Returns the limit that just paused it, if any.
+   */
+  check(unpublishedBytes: number): PauseCause | undefined {
+    if (!this.forStream && unpublishedBytes >= this.limits.streamBytes) {
+      this.forStream = true;
+      this.pause();
+      return 'stream';
+    }
+    if (!this.forWorker && this.worker.full) {
+      this.forWorker = true;
+      this.worker.wait(this.onWorkerRelief);
+      this.pause();
+      return 'worker';
+    }
+    return undefined;
   }
 
-  /** After a confirmation: resumes reading below the limit. Returns true when it just resumed. */
+  /** After a confirmation: lifts the stream's own limit below it. Returns true when reading just resumed. */
   relieve(unpublishedBytes: number): boolean {
-    if (!this.paused || unpublishedBytes >= this.limitBytes) return false;
-    this.release();
-    return true;
+    if (!this.forStream || unpublishedBytes >= this.limits.streamBytes) return false;
+    this.forStream = false;
+    return this.resumeIfFree();
   }
 
   /** Stops the timer and reads again (the stream is ending: its close must be read). Idempotent. */
   release(): void {
+    this.worker.cancel(this.onWorkerRelief);
+    this.forStream = false;
+    this.forWorker = false;
+    this.resumeIfFree();
+  }
+
+  private readonly onWorkerRelief = (): void => {
+    this.forWorker = false;
+    if (this.resumeIfFree()) this.events.onWorkerRelief();
+  };
+
+  private pause(): void {
+    if (this.transportPaused) return;
+    this.transportPaused = true;
+    this.transport.pause();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.isPaused) this.events.onStuck(this.forStream ? 'stream' : 'worker');
+    }, this.limits.timeoutMs);
+  }
+
+  private resumeIfFree(): boolean {
+    if (this.isPaused || !this.transportPaused) return false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.paused) return;
-    this.paused = false;
+    this.transportPaused = false;
     this.transport.resume();
+    return true;
   }
 }

@@ -7,7 +7,13 @@
  *
  * Life: awaiting_start → streaming → ending → closed. Every way out of
  * `streaming` flushes the buffer into the queue first, so what was acked is
- * published unless the process itself dies.
+ * published unless the process itself dies, or the session gives it up: its
+ * socket closed and CLOSED_STREAM_RETENTION_MS passed (or the shutdown
+ * deadline), counted as lost and logged.
+ *
+ * Its unpublished bytes count in the worker's total (MAX_WORKER_BACKLOG_BYTES)
+ * from the frame's arrival to the backend's confirmation or the give-up; its
+ * records wait for older sessions of the same interaction (interaction-order.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -16,14 +22,16 @@ import type { MediaFormat, ServerMessages } from '../../shared/protocol';
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { EndReason, IngestRecord, RecordBase, Source } from '../../shared/publishing/records';
 import type { WorkerStats } from '../metrics/worker-stats';
-import { BackpressureGate } from './backpressure-gate';
+import { BackpressureGate, type PauseCause } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { PublishOutcomes } from './publish-outcomes';
 import { RecordBuilder } from './record-builder';
 import { StreamLiveness } from './stream-liveness';
+import { interactionKey, type InteractionOrder, type Turn } from './interaction-order';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import { StreamReplies } from './stream-replies';
 import { closeCodeLabel, closeTransport, type StreamTransport } from './stream-transport';
+import type { WorkerBacklog } from './worker-backlog';
 
 export interface SessionLimits {
   readonly bufferDurationMs: number;
@@ -33,13 +41,21 @@ export interface SessionLimits {
   readonly maxSendBufferBytes: number;
   readonly backpressureTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly closedStreamRetentionMs: number;
 }
+
+/** Why unpublished data was given up (the `reason` of ingest_lost_bytes_total). */
+export type LossReason = 'retention_expired' | 'shutdown_deadline';
 
 export interface SessionDeps {
   readonly limits: SessionLimits;
   readonly publisher: Publisher;
   readonly logger: Logger;
   readonly stats: WorkerStats;
+  /** The worker's unpublished bytes, every session's together. */
+  readonly backlog: WorkerBacklog;
+  /** The worker's sessions in line per interaction. */
+  readonly order: InteractionOrder;
   /** Called once, when the socket is closed and every record has settled. */
   readonly onFinished: (session: StreamSession) => void;
 }
@@ -85,6 +101,15 @@ export class StreamSession {
   private socketClosed = false;
   private finished = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Armed when the socket closes with data still unpublished (CLOSED_STREAM_RETENTION_MS). */
+  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Counted in the streams a closed socket left publishing (ingest_closed_streams_publishing). */
+  private retained = false;
+  /** This session's share of the worker's backlog, as last added to it. */
+  private accounted = 0;
+  private shareReleased = false;
+  /** Its place among the sessions of its interaction, from begin(). */
+  private turn: Turn | undefined;
   private endPromise: Promise<void> | undefined;
   private log: Logger;
 
@@ -108,10 +133,13 @@ export class StreamSession {
     });
     this.backpressure = new BackpressureGate(
       transport,
-      deps.limits.maxStreamBacklogBytes,
-      deps.limits.backpressureTimeoutMs,
-      () => {
-        if (this.state === 'streaming') void this.fail(makeBacklogError(this.unpublishedBytes));
+      { streamBytes: deps.limits.maxStreamBacklogBytes, timeoutMs: deps.limits.backpressureTimeoutMs },
+      deps.backlog,
+      {
+        onStuck: (cause) => {
+          if (this.state === 'streaming') void this.fail(makeBacklogError(cause, this.unpublishedBytes, deps.backlog));
+        },
+        onWorkerRelief: () => this.log.info('worker backlog below its limit: reading resumed'),
       },
     );
     this.liveness = new StreamLiveness(deps.limits.idleTimeoutMs, this.backpressure, (idleMs) => this.onIdle(idleMs));
@@ -152,7 +180,14 @@ export class StreamSession {
       interaction_id: start.interactionId,
       stream_id: streamId,
     });
+    const track = this.source !== 'native' && typeof start.metadata.track === 'string' ? start.metadata.track : undefined;
+    this.turn = this.deps.order.join(interactionKey(this.tenantId, start.interactionId, track), () => this.onTurn());
+    if (!this.turn.ready) {
+      this.queue.hold();
+      this.log.info('an earlier session of this interaction is still publishing: records held until it is done');
+    }
     this.queue.push(records.started(start.firstSeq, start.metadata));
+    this.syncBacklog();
     this.liveness.watchIdle();
     this.replies.started(streamId, start.interactionId, start.firstSeq);
     this.log.info({ media: start.media, first_seq: start.firstSeq }, 'stream started');
@@ -177,9 +212,8 @@ export class StreamSession {
       stats.acksSent++;
       this.replies.ack(seq);
     }
-    if (this.backpressure.check(this.unpublishedBytes)) {
-      this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
-    }
+    this.syncBacklog();
+    this.checkBackpressure();
   }
 
   /**
@@ -208,6 +242,8 @@ export class StreamSession {
     if (!this.records) return;
     this.flush();
     this.queue.push(this.records.event(record));
+    this.syncBacklog();
+    this.checkBackpressure();
   }
 
   /** A pong from the peer; one that does not answer the last ping is counted and ignored. */
@@ -252,6 +288,7 @@ export class StreamSession {
     } else if (this.state === 'awaiting_start') {
       this.state = 'closed';
     }
+    if (this.state === 'ending') this.retain();
     this.maybeFinished();
   }
 
@@ -263,6 +300,7 @@ export class StreamSession {
     if (wasStreaming) {
       this.flush();
       this.queue.push(this.records!.ended(this.nextSeq - 1, this.frames, reason));
+      this.syncBacklog();
       this.deps.stats.streamsActive--;
     }
     this.endPromise = this.finishEnd(reason, close, wasStreaming);
@@ -284,6 +322,10 @@ export class StreamSession {
       }
     }
     this.state = 'closed';
+    this.stopRetaining();
+    this.releaseShare();
+    const turn = this.turn;
+    if (turn) void this.queue.whenSettled().then(() => turn.done());
     if (wasStreaming) {
       this.log.info(
         {
@@ -309,6 +351,90 @@ export class StreamSession {
     if (record) this.queue.push(record);
   }
 
+  /** Adds what changed in this session's unpublished bytes to the worker's total: O(1). */
+  private syncBacklog(): void {
+    if (this.shareReleased) return;
+    const now = this.unpublishedBytes;
+    this.deps.backlog.add(now - this.accounted);
+    this.accounted = now;
+  }
+
+  /** The session is closed: what it still holds (refused for good) will never be published. */
+  private releaseShare(): void {
+    if (this.shareReleased) return;
+    this.shareReleased = true;
+    this.deps.backlog.add(-this.accounted);
+    this.accounted = 0;
+  }
+
+  private checkBackpressure(): void {
+    const cause = this.backpressure.check(this.unpublishedBytes);
+    if (cause === 'stream') {
+      this.log.warn({ unpublished_bytes: this.unpublishedBytes }, 'backlog limit reached: reading paused');
+    } else if (cause === 'worker') {
+      this.log.warn(
+        { unpublished_bytes: this.unpublishedBytes, worker_backlog_bytes: this.deps.backlog.bytes },
+        'worker backlog limit reached: reading paused',
+      );
+    }
+  }
+
+  /** An earlier session of the interaction has published or given up everything: ours may go. */
+  private onTurn(): void {
+    this.log.info('the earlier session of this interaction is done: publishing');
+    this.queue.release();
+  }
+
+  /** The socket closed with data still unpublished: it is kept CLOSED_STREAM_RETENTION_MS at most. */
+  private retain(): void {
+    if (this.retained) return;
+    this.retained = true;
+    this.deps.stats.streamsRetained++;
+    this.retentionTimer = setTimeout(() => {
+      this.retentionTimer = undefined;
+      if (this.state !== 'closed') this.giveUp('retention_expired');
+    }, this.deps.limits.closedStreamRetentionMs);
+  }
+
+  private stopRetaining(): void {
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
+    this.retentionTimer = undefined;
+    if (!this.retained) return;
+    this.retained = false;
+    this.deps.stats.streamsRetained--;
+  }
+
+  /**
+   * Stops publishing for good: everything not confirmed is counted as lost
+   * (ingest_lost_bytes_total, ingest_lost_frames_total) and logged once with
+   * the seq range given up. Returns the bytes lost.
+   */
+  private giveUp(reason: LossReason): number {
+    const buffered = this.buffer.bytes;
+    const loss = this.queue.abandon();
+    this.syncBacklog();
+    const bytes = loss.bytes + buffered;
+    if (loss.records === 0 && buffered === 0) return 0;
+    const stats = this.deps.stats;
+    stats.count(stats.lostBytes, reason, bytes);
+    stats.count(stats.lostFrames, reason, loss.frames + this.buffer.count);
+    this.log.error(
+      {
+        reason,
+        lost_bytes: bytes,
+        lost_frames: loss.frames + this.buffer.count,
+        lost_records: loss.records,
+        lost_seq_start: loss.seqStart ?? (this.buffer.count > 0 ? this.buffer.firstSeq : undefined),
+        lost_seq_end: this.buffer.count > 0 ? this.buffer.lastSeq : loss.seqEnd,
+        ...(reason === 'retention_expired' ? { retention_ms: this.deps.limits.closedStreamRetentionMs } : {}),
+      },
+      reason === 'retention_expired'
+        ? 'closed stream not published within CLOSED_STREAM_RETENTION_MS: its backlog is given up'
+        : 'shutdown deadline passed: the backlog is given up',
+    );
+    return bytes;
+  }
+
   /** Armed by the first frame of each record; flush() clears it. */
   private armFlushTimer(): void {
     this.flushTimer = setTimeout(this.onFlushTimer, this.deps.limits.bufferDurationMs);
@@ -325,6 +451,7 @@ export class StreamSession {
   }
 
   private onBacklogDrained(): void {
+    this.syncBacklog();
     if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
       this.log.info('backlog below its limit: reading resumed');
     }
@@ -377,11 +504,9 @@ export class StreamSession {
     this.deps.onFinished(this);
   }
 
-  /** Abandons retries (shutdown deadline): returns the bytes that will not be published. */
+  /** Abandons retries (shutdown deadline): returns the bytes that will not be published, counted as lost. */
   abandon(): number {
-    const lost = this.unpublishedBytes;
-    this.queue.abandon();
-    return lost;
+    return this.giveUp('shutdown_deadline');
   }
 }
 
@@ -391,6 +516,12 @@ export class StreamSession {
  */
 const BACKEND_REFUSED = 'backend refused the data';
 
-function makeBacklogError(bytes: number): IngestError {
+function makeBacklogError(cause: PauseCause, bytes: number, worker: WorkerBacklog): IngestError {
+  if (cause === 'worker') {
+    return new IngestError(
+      'backlog_full',
+      `the worker's unpublished backlog (${worker.bytes} bytes, limit ${worker.limitBytes}) did not drain in time`,
+    );
+  }
   return new IngestError('backlog_full', `unpublished backlog of ${bytes} bytes did not drain in time`);
 }

@@ -53,6 +53,8 @@ function parseAnswer(text: string): Answer {
 
 interface Options {
   admitting?: Admitting;
+  /** The worker's backlog is at MAX_WORKER_BACKLOG_BYTES. */
+  backlogFull?: boolean;
   /** Thrown by the native guard instead of admitting. */
   guardThrows?: Error;
   /** The native guard admits only once this settles (a token whose key is being fetched), for its first call. */
@@ -68,7 +70,7 @@ function setUp(options: Options = {}) {
   const released: string[] = [];
   const served: Duplex[] = [];
   const accepted: Array<{ kind: 'native' | 'telephony'; ws: WebSocket; grant: unknown }> = [];
-  const state = { admitting: options.admitting ?? 'open' };
+  const state = { admitting: options.admitting ?? 'open', backlogFull: options.backlogFull ?? false };
   const logs: Array<Record<string, unknown>> = [];
   const stats = new WorkerStats();
   const provider = { source: 'exotel' } as TelephonyProvider;
@@ -107,6 +109,7 @@ function setUp(options: Options = {}) {
     },
     addresses: { resolve: () => CLIENT },
     admitting: () => state.admitting,
+    backlogFull: () => state.backlogFull,
     handshake: (_req, _socket, _head, done) => {
       calls.push('handshake');
       if (options.handshakeCompletes ?? true) done(new EventEmitter() as unknown as WebSocket);

@@ -105,16 +105,19 @@ test('3 an invalid record (no tenant) is dropped and counted, never retried, and
   assert.deepEqual(ev.confirmed, [2]);
 });
 
-test('2 abandon() at the shutdown deadline stops retrying and releases waiters', async () => {
+test('2 abandon() at the shutdown deadline stops retrying, releases waiters and returns what it gave up', async () => {
   const publisher = new ScriptedPublisher();
   const ev = events();
   const queue = new StreamPublishQueue(publisher, ev.handlers);
   queue.push(audio(1));
+  queue.push(audio(2, 30));
   (await publisher.nthCall(1)).reject(new PublishError('down', true));
   const idle = queue.whenIdle();
-  queue.abandon();
+  const loss = queue.abandon();
   await idle;
-  assert.equal(queue.backlogBytes, 10, 'the abandoned bytes stay visible for the loss report');
+  assert.deepEqual(loss, { records: 2, bytes: 40, frames: 2, seqStart: 1, seqEnd: 2 });
+  assert.equal(queue.backlogBytes, 0, 'the given-up bytes leave the backlog: the loss is counted by the caller');
+  assert.deepEqual(queue.abandon(), { records: 0, bytes: 0, frames: 0, seqStart: undefined, seqEnd: undefined });
 });
 
 test('2 a record pushed while a permanent refusal is reported does not restart publishing', async () => {

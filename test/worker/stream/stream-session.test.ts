@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IngestError, PublishError } from '../../../src/shared/errors';
 import type { AudioRecord, EndReason } from '../../../src/shared/publishing/records';
+import { recordBytes } from '../../../src/worker/stream/record-size';
 import type { ScriptedPublisher } from '../../support/scripted-publisher';
 import {
   endedRecord,
@@ -20,11 +21,14 @@ import {
   type Harness,
 } from '../../support/session-harness';
 
-/** Begins the stream and buffers frames 1-3 (300 bytes, under MAX_CHUNK_BYTES: nothing flushed yet). */
+/**
+ * Begins the stream and buffers frames 1-3 (300 bytes, under MAX_CHUNK_BYTES:
+ * nothing flushed yet), behind its stream_started record (counted too).
+ */
 function beginWithBuffered(h: Harness): void {
   h.session.begin(START);
   for (let i = 1; i <= 3; i++) h.session.frame(frameOf(100, i));
-  assert.equal(h.session.unpublishedBytes, 300);
+  assert.equal(h.session.unpublishedBytes, 300 + recordBytes(h.publisher.records()[0]));
 }
 
 /** What beginWithBuffered buffered went out as one audio record, then stream_ended with `reason`. */
@@ -75,7 +79,7 @@ test('begin takes the tenant from the start when the source learns it there, and
   assert.equal(started.tenant_id, 'tenant-from-start');
   assert.match(started.stream_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   session.frame(frameOf(10));
-  assert.equal(session.unpublishedBytes, 10);
+  assert.equal(session.unpublishedBytes, 10 + recordBytes(started));
 });
 
 test('a socket closed before start goes straight to closed: nothing published, finished once', async (t) => {
@@ -237,7 +241,8 @@ test('a record refused for good ends the stream: error, close 1011, its backlog 
   await until(() => !h.transport.isOpen, 'the socket closed');
   assert.deepEqual(h.transport.closedWith, { code: 1011, reason: 'backend refused the data' });
   assert.equal(h.transport.replies().at(-1)?.code, 'backend_rejected');
-  assert.deepEqual([h.session.streaming, h.stats.streamsActive, h.stats.bytesRejected], [false, 0, 1000]);
+  const backlog = 1000 + recordBytes(h.publisher.records()[0]); // the refused stream_started, and the audio after it
+  assert.deepEqual([h.session.streaming, h.stats.streamsActive, h.stats.bytesRejected], [false, 0, backlog]);
   assert.equal(h.stats.publishErrors.get('in_memory|rejected'), 1);
   assert.equal(h.publisher.calls.length, 1, 'nothing more is sent after a refusal');
 });
