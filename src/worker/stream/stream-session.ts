@@ -180,7 +180,8 @@ export class StreamSession {
       interaction_id: start.interactionId,
       stream_id: streamId,
     });
-    const track = this.source !== 'native' && typeof start.metadata.track === 'string' ? start.metadata.track : undefined;
+    const track =
+      this.source !== 'native' && typeof start.metadata.track === 'string' ? start.metadata.track : undefined;
     this.turn = this.deps.order.join(interactionKey(this.tenantId, start.interactionId, track), () => this.onTurn());
     if (!this.turn.ready) {
       this.queue.hold();

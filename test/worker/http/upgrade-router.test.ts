@@ -222,6 +222,25 @@ test('while draining, upgrades are refused 503 not_ready "the service is drainin
   assert.deepEqual(calls, []);
 });
 
+test(
+  "while the worker's backlog is at MAX_WORKER_BACKLOG_BYTES, new streams of every source are refused 503 " +
+    'worker_backlog_full with Retry-After, before any admission',
+  async () => {
+    const { upgrade, calls, stats, state, accepted } = setUp({ backlogFull: true, phoneClaimsIngest: false });
+    for (const path of ['/v1/ingest', PHONE_PATH]) {
+      const answer = await refusal(await upgrade(path));
+      assert.equal(answer.status, 503, path);
+      assert.equal((answer.body as { error: string }).error, 'worker_backlog_full', path);
+      assert.equal(answer.headers['retry-after'], '5', path);
+    }
+    assert.deepEqual(calls, [], 'no token checked, no slot taken');
+    assert.deepEqual(counts(stats.connections), { worker_backlog_full: 2 });
+    state.backlogFull = false; // published or given up: below the limit again
+    await upgrade('/v1/ingest');
+    assert.equal(accepted.length, 1);
+  },
+);
+
 test('an unknown path is refused 404, not 503, even while the worker is not ready', async () => {
   const { upgrade } = setUp({ admitting: 'draining' });
   const answer = await refusal(await upgrade('/v1/elsewhere'));
