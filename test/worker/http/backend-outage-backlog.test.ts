@@ -36,6 +36,16 @@ async function behindProxy(t: TestContext, label: string, env: Record<string, st
   return { server, proxy, streamKey, admin };
 }
 
+/**
+ * Ends an outage test that failed midway: the backend comes back and the server
+ * closes now, while the proxy still forwards (the after-hooks close the proxy
+ * before the server, and a worker that keeps its data would wait forever).
+ */
+async function closeAfterOutage(server: TestServer, proxy: TcpProxy): Promise<void> {
+  proxy.restore();
+  await server.server.close();
+}
+
 /** Connects, or returns the refusal when the upgrade is answered with an HTTP error. */
 async function connectOrRefused(server: TestServer): Promise<IngestClient | UpgradeRefused> {
   try {
@@ -63,47 +73,56 @@ test(
     let peak = 0;
     const sampler = setInterval(() => (peak = Math.max(peak, server.server.backlogBytes())), 2);
     t.after(() => clearInterval(sampler));
-    proxy.cut();
     const frames = Array.from({ length: 16 }, (_, i) => frameBytes(1, i + 1, 64 * 1024)); // 1 MiB
-    let refusals = 0;
-    for (let drop = 1; drop <= 20; drop++) {
-      let client: IngestClient | undefined;
-      while (!client) {
-        const outcome = await connectOrRefused(server);
-        if (outcome instanceof IngestClient) {
-          client = outcome;
-          break;
+    proxy.cut();
+    try {
+      let refusals = 0;
+      for (let drop = 1; drop <= 20; drop++) {
+        let client: IngestClient | undefined;
+        while (!client) {
+          const outcome = await connectOrRefused(server);
+          if (outcome instanceof IngestClient) {
+            client = outcome;
+            break;
+          }
+          refusals++;
+          assert.equal(outcome.status, 503);
+          assert.equal(outcome.body.error, 'worker_backlog_full');
+          assert.equal(outcome.headers['retry-after'], '5');
+          // Retry-After is for real clients; the test waits for the space that retention frees.
+          await pollUntil(
+            async () => (server.server.backlog.full ? undefined : true),
+            'room in the worker',
+            20_000,
+            20,
+          );
         }
-        refusals++;
-        assert.equal(outcome.status, 503);
-        assert.equal(outcome.body.error, 'worker_backlog_full');
-        assert.equal(outcome.headers['retry-after'], '5');
-        // Retry-After is for real clients; the test waits for the space that retention frees.
-        await pollUntil(async () => (server.server.backlog.full ? undefined : true), 'room in the worker', 20_000, 20);
+        await client.start({ interactionId: 'call-drops', firstSeq: 1 }); // nothing was ever committed
+        for (const frame of frames) client.sendFrame(frame);
+        await client.waitForMessage((m) => m.type === 'ack' && m.seq === 16);
+        client.ws.terminate(); // the connection drops with 1 MiB acked and unpublished
+        await client.closed;
       }
-      await client.start({ interactionId: 'call-drops', firstSeq: 1 }); // nothing was ever committed
-      for (const frame of frames) client.sendFrame(frame);
-      await client.waitForMessage((m) => m.type === 'ack' && m.seq === 16);
-      client.ws.terminate(); // the connection drops with 1 MiB acked and unpublished
-      await client.closed;
+      assert.ok(refusals > 0, 'new streams were refused while the worker was full');
+      assert.ok(peak < cap + MiB, `the worker held at most ${peak} bytes (limit ${cap}), not 20 MiB`);
+      const lost = server.server.stats.lostBytes.get('retention_expired') ?? 0;
+      assert.ok(lost >= 10 * MiB, `the sessions given up were counted: ${lost} bytes`);
+      assert.ok(server.server.stats.lostFrames.get('retention_expired')! >= 160);
+      const metrics = await createWorkerMetrics({
+        stats: server.server.stats,
+        backlogBytes: () => server.server.backlogBytes(),
+      }).metrics();
+      assert.match(metrics, /^ingest_lost_bytes_total\{reason="retention_expired"\} [1-9]\d*$/m);
+      assert.ok(
+        server.logs.some(
+          (l) => l.msg === 'closed stream not published within CLOSED_STREAM_RETENTION_MS: its backlog is given up',
+        ),
+      );
+    } catch (err) {
+      await closeAfterOutage(server, proxy);
+      throw err;
     }
-    assert.ok(refusals > 0, 'new streams were refused while the worker was full');
-    assert.ok(peak < cap + MiB, `the worker held at most ${peak} bytes (limit ${cap}), not 20 MiB`);
-    const lost = server.server.stats.lostBytes.get('retention_expired') ?? 0;
-    assert.ok(lost >= 10 * MiB, `the sessions given up were counted: ${lost} bytes`);
-    assert.ok(server.server.stats.lostFrames.get('retention_expired')! >= 160);
-    const metrics = await createWorkerMetrics({
-      stats: server.server.stats,
-      backlogBytes: () => server.server.backlogBytes(),
-    }).metrics();
-    assert.match(metrics, /^ingest_lost_bytes_total\{reason="retention_expired"\} [1-9]\d*$/m);
-    assert.ok(
-      server.logs.some(
-        (l) => l.msg === 'closed stream not published within CLOSED_STREAM_RETENTION_MS: ' + 'its backlog is given up',
-      ),
-    );
-
-    proxy.restore(); // the backend is back: the last resume goes through
+    // The backend is back: the last resume goes through.
     await pollUntil(async () => (server.server.backlog.full ? undefined : true), 'room in the worker', 20_000, 20);
     const last = await server.connect();
     await last.start({ interactionId: 'call-drops', firstSeq: 1 });
@@ -146,7 +165,7 @@ test(
     for (let seq = 11; seq <= 25; seq++) resumed.sendFrame(frame(seq));
     await resumed.waitForMessage((m) => m.type === 'ack' && m.seq === 25);
     const stopping = resumed.stop();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the outage outlasts the stop a little
     proxy.restore();
     const { stopped } = await stopping;
     assert.deepEqual(stopped, { type: 'stopped', last_seq: 25, frames: 15 });
