@@ -74,7 +74,7 @@ function lastIndex(order: string[], streamId: string): number {
   return last;
 }
 
-test('1.4 a resumed stream is published only after its old session: the old 11-20 never after the new 11-25', async (t) => {
+test('1.4 a resumed stream publishes after its old session: the old 11-20 never after the new 11-25', async (t) => {
   const h = openSession(t, { limits: RETENTION });
   h.session.begin(START);
   sendFrames(h.session, 1, 10);
