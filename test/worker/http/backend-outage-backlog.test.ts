@@ -122,7 +122,7 @@ test(
       await closeAfterOutage(server, proxy);
       throw err;
     }
-    // The backend is back: the last resume goes through.
+    proxy.restore(); // the backend is back: the last resume goes through
     await pollUntil(async () => (server.server.backlog.full ? undefined : true), 'room in the worker', 20_000, 20);
     const last = await server.connect();
     await last.start({ interactionId: 'call-drops', firstSeq: 1 });
