@@ -14,6 +14,11 @@
  * Its unpublished bytes count in the worker's total (MAX_WORKER_BACKLOG_BYTES)
  * from the frame's arrival to the backend's confirmation or the give-up; its
  * records wait for older sessions of the same interaction (interaction-order.ts).
+ *
+ * Longer than most files (about 500 lines): every way a stream ends, and what
+ * each does with its data (flush, wait, retention, give-up), is one state
+ * machine, read best in one place; the parts that stand alone (liveness,
+ * gate, queue, records, replies, the worker's backlog) are their own files.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
