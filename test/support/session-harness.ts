@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import pino from 'pino';
 import { ServerMessages } from '../../src/shared/protocol';
-import type { IngestRecord, StreamEndedRecord } from '../../src/shared/publishing/records';
+import type { IngestRecord, Source, StreamEndedRecord } from '../../src/shared/publishing/records';
 import { WorkerStats } from '../../src/worker/metrics/worker-stats';
 import { InteractionOrder } from '../../src/worker/stream/interaction-order';
 import {
@@ -53,7 +53,7 @@ export interface Harness {
   readonly backlog: WorkerBacklog;
   readonly order: InteractionOrder;
   /** Another session of the same worker: its own socket; the same publisher, stats, logs, backlog and order. */
-  another(): { session: StreamSession; transport: FakeTransport };
+  another(source?: Source): { session: StreamSession; transport: FakeTransport };
 }
 
 export interface HarnessOptions {
@@ -85,9 +85,9 @@ export function openSession(t: TestContext, options: HarnessOptions = {}): Harne
     onFinished: finished.push.bind(finished),
   };
   const session = new StreamSession(transport, 'tenant-a', 'native', deps, messages);
-  const another = (): { session: StreamSession; transport: FakeTransport } => {
+  const another = (source: Source = 'native'): { session: StreamSession; transport: FakeTransport } => {
     const socket = new FakeTransport();
-    return { session: new StreamSession(socket, 'tenant-a', 'native', deps, messages), transport: socket };
+    return { session: new StreamSession(socket, 'tenant-a', source, deps, messages), transport: socket };
   };
   return { session, transport, publisher, stats, finished, logs, backlog, order, another };
 }

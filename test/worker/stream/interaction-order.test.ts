@@ -166,6 +166,22 @@ test('1.4 another interaction, or another track of a telephony call, is never he
   assert.deepEqual([inbound.ready, outbound.ready], [true, true]);
 });
 
+test('1.4 a Twilio track waits only for its own earlier session, never for the other track', async (t) => {
+  const h = openSession(t, { limits: RETENTION });
+  const track = (name: string, streamId: string) => {
+    const peer = h.another('twilio');
+    peer.session.begin({ ...START, streamId, metadata: { track: name } });
+    return peer;
+  };
+  const inbound = track('inbound', 'CA1:inbound');
+  await outageFor(h, t, 1);
+  closed(inbound); // its records still to publish
+  track('outbound', 'CA1:outbound');
+  assert.equal(h.order.waiting, 0, 'the outbound track is not held by the inbound one');
+  track('inbound', 'CA2:inbound');
+  assert.equal(h.order.waiting, 1, 'a resumed inbound track waits for the old inbound session');
+});
+
 test('InteractionOrder: a waiting session that leaves does not release those behind it early', () => {
   const order = new InteractionOrder();
   const ready: string[] = [];
