@@ -15,7 +15,9 @@ import pino from 'pino';
 import { ServerMessages } from '../../../../src/shared/protocol';
 import { RedisStreamsPublisher } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { WorkerStats } from '../../../../src/worker/metrics/worker-stats';
+import { InteractionOrder } from '../../../../src/worker/stream/interaction-order';
 import { StreamSession } from '../../../../src/worker/stream/stream-session';
+import { WorkerBacklog } from '../../../../src/worker/stream/worker-backlog';
 import { FakeTransport } from '../../../support/fake-transport';
 import { startPrivateRedis, type PrivateRedisServer } from '../../../support/private-redis-server';
 import { isPublishError } from '../../../support/publisher-checks';
@@ -128,7 +130,15 @@ test('a stream keeps its frames through MISCONF: retried with backoff, never clo
     backpressureTimeoutMs: 60_000,
     idleTimeoutMs: 60_000,
   };
-  const deps = { limits, publisher, logger, stats: new WorkerStats(), onFinished: () => undefined };
+  const deps = {
+    limits,
+    publisher,
+    logger,
+    stats: new WorkerStats(),
+    backlog: new WorkerBacklog(1 << 30),
+    order: new InteractionOrder(),
+    onFinished: () => undefined,
+  };
   const session = new StreamSession(transport, 'acme', 'native', deps, new ServerMessages('v1'));
   const media = { encoding: 'pcm_s16le' as const, sample_rate: 8000, channels: 1 };
   session.begin({ interactionId: 'call-misconf', media, firstSeq: 1, metadata: {} });
