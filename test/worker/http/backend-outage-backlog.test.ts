@@ -143,6 +143,8 @@ test(
     'the old 11-20 never after the new 11-25',
   async (t) => {
     const { server, proxy, streamKey, admin } = await behindProxy(t, 'order', {
+      // Plain XADD: the dedup script would store the new 11-20 as nothing and hide the order.
+      REDIS_DEDUPLICATE: 'false',
       MAX_FRAME_BYTES: '1000',
       MAX_CHUNK_BYTES: '10000', // ten frames of 1000 bytes make a record
       BUFFER_DURATION_MS: '30000',
