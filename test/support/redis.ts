@@ -7,6 +7,10 @@
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import Redis from 'ioredis';
+import {
+  RedisStreamsPublisher,
+  type RedisStreamsPublisherOptions,
+} from '../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { uniqueName } from './unique-name';
 
 export const REDIS_HOST = '127.0.0.1';
@@ -41,6 +45,16 @@ export function redisScratch(t: TestContext, label: string): RedisScratch {
     }
   });
   return { admin, prefix };
+}
+
+/** A real publisher for `streamKey` (on the local Redis unless `url` says otherwise), closed after the test. */
+export function publisherFor(
+  t: TestContext,
+  options: Partial<RedisStreamsPublisherOptions> & { streamKey: string },
+): RedisStreamsPublisher {
+  const publisher = new RedisStreamsPublisher({ url: REDIS_URL, maxlen: 0, connectTimeoutMs: 2000, ...options });
+  t.after(() => publisher.close());
+  return publisher;
 }
 
 export async function quitClient(redis: Redis): Promise<void> {

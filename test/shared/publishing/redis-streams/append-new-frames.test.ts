@@ -7,29 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import type Redis from 'ioredis';
 import { FrameSizeRuns, splitFrames } from '../../../../src/shared/publishing/frame-sizes';
 import type { AudioRecord, RecordBase } from '../../../../src/shared/publishing/records';
 import { APPEND_NEW_FRAMES_LUA } from '../../../../src/shared/publishing/redis-streams/append-new-frames-script';
 import { lastSeqKeyFor } from '../../../../src/shared/publishing/redis-streams/last-seq-key';
-import {
-  RedisStreamsPublisher,
-  type RedisStreamsPublisherOptions,
-} from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
+import type { RedisStreamsPublisher } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { startPrivateRedis } from '../../../support/private-redis-server';
 import { isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
-import { readStream, REDIS_URL, redisScratch, startTcpProxy } from '../../../support/redis';
+import { publisherFor, readStream, redisScratch, startTcpProxy } from '../../../support/redis';
 import { recordBase } from '../../../support/sample-records';
-
-function publisherFor(
-  t: TestContext,
-  options: Partial<RedisStreamsPublisherOptions> & { streamKey: string },
-): RedisStreamsPublisher {
-  const publisher = new RedisStreamsPublisher({ url: REDIS_URL, maxlen: 0, connectTimeoutMs: 2000, ...options });
-  t.after(() => publisher.close());
-  return publisher;
-}
 
 /** The bytes of frame `seq`: the same whichever record or connection carries it, as a resuming client sends. */
 function frameBytes(seq: number, size: number): Buffer {

@@ -13,7 +13,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { ServerMessages } from '../../../../src/shared/protocol';
-import { RedisStreamsPublisher } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { WorkerStats } from '../../../../src/worker/metrics/worker-stats';
 import { InteractionOrder } from '../../../../src/worker/stream/interaction-order';
 import { StreamSession } from '../../../../src/worker/stream/stream-session';
@@ -21,7 +20,7 @@ import { WorkerBacklog } from '../../../../src/worker/stream/worker-backlog';
 import { FakeTransport } from '../../../support/fake-transport';
 import { startPrivateRedis, type PrivateRedisServer } from '../../../support/private-redis-server';
 import { isPublishError } from '../../../support/publisher-checks';
-import { readStream } from '../../../support/redis';
+import { publisherFor, readStream } from '../../../support/redis';
 import { LIMITS } from '../../../support/session-harness';
 import { audioRecord } from '../../../support/sample-records';
 
@@ -78,13 +77,7 @@ test(
   'MISCONF (background saves failing) is retryable and degrades health; ' + 'the record is stored once saves heal',
   async (t) => {
     const server = await startSavingRedis(t);
-    const publisher = new RedisStreamsPublisher({
-      url: server.url,
-      streamKey: 'misconf',
-      maxlen: 0,
-      connectTimeoutMs: 2000,
-    });
-    t.after(() => publisher.close());
+    const publisher = publisherFor(t, { url: server.url, streamKey: 'misconf' });
     await publisher.start();
     await failBackgroundSave(server);
 
@@ -108,13 +101,7 @@ test(
 
 test('a stream keeps its frames through MISCONF: retried with backoff, never closed with 1011', async (t) => {
   const server = await startSavingRedis(t);
-  const publisher = new RedisStreamsPublisher({
-    url: server.url,
-    streamKey: 'misconf',
-    maxlen: 0,
-    connectTimeoutMs: 2000,
-  });
-  t.after(() => publisher.close());
+  const publisher = publisherFor(t, { url: server.url, streamKey: 'misconf' });
   await publisher.start();
   await failBackgroundSave(server);
 

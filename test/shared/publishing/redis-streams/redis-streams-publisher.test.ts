@@ -6,33 +6,20 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import pino from 'pino';
 import { IngestError } from '../../../../src/shared/errors';
-import {
-  RedisStreamsPublisher,
-  type RedisStreamsPublisherOptions,
-} from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { isCode, isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
 import { audioRecord, recordBase } from '../../../support/sample-records';
 import {
+  publisherFor,
   readStream,
   REDIS_HOST,
-  REDIS_URL,
   redisScratch,
   startSilentServer,
   startTcpProxy,
 } from '../../../support/redis';
 import { freePort } from '../../../support/free-port';
-
-function publisherFor(
-  t: TestContext,
-  options: Partial<RedisStreamsPublisherOptions> & { streamKey: string },
-): RedisStreamsPublisher {
-  const publisher = new RedisStreamsPublisher({ url: REDIS_URL, maxlen: 0, connectTimeoutMs: 2000, ...options });
-  t.after(() => publisher.close());
-  return publisher;
-}
 
 /** A pino logger whose lines the test can read. */
 function capturedLogger(): { logger: pino.Logger; text: () => string } {
