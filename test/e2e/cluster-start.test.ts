@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
-import { startCluster } from '../support/cluster';
+import { readyWorkerPids, startCluster } from '../support/cluster';
 import { freePort } from '../support/free-port';
 import { REPO_ROOT } from '../support/repo-root';
 
@@ -111,15 +111,16 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   const port = await freePort();
   const cluster = await startCluster(t, { PORT: String(port), WORKERS: '2' });
   await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-  const ready = cluster.logs().filter((e) => e.role === 'worker' && e.msg === 'worker ready');
-  const victim = ready[0].pid as number;
+  // The primary's own lines: a worker's 'worker ready' may reach the pipe after the primary's 'all workers ready'.
+  const ready = readyWorkerPids(cluster);
+  const victim = ready[0];
   process.kill(victim, 'SIGKILL');
   await cluster.waitForLog(
     (e) => e.msg === 'worker exited unexpectedly: replacing it' && e.signal === 'SIGKILL',
     'exit noticed',
   );
   await cluster.waitForLog(
-    (e) => e.role === 'worker' && e.msg === 'worker ready' && e.pid !== victim && !ready.some((r) => r.pid === e.pid),
+    (e) => e.role === 'primary' && e.msg === 'worker ready' && !ready.includes(e.worker_pid as number),
     'replacement ready',
   );
   cluster.child.kill('SIGTERM');
