@@ -64,6 +64,10 @@ export const ERRORS = {
   invalid_message: { closeCode: 1008, doc: 'A text message that is not valid JSON or not a known message type.' },
   invalid_start: { closeCode: 1008, doc: 'The start message is missing a field or has a value out of range.' },
   frame_before_start: { closeCode: 1008, doc: 'A binary frame arrived before the start message.' },
+  seq_exhausted: {
+    closeCode: 1008,
+    doc: 'A frame would be numbered past 2^53 - 1 (Number.MAX_SAFE_INTEGER); resume under a new interaction.',
+  },
   duplicate_start: { closeCode: 1008, doc: 'A second start message on a stream that has started.' },
   tenant_mismatch: { closeCode: 1008, doc: "The start message names a tenant_id other than the token's tenant." },
   interaction_mismatch: {

@@ -183,7 +183,8 @@ export function nativeCase(rng: FuzzRandom, index: number, limits: NativeLimits)
   // A valid stream: the positive control of the generator.
   const messages: WireMessage[] = [];
   // Sequence numbers at the end of the safe integers: the stream must still end cleanly.
-  if (!legacy && rng.chance(0.1)) start.first_seq = Number.MAX_SAFE_INTEGER - rng.int(0, 5);
+  // (at most 12 frames follow: the last one is numbered at most MAX_SAFE_INTEGER - 1).
+  if (!legacy && rng.chance(0.1)) start.first_seq = Number.MAX_SAFE_INTEGER - 12 - rng.int(0, 5);
   if (rng.chance(0.3)) messages.push(text({ type: 'keepalive' }));
   messages.push(text(start));
   for (let i = rng.int(0, 12); i > 0; i--)

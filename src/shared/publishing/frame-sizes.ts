@@ -49,6 +49,7 @@ const RUN = /^(\d+)(?:x(\d+))?$/;
 /** Every frame's size, in order; throws `record_invalid` when the fields contradict `frames`. */
 export function frameSizesOf(record: FrameSizeSource): number[] {
   const frames = Number(record.frames);
+  if (!Number.isSafeInteger(frames) || frames < 0) throw invalid(`frames "${record.frames}"`);
   let sizes: number[];
   if (record.frame_bytes !== undefined) {
     const bytes = Number(record.frame_bytes);

@@ -80,6 +80,23 @@ export function assertRecordRoutable(record: IngestRecord): void {
 }
 
 /**
+ * The frames whose seq numbers belong together (protocol.md "Deduplicating by
+ * frame sequence"): a native client resumes an interaction on new connections
+ * (new stream ids) and numbers on from its last committed frame, so its space
+ * is the interaction; a telephony provider numbers each stream from its first
+ * chunk, under a call id that its tracks and forks share, and never resumes
+ * one, so its space is the stream. The JSON array keeps the parts apart
+ * whatever characters the ids hold. Redis deduplication and the worker's order
+ * of resumed sessions both key on it.
+ */
+export function sequenceSpace(ids: Pick<RecordBase, 'source' | 'tenant_id' | 'interaction_id' | 'stream_id'>): string {
+  const { source, tenant_id, interaction_id, stream_id } = ids;
+  return JSON.stringify(
+    source === 'native' ? [source, tenant_id, interaction_id] : [source, tenant_id, interaction_id, stream_id],
+  );
+}
+
+/**
  * The attributes of a record other than its payload, as strings: Redis stream
  * fields and Kafka headers both carry exactly this.
  */

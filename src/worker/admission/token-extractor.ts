@@ -73,7 +73,7 @@ const SECRET_PARAM =
 /** A JWT wherever it sits (a path segment, a bare fragment): three base64url parts, the first a JSON header. */
 const JWT_SHAPE = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
 /** Userinfo of an absolute-form request target (`ws://user:password@host/...`). */
-const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i;
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
 
 /**
  * Replaces what could be a credential in a URL with [REDACTED], leaving the rest as

@@ -6,7 +6,7 @@
  * deadline), so two sessions never interleave (the old one's 11–20 after the
  * new one's 11–25).
  *
- * Sessions queue in a line per key, in the order they started; the head
+ * Sessions queue in a line per key (their sequence space, records.ts), in the order they started; the head
  * publishes, the others hold their records (they keep receiving and acking,
  * within their backlog limits). A session that leaves the line (done) lets the
  * next one go when it was the head; one that gives up while waiting just
@@ -59,14 +59,4 @@ export class InteractionOrder {
     if (line.length === 0) this.lines.delete(key);
     else if (index === 0) line[0].onReady();
   }
-}
-
-/**
- * The key a session is ordered by: its tenant and interaction, and for a
- * telephony stream its track. Twilio's inbound and outbound tracks are two
- * parallel streams of one call (each with its own seq numbers), so they never
- * wait for each other; each is ordered against its own earlier sessions.
- */
-export function interactionKey(tenantId: string, interactionId: string, track: string | undefined): string {
-  return JSON.stringify([tenantId, interactionId, track ?? '']);
 }

@@ -25,14 +25,20 @@ import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
 import type { MediaFormat, ServerMessages } from '../../shared/protocol';
 import type { Publisher } from '../../shared/publishing/publisher';
-import type { EndReason, IngestRecord, RecordBase, Source } from '../../shared/publishing/records';
+import {
+  sequenceSpace,
+  type EndReason,
+  type IngestRecord,
+  type RecordBase,
+  type Source,
+} from '../../shared/publishing/records';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { BackpressureGate, type PauseCause } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { PublishOutcomes } from './publish-outcomes';
 import { RecordBuilder } from './record-builder';
 import { StreamLiveness } from './stream-liveness';
-import { interactionKey, type InteractionOrder, type Turn } from './interaction-order';
+import type { InteractionOrder, Turn } from './interaction-order';
 import { StreamPublishQueue, type FailureOutcome } from './stream-publish-queue';
 import { StreamReplies } from './stream-replies';
 import { closeCodeLabel, closeTransport, type StreamTransport } from './stream-transport';
@@ -185,9 +191,9 @@ export class StreamSession {
       interaction_id: start.interactionId,
       stream_id: streamId,
     });
-    const track =
-      this.source !== 'native' && typeof start.metadata.track === 'string' ? start.metadata.track : undefined;
-    this.turn = this.deps.order.join(interactionKey(this.tenantId, start.interactionId, track), () => this.onTurn());
+    // One line per sequence space: a native interaction's resumed sessions queue, a
+    // telephony stream's (never resumed) only behind a reconnect of the same stream id.
+    this.turn = this.deps.order.join(sequenceSpace(records.ids), () => this.onTurn());
     if (!this.turn.ready) {
       this.queue.hold();
       this.log.info('an earlier session of this interaction is still publishing: records held until it is done');
@@ -202,6 +208,12 @@ export class StreamSession {
   /** The hot path: one binary frame of a started stream. */
   frame(data: Buffer): void {
     const seq = this.nextSeq++;
+    // Past 2^53 - 1, ++ stops counting: frames would share a seq, and consumers
+    // (and Redis deduplication) would drop them as already taken.
+    if (seq > Number.MAX_SAFE_INTEGER) {
+      void this.fail(new IngestError('seq_exhausted', `frame numbers past ${Number.MAX_SAFE_INTEGER}`));
+      return;
+    }
     const now = Date.now();
     this.liveness.touch(now);
     this.frames++;

@@ -41,6 +41,8 @@ test('sizes that contradict the record are refused as record_invalid', () => {
     { frames: 2, frame_sizes: '32a' },
     { frames: 2, frame_bytes: '-1' },
     { frames: 2 },
+    { frames: 1.5, frame_bytes: 2 },
+    { frames: 'x', frame_sizes: '1' },
   ];
   for (const record of cases) {
     assert.throws(

@@ -139,6 +139,7 @@ describe('redactUrl', () => {
   test('a JWT anywhere in the URL and userinfo of an absolute URL are redacted', () => {
     assert.equal(redactUrl(`/v1/ingest/${JWT}`), '/v1/ingest/[REDACTED]');
     assert.equal(redactUrl('ws://exo:s3cret@host/v1/exotel'), 'ws://[REDACTED]@host/v1/exotel');
+    assert.equal(redactUrl('ws://exo:s3c@ret@host/v1/exotel'), 'ws://[REDACTED]@host/v1/exotel', 'a password with @');
   });
 });
 

@@ -230,3 +230,17 @@ test('a close that throws terminates the socket instead, so that the session sti
   peerCloses(h, 1006);
   assert.deepEqual(h.finished, [h.session]);
 });
+
+test('a frame numbered past 2^53 - 1 ends the stream: seq_exhausted, 1008, the frames before it kept', async (t) => {
+  const h = openSession(t);
+  h.publisher.confirmAll();
+  h.session.begin({ ...START, firstSeq: Number.MAX_SAFE_INTEGER - 1 });
+  for (let i = 0; i < 3; i++) h.session.frame(frameOf(10, i));
+  await h.session.stop();
+  assert.equal(h.transport.closedWith?.code, 1008);
+  assert.deepEqual(
+    h.transport.replies().find((r) => r.type === 'error'),
+    { type: 'error', code: 'seq_exhausted', message: `frame numbers past ${Number.MAX_SAFE_INTEGER}` },
+  );
+  assert.deepEqual(audioRanges(h), [[Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER]]);
+});

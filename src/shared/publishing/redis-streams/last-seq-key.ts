@@ -9,22 +9,8 @@
  * - a stream key without a tag that holds a `}` (a tenant id with braces) cannot
  *   be wrapped: a short tag of the same slot is found instead, by trial.
  */
-import type { AudioRecord } from '../records';
+import { sequenceSpace, type AudioRecord } from '../records';
 import { hashTagOf, keySlot, SLOTS } from './hash-slot';
-
-/**
- * Native clients resume an interaction on new connections (new stream ids)
- * and number on from the last committed frame: one sequence space per
- * interaction. Telephony providers number each stream (each Twilio track) from
- * its own first chunk, under one call id: one space per stream. The JSON array
- * keeps the parts apart whatever characters a tenant id holds.
- */
-function sequenceSpace(record: AudioRecord): string {
-  const { source, tenant_id, interaction_id, stream_id } = record;
-  return JSON.stringify(
-    source === 'native' ? [source, tenant_id, interaction_id] : [source, tenant_id, interaction_id, stream_id],
-  );
-}
 
 /** The last-seq key of `record`'s sequence space, for records appended to `streamKey`. */
 export function lastSeqKeyFor(streamKey: string, record: AudioRecord): string {
