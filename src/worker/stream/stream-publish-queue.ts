@@ -92,6 +92,11 @@ export class StreamPublishQueue {
     if (!this.held && !this.inFlight && this.retryTimer === undefined) this.publishHead();
   }
 
+  /** True between hold() and release(). */
+  get isHeld(): boolean {
+    return this.held;
+  }
+
   /** Accepts records without sending any until release() (an older session of the interaction still publishes). */
   hold(): void {
     this.held = true;

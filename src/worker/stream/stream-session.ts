@@ -400,6 +400,8 @@ export class StreamSession {
   /** An earlier session of the interaction has published or given up everything: ours may go. */
   private onTurn(): void {
     this.log.info('the earlier session of this interaction is done: publishing');
+    // A closed session held in line could not publish: its retention counts from now.
+    if (this.retained) this.armRetention();
     this.queue.release();
   }
 
@@ -408,6 +410,11 @@ export class StreamSession {
     if (this.retained) return;
     this.retained = true;
     this.deps.stats.streamsRetained++;
+    if (!this.queue.isHeld) this.armRetention(); // else from its turn (onTurn)
+  }
+
+  private armRetention(): void {
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
     this.retentionTimer = setTimeout(() => {
       this.retentionTimer = undefined;
       if (this.state !== 'closed') this.giveUp('retention_expired');

@@ -152,6 +152,25 @@ test("1.4 the old session's retention expiry releases the new one, and its loss 
   await resumed.session.stop();
 });
 
+test("1.4 a held session's retention counts from its turn, not from the time it waited in line", async (t) => {
+  const h = openSession(t, { limits: { closedStreamRetentionMs: 3000 } });
+  h.session.begin(START);
+  sendFrames(h.session, 1, 10);
+  outage(h);
+  peerCloses(h, 1006);
+  const resumed = h.another();
+  resumed.session.begin({ ...START, streamId: 'stream-2', firstSeq: 1 });
+  sendFrames(resumed.session, 1, 10);
+  closed(resumed); // its client is gone too: both are retained from the same moment
+  await outageFor(h, t, 3, 1000);
+  await until(() => h.finished.length === 1, 'the old session gave up');
+  const lostByOld = h.stats.lostBytes.get('retention_expired');
+  h.publisher.confirmAll();
+  await until(() => h.finished.length === 2, 'the resumed session published everything and finished');
+  assert.equal(h.stats.lostBytes.get('retention_expired'), lostByOld, 'nothing of the resumed session was given up');
+  assert.ok(attemptOrder(h).includes('stream-2:audio:1-10'));
+});
+
 test('1.4 another interaction, or another track of a telephony call, is never held', async (t) => {
   const h = openSession(t);
   h.session.begin(START);
