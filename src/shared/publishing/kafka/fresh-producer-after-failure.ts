@@ -67,7 +67,9 @@ export class FreshProducerAfterFailure<P extends ProducerLike> {
    * waits for the other sends of that producer, then goes out on a new one.
    */
   async send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    const producer = await this.ready();
+    let producer = await this.ready();
+    // Another send may have failed while this one waited for the producer: it is retired then.
+    while (producer !== this.producer || this.spent !== undefined) producer = await this.ready();
     this.inFlight++;
     try {
       return await producer.send(record);

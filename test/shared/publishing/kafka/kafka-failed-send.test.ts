@@ -207,3 +207,23 @@ test(REPLACEMENT_ORDER, async () => {
   await identity.close();
   assert.equal(events.at(-1), 'B disconnect');
 });
+
+test('a send that was getting the producer when another send failed goes out on the new producer id', async () => {
+  const events: string[] = [];
+  const producers = [handProducer('A', events), handProducer('B', events)];
+  let created = 0;
+  const identity = new FreshProducerAfterFailure(() => producers[created++]);
+  await identity.connect();
+  const [a, b] = producers;
+  const first = identity.send({ topic: 't', messages: [{ value: 'p0' }] });
+  await new Promise((resolve) => setImmediate(resolve));
+  // The failure is settled before the next send has its producer in hand.
+  a.sends[0].reject(new Error('timed out'));
+  const second = identity.send({ topic: 't', messages: [{ value: 'p1' }] });
+  await assert.rejects(first);
+  await new Promise((resolve) => setImmediate(resolve));
+  b.sends[0].resolve([]);
+  await second;
+  assert.deepEqual(events, ['A connect', 'A send p0', 'A disconnect', 'B connect', 'B send p1']);
+  await identity.close();
+});
