@@ -23,12 +23,22 @@ function sameSlotPrefix(streamKey: string): string {
   return `{${tagInSlot(keySlot(streamKey))}}:${streamKey}`;
 }
 
+/** Found tags by slot: the search runs once per slot, not once per record. At most SLOTS short strings. */
+const tagsBySlot = new Map<number, string>();
+
 /**
  * The first decimal tag that hashes to `slot` (every slot has one below 110000).
- * Costs up to a few milliseconds, and only for stream keys no operator would
- * choose on purpose, so it is not cached.
+ * The search costs up to a few milliseconds, and such stream keys come from
+ * tenant ids with braces, which would otherwise pay it on every audio record.
  */
 function tagInSlot(slot: number): string {
-  for (let n = 0; n < 1_000_000; n++) if (keySlot(String(n)) === slot) return String(n);
+  const known = tagsBySlot.get(slot);
+  if (known !== undefined) return known;
+  for (let n = 0; n < 1_000_000; n++) {
+    if (keySlot(String(n)) === slot) {
+      tagsBySlot.set(slot, String(n));
+      return String(n);
+    }
+  }
   throw new Error(`no decimal hash tag for slot ${slot} of ${SLOTS}`);
 }
