@@ -440,14 +440,15 @@ export class StreamSession {
     this.syncBacklog();
     const bytes = loss.bytes + buffered;
     if (loss.records === 0 && buffered === 0) return 0;
+    const frames = loss.frames + this.buffer.count;
     const stats = this.deps.stats;
     stats.count(stats.lostBytes, reason, bytes);
-    stats.count(stats.lostFrames, reason, loss.frames + this.buffer.count);
+    stats.count(stats.lostFrames, reason, frames);
     this.log.error(
       {
         reason,
         lost_bytes: bytes,
-        lost_frames: loss.frames + this.buffer.count,
+        lost_frames: frames,
         lost_records: loss.records,
         lost_seq_start: loss.seqStart ?? (this.buffer.count > 0 ? this.buffer.firstSeq : undefined),
         lost_seq_end: this.buffer.count > 0 ? this.buffer.lastSeq : loss.seqEnd,

@@ -5,7 +5,7 @@
  * Sessions of one worker on fake transports and a scripted publisher.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { PublishError } from '../../../src/shared/errors';
 import type { IngestRecord } from '../../../src/shared/publishing/records';
 import { InteractionOrder } from '../../../src/worker/stream/interaction-order';
@@ -134,7 +134,11 @@ test('1.4 a chain of reconnects publishes session after session, in the order th
   assert.equal(h.order.waiting, 0);
 });
 
-test("1.4 the old session's retention expiry releases the new one, and its loss is counted", async (t) => {
+/**
+ * A 3-second retention; stream-1 sent frames 1-10 while the backend was down and its client
+ * went away; stream-2 resumed the interaction and sent 1-10 again, held behind stream-1.
+ */
+function resumedDuringOutage(t: TestContext): { h: Harness; resumed: ReturnType<Harness['another']> } {
   const h = openSession(t, { limits: { closedStreamRetentionMs: 3000 } });
   h.session.begin(START);
   sendFrames(h.session, 1, 10);
@@ -143,6 +147,11 @@ test("1.4 the old session's retention expiry releases the new one, and its loss 
   const resumed = h.another();
   resumed.session.begin({ ...START, streamId: 'stream-2', firstSeq: 1 });
   sendFrames(resumed.session, 1, 10);
+  return { h, resumed };
+}
+
+test("1.4 the old session's retention expiry releases the new one, and its loss is counted", async (t) => {
+  const { h, resumed } = resumedDuringOutage(t);
   await outageFor(h, t, 3, 1000);
   await until(() => h.finished.length === 1, 'the old session gave up');
   assert.ok((h.stats.lostBytes.get('retention_expired') ?? 0) > 1000);
@@ -153,14 +162,7 @@ test("1.4 the old session's retention expiry releases the new one, and its loss 
 });
 
 test("1.4 a held session's retention counts from its turn, not from the time it waited in line", async (t) => {
-  const h = openSession(t, { limits: { closedStreamRetentionMs: 3000 } });
-  h.session.begin(START);
-  sendFrames(h.session, 1, 10);
-  outage(h);
-  peerCloses(h, 1006);
-  const resumed = h.another();
-  resumed.session.begin({ ...START, streamId: 'stream-2', firstSeq: 1 });
-  sendFrames(resumed.session, 1, 10);
+  const { h, resumed } = resumedDuringOutage(t);
   closed(resumed); // its client is gone too: both are retained from the same moment
   await outageFor(h, t, 3, 1000);
   await until(() => h.finished.length === 1, 'the old session gave up');
