@@ -119,14 +119,10 @@ export class PipelineStream {
       String(typeof media.channels === 'number' ? media.channels : 1),
     ];
     const metadata = JSON.stringify(msg.metadata ?? {});
-    this.publish(
-      ['type', 'stream_started', ...this.common, 'received_at', new Date().toISOString(), ...this.media].concat(
-        'first_seq',
-        String(this.nextSeq),
-        'metadata',
-        metadata,
-      ),
-    );
+    const started = ['type', 'stream_started', ...this.common, 'received_at', new Date().toISOString()];
+    started.push(...this.media, 'first_seq', String(this.nextSeq), 'metadata', metadata);
+    // Its refusal is handled in publish(); nothing waits for this record.
+    void this.publish(started);
     this.ws.send(
       JSON.stringify({ type: 'started', stream_id: streamId, interaction_id: interactionId, next_seq: this.nextSeq }),
     );

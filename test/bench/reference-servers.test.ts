@@ -44,20 +44,38 @@ const AUDIO_FIELDS = [
   'payload',
 ];
 
+/**
+ * Registers `release` to run after the test, after everything registered later: the server
+ * must close before the Redis it publishes to is killed (node:test runs after-hooks first-registered first).
+ */
+const releases = new WeakMap<TestContext, Array<() => Promise<void>>>();
+function releaseLast(t: TestContext, release: () => Promise<void>): void {
+  let stack = releases.get(t);
+  if (!stack) {
+    const own: Array<() => Promise<void>> = [];
+    releases.set(t, own);
+    t.after(async () => {
+      for (const next of own.reverse()) await next();
+    });
+    stack = own;
+  }
+  stack.push(release);
+}
+
 async function startServer(t: TestContext, variant: Variant, redisUrl?: string): Promise<string> {
   const logPath = path.join(os.tmpdir(), `${uniqueName(`bench-${variant}`)}.log`);
   const server = new ServerProcess({ variant, workers: 1, publicKeyPem, bufferMs: BUFFER_MS, redisUrl, logPath });
-  t.after(() => server.close());
+  releaseLast(t, () => server.close());
   await server.start();
   return `ws://127.0.0.1:${server.port}/v1/ingest`;
 }
 
 async function startRedis(t: TestContext): Promise<{ url: string; admin: Redis }> {
   const redis = new PrivateRedis();
-  t.after(() => redis.close());
+  releaseLast(t, () => redis.close());
   await redis.start();
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  t.after(() => quitClient(admin));
+  releaseLast(t, () => quitClient(admin));
   return { url: redis.url, admin };
 }
 
@@ -137,7 +155,7 @@ test('pipeline: records land in Redis as the service writes them, committed afte
   assert.deepEqual(committed, [30, 34]);
 });
 
-test('pipeline: frames of mixed sizes carry frame_sizes; a client that leaves still has its audio stored', async (t) => {
+test('pipeline: mixed frame sizes carry frame_sizes; a client that leaves still has its audio stored', async (t) => {
   const { url: redisUrl, admin } = await startRedis(t);
   const client = await IngestClient.connect(await startServer(t, 'pipeline', redisUrl), { token });
   await client.start({ interactionId: 'call-3' });
