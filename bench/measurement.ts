@@ -1,0 +1,169 @@
+/**
+ * One measurement: one variant's server (and its own redis-server) started
+ * alone, the load generator run against it, the server tree's CPU and RSS
+ * (and Redis's CPU) read from /proc at the generator's phase markers, and
+ * everything stopped again. The figures are per frame acked in the window
+ * and per stream started, so runs of different sizes compare.
+ */
+import path from 'node:path';
+import { runLoadgen, type LoadgenReport, type Marker } from './loadgen-run';
+import { PrivateRedis } from './private-redis';
+import { processCpuSeconds, treeCpuSeconds, treeRssKiB } from './process-tree';
+import { ServerProcess } from './server-process';
+import { usesRedis, type Variant } from './variants';
+
+export type Scenario = 'realtime' | 'idle' | 'maxrate';
+
+export interface MeasurementSpec {
+  readonly scenario: Scenario;
+  readonly variant: Variant;
+  readonly streams: number;
+  readonly workers: number;
+}
+
+/** What every run shares: the key pair, the buffer, the timing, where logs go. */
+export interface RunContext {
+  readonly publicKeyPem: string;
+  readonly privateKeyFile: string;
+  readonly bufferMs: number;
+  /** The measurement window, in seconds. */
+  readonly seconds: number;
+  readonly frameBytes: number;
+  readonly frameMs: number;
+  readonly logDir: string;
+}
+
+export interface Measurement {
+  readonly spec: MeasurementSpec;
+  readonly round: number;
+  /** Seconds between the markers, as this process saw them. */
+  readonly windowSeconds: number;
+  readonly framesAcked: number;
+  readonly framesPerSecond: number;
+  readonly cpuMicrosPerFrame: number;
+  /** Cores the server tree kept busy in the window. */
+  readonly serverCores: number;
+  /** Its redis-server's CPU per frame, for the Redis variants. */
+  readonly redisMicrosPerFrame?: number;
+  readonly ackP99Ms: number;
+  readonly commitP99Ms: number;
+  readonly rssBeforeKiB: number;
+  readonly rssAtKiB: number;
+  /** (RSS at the end of the window − RSS before the load) / streams started. */
+  readonly rssPerStreamKiB: number;
+  readonly streamsStarted: number;
+  readonly generatorCores: number;
+  readonly sendLagP99Ms: number;
+  /** What went wrong in the run that a reader must know: rate not kept, failed streams, loss. */
+  readonly warnings: readonly string[];
+}
+
+export function specKey(spec: MeasurementSpec): string {
+  return `${spec.scenario}/${spec.variant}/${spec.streams}/w${spec.workers}`;
+}
+
+/** Ramp: 500 upgrades a second, at least 1 s. Warm-up: a whole buffer, so that commits flow in the window. */
+export function timingOf(spec: MeasurementSpec, context: RunContext): { ramp: number; warmup: number } {
+  const ramp = Math.max(1, Math.ceil(spec.streams / 500));
+  const warmup = spec.scenario === 'idle' ? 2 : Math.ceil(context.bufferMs / 1000) + 1;
+  return { ramp, warmup };
+}
+
+function loadgenArgs(spec: MeasurementSpec, context: RunContext, port: number, prefix: string): string[] {
+  const { ramp, warmup } = timingOf(spec, context);
+  const args = [
+    '--url',
+    `ws://127.0.0.1:${port}/v1/ingest`,
+    '--streams',
+    String(spec.streams),
+    '--seconds',
+    String(context.seconds),
+    '--ramp-seconds',
+    String(ramp),
+    '--warmup-seconds',
+    String(warmup),
+    '--private-key',
+    context.privateKeyFile,
+    '--interaction-prefix',
+    prefix,
+    '--frame-bytes',
+    String(context.frameBytes),
+    '--frame-ms',
+    String(context.frameMs),
+  ];
+  if (spec.scenario === 'idle') args.push('--idle');
+  if (spec.scenario === 'maxrate') args.push('--max-rate');
+  return args;
+}
+
+function warningsOf(report: LoadgenReport, exitCode: number | null): string[] {
+  const out: string[] = [];
+  if (!report.rate_kept) out.push(`the generator could not keep the rate (send lag p99 ${report.send_lag_ms.p99} ms)`);
+  if (report.streams_failed > 0) out.push(`${report.streams_failed} of ${report.streams_requested} streams failed`);
+  if (report.lost_frames > 0) out.push(`${report.lost_frames} frames lost`);
+  if (exitCode !== 0 && out.length === 0) out.push(`the generator exited with ${exitCode}`);
+  return out;
+}
+
+export async function measure(spec: MeasurementSpec, round: number, context: RunContext): Promise<Measurement> {
+  const name = `r${round}-${specKey(spec).replaceAll('/', '-')}`;
+  const redis = usesRedis(spec.variant) ? new PrivateRedis() : undefined;
+  let server: ServerProcess | undefined;
+  try {
+    await redis?.start();
+    server = new ServerProcess({
+      variant: spec.variant,
+      workers: spec.workers,
+      publicKeyPem: context.publicKeyPem,
+      bufferMs: context.bufferMs,
+      logPath: path.join(context.logDir, `${name}.log`),
+      redisUrl: redis?.url,
+    });
+    await server.start();
+    const pid = server.pid;
+    const port = server.port;
+    const rssBeforeKiB = treeRssKiB(pid);
+    const at: Partial<Record<Marker, { cpu: number; redisCpu: number; rss: number; ms: number }>> = {};
+    const { ramp, warmup } = timingOf(spec, context);
+    const timeoutMs = (ramp + warmup + context.seconds + 120) * 1000;
+    const outcome = await runLoadgen(
+      loadgenArgs(spec, context, port, `bench-${name}`),
+      (marker) => {
+        at[marker] = {
+          cpu: treeCpuSeconds(pid),
+          redisCpu: redis ? processCpuSeconds(redis.pid) : 0,
+          rss: treeRssKiB(pid),
+          ms: performance.now(),
+        };
+      },
+      timeoutMs,
+    );
+    const { measuring, measured } = at as Required<typeof at>;
+    const { report } = outcome;
+    const windowSeconds = (measured.ms - measuring.ms) / 1000;
+    const frames = report.measure.frames_acked;
+    const perFrame = (seconds: number): number => (frames > 0 ? (seconds * 1e6) / frames : NaN);
+    return {
+      spec,
+      round,
+      windowSeconds,
+      framesAcked: frames,
+      framesPerSecond: frames / windowSeconds,
+      cpuMicrosPerFrame: perFrame(measured.cpu - measuring.cpu),
+      serverCores: (measured.cpu - measuring.cpu) / windowSeconds,
+      ...(redis ? { redisMicrosPerFrame: perFrame(measured.redisCpu - measuring.redisCpu) } : {}),
+      ackP99Ms: report.measure.ack_latency_ms.p99,
+      commitP99Ms: report.measure.commit_latency_ms.p99,
+      rssBeforeKiB,
+      rssAtKiB: measured.rss,
+      rssPerStreamKiB: (measured.rss - rssBeforeKiB) / Math.max(1, report.streams_started),
+      streamsStarted: report.streams_started,
+      generatorCores: outcome.generatorCpuSeconds / windowSeconds,
+      sendLagP99Ms: report.send_lag_ms.p99,
+      warnings: warningsOf(report, outcome.exitCode),
+    };
+  } finally {
+    await server?.close();
+    await redis?.close();
+  }
+}
