@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { MAX_PATTERN_FRAME_BYTES } from './frame-content';
 
 export type Dialect = 'native' | 'exotel' | 'twilio';
 
@@ -25,7 +26,8 @@ export interface LoadgenOptions {
   readonly basic?: string;
   readonly twilioAuthToken?: string;
   readonly twilioUrl?: string;
-  readonly frameBytes: number;
+  /** Undefined: 320, or 20 ms of 8 kHz mu-law for Twilio (8 bytes a millisecond). */
+  readonly frameBytes?: number;
   readonly frameMs: number;
   readonly wavFile?: string;
   readonly maxRate: boolean;
@@ -131,7 +133,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions | unde
   const rampSeconds = number('ramp-seconds', 0, false);
   const warmupSeconds = number('warmup-seconds', 0, false);
   const frameMs = number('frame-ms', 1, false, 10_000);
-  const frameBytes = values['frame-bytes'] === undefined ? 320 : number('frame-bytes', 1, true, 16 << 20);
+  const frameBytes = values['frame-bytes'] === undefined ? undefined : number('frame-bytes', 1, true, MAX_PATTERN_FRAME_BYTES);
   const windowFrames = number('window-frames', 1, true);
   const verifyTimeoutSeconds = number('verify-timeout-seconds', 1, false);
   const cores = Math.max(1, os.availableParallelism());

@@ -28,6 +28,8 @@ export const MEASURED_MARKER = 'loadgen: measured';
 
 /** The service's default REDIS_STREAM_KEY (src/shared/config/config-schema.ts). */
 const DEFAULT_STREAM_KEY = 'ingest:audio';
+/** The contract's default: 320 bytes (20 ms of 8 kHz 16-bit mono). */
+const DEFAULT_FRAME_BYTES = 320;
 const FINISH_TIMEOUT_MS = 30_000;
 const PROGRESS_EVERY_MS = 1000;
 
@@ -50,9 +52,11 @@ function audioPlan(options: LoadgenOptions): AudioPlan {
   if (!options.wavFile) {
     if (options.dialect === 'twilio') {
       // Twilio streams mu-law at 8 kHz: 8 bytes a millisecond.
-      return { media: { encoding: 'mulaw', sample_rate: 8000, channels: 1 }, frameBytes: options.frameBytes };
+      const frameBytes = options.frameBytes ?? Math.max(1, Math.round(8 * options.frameMs));
+      return { media: { encoding: 'mulaw', sample_rate: 8000, channels: 1 }, frameBytes };
     }
-    return { media: { encoding: 'pcm_s16le', sample_rate: 8000, channels: 1 }, frameBytes: options.frameBytes };
+    const frameBytes = options.frameBytes ?? DEFAULT_FRAME_BYTES;
+    return { media: { encoding: 'pcm_s16le', sample_rate: 8000, channels: 1 }, frameBytes };
   }
   let wav: WavAudio;
   try {
