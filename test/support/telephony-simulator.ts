@@ -10,8 +10,16 @@
  */
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
+import {
+  connectedEvent,
+  mediaEvent,
+  shapeMessage,
+  startEvent,
+  stopEvent,
+  type TelephonyProvider,
+} from '../../src/client/telephony-messages';
 
-export type TelephonyProvider = 'exotel' | 'twilio';
+export type { TelephonyProvider };
 
 export interface SimulatorOptions {
   readonly provider?: TelephonyProvider;
@@ -108,22 +116,6 @@ function pseudoRandomBytes(seed: number, size: number): Buffer {
   return out;
 }
 
-function camel(name: string): string {
-  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** Renames keys to camelCase and numbers to strings; custom parameter keys are the caller's and stay. */
-function shape(value: unknown, casing: 'snake' | 'camel', stringNumbers: boolean, key = ''): unknown {
-  if (typeof value === 'number') return stringNumbers ? String(value) : value;
-  if (Array.isArray(value)) return value.map((v) => shape(v, casing, stringNumbers));
-  if (value === null || typeof value !== 'object') return value;
-  if (key === 'custom_parameters') return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value))
-    out[casing === 'camel' ? camel(k) : k] = shape(v, casing, stringNumbers, k);
-  return out;
-}
-
 /** Builds the message script of one call and the audio it carries. */
 export function buildCall(options: SimulatorOptions = {}): SimulatedCall {
   const provider = options.provider ?? 'exotel';
@@ -153,24 +145,23 @@ export function buildCall(options: SimulatorOptions = {}): SimulatedCall {
   let sequence = 0;
   const push = (body: Record<string, unknown>, media = false): void => {
     const withSeq = body.event === 'connected' ? body : { ...body, sequence_number: ++sequence };
-    script.push({ body: shape(withSeq, casing, stringNumbers) as Record<string, unknown>, media });
+    script.push({ body: shapeMessage(withSeq, { casing, stringNumbers }) as Record<string, unknown>, media });
   };
-  push(provider === 'twilio' ? { event: 'connected', protocol: 'Call', version: '1.0.0' } : { event: 'connected' });
-  push({
-    event: 'start',
-    stream_sid: streamSid,
-    start: startBody(provider, options, { callSid, streamSid, accountSid, trackNames }),
-  });
+  const ids = { callSid, streamSid, accountSid };
+  push(connectedEvent(provider));
+  push(
+    startEvent(provider, ids, {
+      tracks: trackNames,
+      sampleRate: options.sampleRate,
+      encoding: options.encoding,
+      from: options.from,
+      to: options.to,
+      customParameters: options.customParameters,
+    }),
+  );
   for (let chunk = 1; chunk <= chunks; chunk++) {
-    for (const [track, sent] of tracks) {
-      const media: Record<string, unknown> = {
-        chunk,
-        timestamp: chunk * 20,
-        payload: sent.chunks[chunk - 1].toString('base64'),
-      };
-      if (provider === 'twilio') media.track = track;
-      push({ event: 'media', stream_sid: streamSid, media }, true);
-    }
+    for (const [track, sent] of tracks)
+      push(mediaEvent(provider, streamSid, chunk, sent.chunks[chunk - 1], { track }), true);
     for (const d of options.dtmf ?? []) {
       if (d.afterChunk !== chunk) continue;
       const dtmf: Record<string, unknown> = { digit: d.digit };
@@ -181,37 +172,8 @@ export function buildCall(options: SimulatorOptions = {}): SimulatedCall {
     for (const m of options.marks ?? [])
       if (m.afterChunk === chunk) push({ event: 'mark', stream_sid: streamSid, mark: { name: m.name } });
   }
-  if (options.stop !== false) {
-    const reason = options.stop?.reason ?? (provider === 'exotel' ? 'callended' : undefined);
-    const stop: Record<string, unknown> = { call_sid: callSid, account_sid: accountSid };
-    if (reason !== undefined) stop.reason = reason;
-    push({ event: 'stop', stream_sid: streamSid, stop });
-  }
+  if (options.stop !== false) push(stopEvent(provider, ids, options.stop?.reason));
   return { provider, callSid, streamSid, accountSid, options, tracks, script };
-}
-
-function startBody(
-  provider: TelephonyProvider,
-  options: SimulatorOptions,
-  ids: { callSid: string; streamSid: string; accountSid: string; trackNames: readonly string[] },
-): Record<string, unknown> {
-  const start: Record<string, unknown> = {
-    stream_sid: ids.streamSid,
-    call_sid: ids.callSid,
-    account_sid: ids.accountSid,
-  };
-  if (provider === 'twilio') {
-    start.tracks = ids.trackNames;
-    start.media_format = { encoding: 'audio/x-mulaw', sample_rate: 8000, channels: 1 };
-  } else {
-    start.from = options.from ?? '+919876543210';
-    start.to = options.to ?? '+918047491899';
-    const format: Record<string, unknown> = { encoding: options.encoding ?? 'base64', bit_rate: '128kbps' };
-    if (options.sampleRate !== undefined) format.sample_rate = options.sampleRate;
-    start.media_format = format;
-  }
-  start.custom_parameters = options.customParameters ?? {};
-  return start;
 }
 
 /** Connects (Basic credentials may sit in the URL's userinfo, as Exotel's applet takes them). */

@@ -1,0 +1,136 @@
+/**
+ * `--verify`'s arithmetic: stored audio records, in the backend's order, are
+ * cut back into frames (`frame_bytes`/`frame_sizes`, src/shared/publishing/
+ * frame-sizes.ts) and each frame compared byte for byte with what its (stream,
+ * seq) must contain. Per interaction, frames are deduplicated by seq, never by
+ * record, as docs/protocol.md "Deduplicating by frame sequence" says: the first
+ * copy of a seq is found, another copy is duplicated, bytes that are not that
+ * frame are corrupt, and a first copy that comes after a higher seq of its
+ * interaction is out of order (a consumer that deduplicates would skip it).
+ * Missing = sent but never found; of those, the ones confirmed committed are
+ * the loss.
+ */
+import { splitFrames } from '../../shared/publishing/frame-sizes';
+import type { FrameSource } from './frame-content';
+
+/** A stored record: each attribute's bytes by name, and `payload` for audio. */
+export type RecordFields = ReadonlyMap<string, Buffer>;
+
+export interface VerifyExpectation {
+  readonly interactionId: string;
+  readonly index: number;
+  /** Frames 1..sent were written. */
+  readonly sent: number;
+  /** Highest seq confirmed committed; null where the dialect confirms nothing (telephony). */
+  readonly committed: number | null;
+}
+
+export interface VerifySummary {
+  readonly records: number;
+  readonly frames_found: number;
+  readonly missing: number;
+  /** Missing frames that had been confirmed committed (native): the loss. */
+  readonly missing_committed: number;
+  readonly duplicated: number;
+  readonly out_of_order: number;
+  readonly corrupt: number;
+  /** Audio records of this run that could not be read (bad seqs or sizes). */
+  readonly unreadable: number;
+}
+
+interface Entry {
+  readonly expect: VerifyExpectation;
+  readonly seen: Uint8Array;
+  highest: number;
+}
+
+export class FrameVerifier {
+  private readonly byId = new Map<string, Entry>();
+  private records = 0;
+  private found = 0;
+  private duplicated = 0;
+  private outOfOrder = 0;
+  private corrupt = 0;
+  private unreadable = 0;
+  private expected = 0;
+
+  constructor(
+    expectations: readonly VerifyExpectation[],
+    private readonly frames: FrameSource,
+  ) {
+    for (const expect of expectations) {
+      this.byId.set(expect.interactionId, { expect, seen: new Uint8Array(expect.sent + 1), highest: 0 });
+      this.expected += expect.sent;
+    }
+  }
+
+  /** True once every frame sent has been found. */
+  get complete(): boolean {
+    return this.found >= this.expected;
+  }
+
+  /** One stored record, in backend order; records of other interactions are ignored. */
+  add(record: RecordFields): void {
+    const entry = this.byId.get(record.get('interaction_id')?.toString() ?? '');
+    if (!entry) return;
+    this.records++;
+    if (record.get('type')?.toString() !== 'audio') return;
+    const start = Number(record.get('seq_start')?.toString());
+    const end = Number(record.get('seq_end')?.toString());
+    const payload = record.get('payload');
+    let parts: Buffer[];
+    try {
+      if (!payload || !Number.isInteger(start) || !Number.isInteger(end) || start < 1 || end < start)
+        throw new Error('bad seqs');
+      parts = splitFrames(
+        {
+          frames: record.get('frames')?.toString() ?? String(end - start + 1),
+          frame_bytes: record.get('frame_bytes')?.toString(),
+          frame_sizes: record.get('frame_sizes')?.toString(),
+        },
+        payload,
+      );
+      if (parts.length !== end - start + 1) throw new Error('frame count');
+    } catch {
+      this.unreadable++;
+      return;
+    }
+    for (let seq = start; seq <= end; seq++) {
+      const bytes = parts[seq - start];
+      if (seq >= entry.seen.length || !this.frames.matches(bytes, entry.expect.index, seq)) {
+        this.corrupt++;
+        continue;
+      }
+      if (entry.seen[seq]) {
+        this.duplicated++;
+        continue;
+      }
+      entry.seen[seq] = 1;
+      this.found++;
+      if (seq < entry.highest) this.outOfOrder++;
+      else entry.highest = seq;
+    }
+  }
+
+  summary(): VerifySummary {
+    let missing = 0;
+    let missingCommitted = 0;
+    for (const { expect, seen } of this.byId.values()) {
+      for (let seq = 1; seq <= expect.sent; seq++) {
+        if (seen[seq]) continue;
+        missing++;
+        if (expect.committed !== null && seq <= expect.committed) missingCommitted++;
+      }
+    }
+    return {
+      records: this.records,
+      frames_found: this.found,
+      missing,
+      missing_committed: missingCommitted,
+      duplicated: this.duplicated,
+      out_of_order: this.outOfOrder,
+      corrupt: this.corrupt,
+      unreadable: this.unreadable,
+    };
+  }
+}

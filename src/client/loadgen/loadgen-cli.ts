@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * `ingest-loadgen` (`npm run loadgen --`): real-time load against any
+ * deployment, measured from outside as a user would (docs/loadgen.md). The
+ * phase markers, progress, warnings and the final table go to stderr; with
+ * --json the last line on stdout is the report. Exit 0 when no committed frame
+ * is missing and no stream failed, 1 otherwise, 2 on bad usage.
+ */
+import { parseLoadgenArgs, USAGE, UsageError, type LoadgenOptions } from './loadgen-options';
+import { exitStatusOf } from './loadgen-report';
+import { runLoadgen } from './loadgen-run';
+import { reportTable } from './report-table';
+
+async function main(): Promise<number> {
+  let options: LoadgenOptions | undefined;
+  try {
+    options = parseLoadgenArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`ingest-loadgen: ${err.problems.join('\n  ')}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('ingest-loadgen: interrupted, stopping the streams\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await runLoadgen(options, { stderr: process.stderr, signal: abort.signal });
+    process.stderr.write(`${reportTable(report)}\n`);
+    for (const warning of report.warnings) process.stderr.write(`WARNING: ${warning}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    return exitStatusOf(report);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`ingest-loadgen: ${err.problems.join('\n  ')}\n${USAGE}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (err: Error) => {
+    process.stderr.write(`ingest-loadgen: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,149 @@
+/**
+ * The load generator's report (docs/loadgen.md, "Report"): the threads'
+ * tallies added up, the streams' results, the read-back's verdict, as the
+ * snake_case object `--json` prints; the verdict (`rate_kept`, loss) and the
+ * exit status that follow from it.
+ */
+import { LatencyHistogram, type LatencySummary } from './latency-histogram';
+import type { StreamResult } from './load-stream';
+import type { TallySnapshot } from './load-tally';
+import type { VerifySummary } from './frame-verifier';
+
+export interface ReportInput {
+  readonly streamsRequested: number;
+  readonly frameMs: number;
+  /** Whether the run had a clock to keep (not --max-rate, not --idle). */
+  readonly realTime: boolean;
+  /** Whether the dialect gets acks and commits (native) or nothing (telephony). */
+  readonly confirmed: boolean;
+  readonly measuredSeconds: number;
+  readonly tallies: readonly TallySnapshot[];
+  readonly streams: readonly StreamResult[];
+  readonly verify?: VerifySummary;
+}
+
+export interface LoadgenReport {
+  readonly streams_requested: number;
+  readonly streams_started: number;
+  readonly streams_failed: number;
+  readonly frames_sent: number;
+  readonly frames_resent: number;
+  readonly frames_acked: number | null;
+  readonly frames_committed: number | null;
+  readonly lost_frames: number | null;
+  readonly ack_latency_ms: LatencySummary | null;
+  readonly commit_latency_ms: LatencySummary | null;
+  /** From the oldest frame each `committed` newly confirms: buffering plus publishing. */
+  readonly oldest_frame_commit_latency_ms: LatencySummary | null;
+  readonly send_lag_ms: { readonly p50: number; readonly p99: number; readonly max: number };
+  readonly rate_kept: boolean;
+  readonly refused: Record<string, number>;
+  readonly failed_connections: number;
+  readonly closes: Record<string, number>;
+  readonly resumes: number;
+  readonly measure: {
+    readonly seconds: number;
+    readonly frames_sent: number;
+    readonly frames_acked: number | null;
+    readonly frames_committed: number | null;
+    readonly ack_latency_ms: LatencySummary | null;
+    readonly commit_latency_ms: LatencySummary | null;
+    readonly oldest_frame_commit_latency_ms: LatencySummary | null;
+  };
+  readonly warnings: string[];
+  readonly per_stream: Array<{
+    readonly interaction_id: string;
+    readonly sent: number;
+    readonly acked: number | null;
+    readonly committed: number | null;
+    readonly closes: Record<string, number>;
+    readonly outcome: string;
+  }>;
+  readonly verify?: VerifySummary;
+}
+
+function merged(tallies: readonly TallySnapshot[], pick: (t: TallySnapshot) => Float64Array): LatencyHistogram {
+  const histogram = new LatencyHistogram();
+  for (const tally of tallies) histogram.add(pick(tally));
+  return histogram;
+}
+
+function sum(tallies: readonly TallySnapshot[], pick: (t: TallySnapshot) => number): number {
+  return tallies.reduce((n, t) => n + pick(t), 0);
+}
+
+function addCounts(
+  tallies: readonly TallySnapshot[],
+  pick: (t: TallySnapshot) => Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tally of tallies) for (const [k, v] of Object.entries(pick(tally))) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/** Send lag over this share of a frame interval (p99) means the offered load was not real time. */
+export const LAG_LIMIT_SHARE = 0.5;
+
+export function buildReport(input: ReportInput): LoadgenReport {
+  const { tallies, streams, confirmed } = input;
+  const lag = merged(tallies, (t) => t.lag);
+  const lagSummary = lag.summary();
+  const lagLimit = input.frameMs * LAG_LIMIT_SHARE;
+  const rateKept = !input.realTime || lagSummary.p99 <= lagLimit;
+  const warnings: string[] = [];
+  if (!rateKept)
+    warnings.push(
+      `send lag p99 ${lagSummary.p99} ms exceeded ${lagLimit} ms (half a frame interval): the generator could not ` +
+        'keep the requested rate, so these figures describe the generator, not the server',
+    );
+  const failed = streams.filter((s) => s.outcome !== 'done').length;
+  const unconfirmed = streams.reduce((n, s) => n + Math.max(0, s.sent - (s.committed ?? s.sent)), 0);
+  const lost = confirmed ? unconfirmed + (input.verify?.missing_committed ?? 0) : (input.verify?.missing ?? null);
+  if (!confirmed)
+    warnings.push('telephony streams get no acks or commits: loss is known only from --verify or --verify-kafka');
+  return {
+    streams_requested: input.streamsRequested,
+    streams_started: sum(tallies, (t) => t.streamsStarted),
+    streams_failed: failed,
+    frames_sent: sum(tallies, (t) => t.framesSent),
+    frames_resent: sum(tallies, (t) => t.framesResent),
+    frames_acked: confirmed ? sum(tallies, (t) => t.framesAcked) : null,
+    frames_committed: confirmed ? sum(tallies, (t) => t.framesCommitted) : null,
+    lost_frames: lost,
+    ack_latency_ms: confirmed ? merged(tallies, (t) => t.ack).summary() : null,
+    commit_latency_ms: confirmed ? merged(tallies, (t) => t.commit).summary() : null,
+    oldest_frame_commit_latency_ms: confirmed ? merged(tallies, (t) => t.commitOldest).summary() : null,
+    send_lag_ms: { p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
+    rate_kept: rateKept,
+    refused: addCounts(tallies, (t) => t.refused),
+    failed_connections: sum(tallies, (t) => t.failedConnections),
+    closes: addCounts(tallies, (t) => t.closes),
+    resumes: sum(tallies, (t) => t.resumes),
+    measure: {
+      seconds: input.measuredSeconds,
+      frames_sent: sum(tallies, (t) => t.windowFramesSent),
+      frames_acked: confirmed ? sum(tallies, (t) => t.windowFramesAcked) : null,
+      frames_committed: confirmed ? sum(tallies, (t) => t.windowFramesCommitted) : null,
+      ack_latency_ms: confirmed ? merged(tallies, (t) => t.windowAck).summary() : null,
+      commit_latency_ms: confirmed ? merged(tallies, (t) => t.windowCommit).summary() : null,
+      oldest_frame_commit_latency_ms: confirmed ? merged(tallies, (t) => t.windowCommitOldest).summary() : null,
+    },
+    warnings,
+    per_stream: [...streams]
+      .sort((a, b) => a.index - b.index)
+      .map((s) => ({
+        interaction_id: s.interaction_id,
+        sent: s.sent,
+        acked: s.acked,
+        committed: s.committed,
+        closes: s.closes,
+        outcome: s.outcome,
+      })),
+    ...(input.verify ? { verify: input.verify } : {}),
+  };
+}
+
+/** 0 when no committed frame is missing and no stream failed, else 1 (2, bad usage, is the CLI's). */
+export function exitStatusOf(report: LoadgenReport): 0 | 1 {
+  return report.streams_failed > 0 || (report.lost_frames ?? 0) > 0 ? 1 : 0;
+}
