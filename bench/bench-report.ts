@@ -33,6 +33,7 @@ export interface BenchResults {
 const cpu: Metric = (m) => m.cpuMicrosPerFrame;
 const ackP99: Metric = (m) => m.ackP99Ms;
 const commitP99: Metric = (m) => m.commitP99Ms;
+const oldestCommitP99: Metric = (m) => m.oldestCommitP99Ms;
 const rssPerStream: Metric = (m) => m.rssPerStreamKiB;
 const framesPerSecond: Metric = (m) => m.framesPerSecond;
 
@@ -133,6 +134,7 @@ class ReportWriter {
           cell(this.index.summary(s, ackP99)),
           cell(this.index.ratio(s, spec('pipeline'), ackP99), 'x'),
           cell(this.index.summary(s, commitP99)),
+          cell(this.index.summary(s, oldestCommitP99)),
           cell(this.index.summary(s, (m) => m.redisMicrosPerFrame)),
           cell(this.index.summary(s, framesPerSecond)),
         ];
@@ -150,6 +152,7 @@ class ReportWriter {
             'ack p99 ms',
             'ack × pipeline',
             'commit p99 ms',
+            'oldest-frame commit p99 ms',
             'redis-server µs/frame',
             'frames/s',
           ],
@@ -177,8 +180,8 @@ class ReportWriter {
           unit: 'x',
         },
         {
-          target: `p99 commit latency, redis_streams ≤ BUFFER_DURATION_MS + 50 ms (${streams} streams)`,
-          figure: this.index.summary(spec('redis_streams'), commitP99),
+          target: `p99 commit latency (oldest frame), redis_streams ≤ BUFFER_DURATION_MS + 50 ms (${streams} streams)`,
+          figure: this.index.summary(spec('redis_streams'), oldestCommitP99),
           limit: this.results.bufferMs + 50,
           unit: ' ms',
         },

@@ -22,8 +22,8 @@ const FRAME_BYTES = 320;
 const FRAME_MS = 20;
 
 function commandLine(argv: readonly string[]): string {
-  const args = argv.length > 0 ? ` -- ${argv.join(' ')}` : '';
-  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args}` : `node dist/bench/bench-run.js${args}`;
+  if (process.env.npm_lifecycle_event !== 'bench') return ['node dist/bench/bench-run.js', ...argv].join(' ');
+  return argv.length > 0 ? `npm run bench -- ${argv.join(' ')}` : 'npm run bench';
 }
 
 function progress(round: number, options: BenchOptions, spec: MeasurementSpec, m: Measurement): void {
@@ -32,7 +32,7 @@ function progress(round: number, options: BenchOptions, spec: MeasurementSpec, m
   console.error(
     `[round ${round + 1}/${options.rounds}] ${spec.scenario} ${spec.variant} ${spec.streams} streams${workers}: ` +
       `${m.cpuMicrosPerFrame.toFixed(2)} µs/frame, ${m.framesPerSecond.toFixed(0)} frames/s, ` +
-      `ack p99 ${m.ackP99Ms} ms, commit p99 ${m.commitP99Ms} ms${memory}` +
+      `ack p99 ${m.ackP99Ms ?? '—'} ms, oldest-frame commit p99 ${m.oldestCommitP99Ms ?? '—'} ms${memory}` +
       (m.warnings.length > 0 ? ` (${m.warnings.join('; ')})` : ''),
   );
 }

@@ -16,6 +16,7 @@ export interface Latency {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
+  readonly count?: number;
 }
 
 /** The fields of the loadgen's --json report the benchmark reads (LOADGEN-CONTRACT: "JSON report"). */
@@ -24,21 +25,26 @@ export interface LoadgenReport {
   readonly streams_started: number;
   readonly streams_failed: number;
   readonly frames_sent: number;
-  readonly frames_acked: number;
-  readonly frames_committed: number;
-  readonly lost_frames: number;
+  readonly frames_acked: number | null;
+  readonly frames_committed: number | null;
+  readonly lost_frames: number | null;
   readonly send_lag_ms: Latency;
   readonly rate_kept: boolean;
   readonly refused?: Record<string, number>;
   readonly failed_connections?: number;
   readonly closes?: Record<string, number>;
+  readonly warnings?: readonly string[];
+  /** Null where the dialect gets no confirmations (telephony); the benchmark drives native streams. */
   readonly measure: {
     readonly seconds: number;
     readonly frames_sent: number;
-    readonly frames_acked: number;
-    readonly frames_committed: number;
-    readonly ack_latency_ms: Latency;
-    readonly commit_latency_ms: Latency;
+    readonly frames_acked: number | null;
+    readonly frames_committed: number | null;
+    readonly ack_latency_ms: Latency | null;
+    /** Latency of the frame each `committed` names (the newest of its record). */
+    readonly commit_latency_ms: Latency | null;
+    /** Latency of the oldest frame each `committed` newly confirms: buffering plus publishing. */
+    readonly oldest_frame_commit_latency_ms?: Latency | null;
   };
 }
 
@@ -58,7 +64,7 @@ export function parseReport(stdout: string, stderr: string): LoadgenReport {
   const last = stdout.trimEnd().split('\n').at(-1) ?? '';
   try {
     const report = JSON.parse(last) as LoadgenReport;
-    if (typeof report.measure?.frames_acked !== 'number') throw new Error('no "measure" section');
+    if (typeof report.measure?.seconds !== 'number') throw new Error('no "measure" section');
     return report;
   } catch (err) {
     throw new Error(`the loadgen printed no JSON report (${String(err)}); stderr: ${stderr.slice(-2000)}`);

@@ -6,7 +6,7 @@
  * and per stream started, so runs of different sizes compare.
  */
 import path from 'node:path';
-import { runLoadgen, type LoadgenReport, type Marker } from './loadgen-run';
+import { runLoadgen, type Latency, type LoadgenReport, type Marker } from './loadgen-run';
 import { PrivateRedis } from './private-redis';
 import { processCpuSeconds, treeCpuSeconds, treeRssKiB } from './process-tree';
 import { ServerProcess } from './server-process';
@@ -45,8 +45,12 @@ export interface Measurement {
   readonly serverCores: number;
   /** Its redis-server's CPU per frame, for the Redis variants. */
   readonly redisMicrosPerFrame?: number;
-  readonly ackP99Ms: number;
-  readonly commitP99Ms: number;
+  /** p99 latencies in the window; undefined where the server sent no such message (the floor commits nothing). */
+  readonly ackP99Ms?: number;
+  /** Of the frame each `committed` names, the newest of its record. */
+  readonly commitP99Ms?: number;
+  /** Of the oldest frame each `committed` confirms: the buffer's wait plus publishing. */
+  readonly oldestCommitP99Ms?: number;
   readonly rssBeforeKiB: number;
   readonly rssAtKiB: number;
   /** (RSS at the end of the window − RSS before the load) / streams started. */
@@ -96,11 +100,16 @@ function loadgenArgs(spec: MeasurementSpec, context: RunContext, port: number, p
   return args;
 }
 
+/** p99 of a latency the loadgen measured, when it saw any. */
+function p99(latency: Latency | null | undefined): number | undefined {
+  return latency && (latency.count ?? 1) > 0 ? latency.p99 : undefined;
+}
+
 function warningsOf(report: LoadgenReport, exitCode: number | null): string[] {
-  const out: string[] = [];
+  const out: string[] = [...(report.warnings ?? [])];
   if (!report.rate_kept) out.push(`the generator could not keep the rate (send lag p99 ${report.send_lag_ms.p99} ms)`);
   if (report.streams_failed > 0) out.push(`${report.streams_failed} of ${report.streams_requested} streams failed`);
-  if (report.lost_frames > 0) out.push(`${report.lost_frames} frames lost`);
+  if ((report.lost_frames ?? 0) > 0) out.push(`${report.lost_frames} frames lost`);
   if (exitCode !== 0 && out.length === 0) out.push(`the generator exited with ${exitCode}`);
   return out;
 }
@@ -141,7 +150,7 @@ export async function measure(spec: MeasurementSpec, round: number, context: Run
     const { measuring, measured } = at as Required<typeof at>;
     const { report } = outcome;
     const windowSeconds = (measured.ms - measuring.ms) / 1000;
-    const frames = report.measure.frames_acked;
+    const frames = report.measure.frames_acked ?? 0;
     const perFrame = (seconds: number): number => (frames > 0 ? (seconds * 1e6) / frames : NaN);
     return {
       spec,
@@ -152,8 +161,9 @@ export async function measure(spec: MeasurementSpec, round: number, context: Run
       cpuMicrosPerFrame: perFrame(measured.cpu - measuring.cpu),
       serverCores: (measured.cpu - measuring.cpu) / windowSeconds,
       ...(redis ? { redisMicrosPerFrame: perFrame(measured.redisCpu - measuring.redisCpu) } : {}),
-      ackP99Ms: report.measure.ack_latency_ms.p99,
-      commitP99Ms: report.measure.commit_latency_ms.p99,
+      ackP99Ms: p99(report.measure.ack_latency_ms),
+      commitP99Ms: p99(report.measure.commit_latency_ms),
+      oldestCommitP99Ms: p99(report.measure.oldest_frame_commit_latency_ms),
       rssBeforeKiB,
       rssAtKiB: measured.rss,
       rssPerStreamKiB: (measured.rss - rssBeforeKiB) / Math.max(1, report.streams_started),
