@@ -28,13 +28,15 @@ function commandLine(argv: readonly string[]): string {
 
 function progress(round: number, options: BenchOptions, spec: MeasurementSpec, m: Measurement): void {
   const workers = spec.workers > 1 ? ` ${spec.workers} workers` : '';
-  const memory = spec.scenario === 'idle' ? `, ${m.rssPerStreamKiB.toFixed(1)} KiB/stream` : '';
-  console.error(
-    `[round ${round + 1}/${options.rounds}] ${spec.scenario} ${spec.variant} ${spec.streams} streams${workers}: ` +
-      `${m.cpuMicrosPerFrame.toFixed(2)} µs/frame, ${m.framesPerSecond.toFixed(0)} frames/s, ` +
-      `ack p99 ${m.ackP99Ms ?? '—'} ms, oldest-frame commit p99 ${m.oldestCommitP99Ms ?? '—'} ms${memory}` +
-      (m.warnings.length > 0 ? ` (${m.warnings.join('; ')})` : ''),
-  );
+  const figures =
+    spec.scenario === 'idle'
+      ? `${m.rssPerStreamKiB.toFixed(1)} KiB per idle stream`
+      : `${m.cpuMicrosPerFrame.toFixed(2)} µs/frame, ${m.framesPerSecond.toFixed(0)} frames/s, ` +
+        `ack p99 ${m.ackP99Ms ?? '—'} ms, oldest-frame commit p99 ${m.oldestCommitP99Ms ?? '—'} ms, ` +
+        `${m.rssPerStreamKiB.toFixed(1)} KiB per stream`;
+  const warnings = m.warnings.length > 0 ? ` (${m.warnings.join('; ')})` : '';
+  const what = `${spec.scenario} ${spec.variant} ${spec.streams} streams${workers}`;
+  console.error(`[round ${round + 1}/${options.rounds}] ${what}: ${figures}${warnings}`);
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -106,8 +106,10 @@ function p99(latency: Latency | null | undefined): number | undefined {
 }
 
 function warningsOf(report: LoadgenReport, exitCode: number | null): string[] {
+  // The loadgen says itself when it fell behind; its words are kept, and said here only when it did not.
   const out: string[] = [...(report.warnings ?? [])];
-  if (!report.rate_kept) out.push(`the generator could not keep the rate (send lag p99 ${report.send_lag_ms.p99} ms)`);
+  if (!report.rate_kept && out.length === 0)
+    out.push(`the generator could not keep the rate (send lag p99 ${report.send_lag_ms.p99} ms)`);
   if (report.streams_failed > 0) out.push(`${report.streams_failed} of ${report.streams_requested} streams failed`);
   if ((report.lost_frames ?? 0) > 0) out.push(`${report.lost_frames} frames lost`);
   if (exitCode !== 0 && out.length === 0) out.push(`the generator exited with ${exitCode}`);
