@@ -5,7 +5,7 @@
  * seconds).
  */
 import { parseArgs } from 'node:util';
-import { isVariant, VARIANTS, type Variant } from './variants';
+import { DEFAULT_VARIANTS, isVariant, VARIANTS, type Variant } from './variants';
 
 export const SCENARIOS = ['realtime', 'memory', 'maxrate'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -76,7 +76,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     rounds: int('rounds', 5, 1),
     seconds: int('seconds', 20, 3),
     streams: [...new Set(streamsText.split(',').map((text) => positiveInteger('streams', text.trim())))],
-    variants: list('variants', values.variants ?? VARIANTS.join(','), isVariant),
+    variants: list('variants', values.variants ?? DEFAULT_VARIANTS.join(','), isVariant),
     scenarios: list('scenarios', values.scenarios ?? SCENARIOS.join(','), isScenario),
     idleStreams: int('idle-streams', 5000, 100),
     memoryStreams: int('memory-streams', 1000, 100),

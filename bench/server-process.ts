@@ -47,7 +47,8 @@ function envOf(spec: ServerSpec, port: number, metricsPort: number): Record<stri
   return {
     ...common,
     WORKERS: String(spec.workers),
-    PUBSUB_ADAPTER: spec.variant,
+    PUBSUB_ADAPTER: spec.variant === 'in_memory' ? 'in_memory' : 'redis_streams',
+    REDIS_DEDUPLICATE: String(spec.variant !== 'redis_xadd'),
     METRICS_PORT: String(metricsPort),
     METRICS_HOST: '127.0.0.1',
     MAX_CONNECTIONS_PER_WORKER: '0',

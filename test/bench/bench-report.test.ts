@@ -16,6 +16,7 @@ test('options: a full run by default, a smoke with --quick, usage errors named',
   const full = parseBenchOptions([]);
   assert.deepEqual([full.rounds, full.seconds, full.streams, full.idleStreams], [5, 20, [500, 1000, 2000], 5000]);
   assert.deepEqual(full.scenarios, ['realtime', 'memory', 'maxrate']);
+  assert.deepEqual(full.variants, ['floor', 'buffering', 'pipeline', 'in_memory', 'redis_streams']);
   const quick = parseBenchOptions(['--quick', '--variants', 'floor,redis_streams']);
   assert.deepEqual([quick.rounds, quick.streams, quick.idleStreams, quick.memoryStreams], [1, [100], 100, 100]);
   assert.deepEqual(quick.variants, ['floor', 'redis_streams']);
