@@ -37,6 +37,8 @@ function entryOf(variant: Variant): string {
 function envOf(spec: ServerSpec, port: number, metricsPort: number): Record<string, string> {
   const common = {
     PATH: process.env.PATH ?? '',
+    // For profiling the server under the benchmark's load (docs/benchmarks.md, "Profiling"); workers inherit it.
+    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
     HOST: '127.0.0.1',
     PORT: String(port),
     JWT_PUBLIC_KEY: spec.publicKeyPem,
