@@ -106,7 +106,7 @@ class ReportWriter {
       '# ingest benchmark',
       '',
       `- Machine: ${machine.cpuModel}, ${machine.cores} cores, ${num(machine.memoryGiB)} GiB, ${machine.kernel}`,
-      `- Node.js ${machine.node}; ${machine.redis}`,
+      `- Node.js ${machine.node}; ${machine.redis}; open-files limit ${machine.openFiles}`,
       `- Command: \`${command}\``,
       `- Started ${this.results.startedAt}, took ${num(this.results.minutes)} min; ${options.rounds} interleaved ` +
         `round(s), each run's window ${options.seconds} s; frames of ${this.results.frameBytes} B every ` +

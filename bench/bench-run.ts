@@ -14,7 +14,7 @@ import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options';
 import { planRound } from './bench-plan';
 import { formatReport, type RunFailure } from './bench-report';
 import { LOADGEN_CLI } from './loadgen-run';
-import { machineInfo } from './machine-info';
+import { machineInfo, openFilesLimit } from './machine-info';
 import { measure, type Measurement, type MeasurementSpec, type RunContext } from './measurement';
 
 const BUFFER_MS = 3000;
@@ -49,6 +49,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (!existsSync(LOADGEN_CLI)) {
     console.error(`the load generator is not built (${LOADGEN_CLI} is missing): run npm run build`);
+    return 1;
+  }
+  // Each stream is a socket in the generator and one in the server, which inherit this process's limit.
+  const mostStreams = Math.max(...options.streams, options.idleStreams, options.memoryStreams);
+  if (openFilesLimit() < mostStreams + 1000) {
+    console.error(`the open-files limit (${openFilesLimit()}) is too low for ${mostStreams} streams: raise ulimit -n`);
     return 1;
   }
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'ingest-bench-'));

@@ -11,6 +11,18 @@ export interface MachineInfo {
   readonly kernel: string;
   readonly node: string;
   readonly redis: string;
+  /** The open-files limit the servers and the generator inherit (Node.js raises its soft limit to the hard one). */
+  readonly openFiles: number;
+}
+
+/** Max open files of this process (/proc/self/limits), or Infinity when unknown or unlimited. */
+export function openFilesLimit(): number {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return match ? Number(match[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
 }
 
 function redisVersion(): string {
@@ -35,5 +47,6 @@ export function machineInfo(): MachineInfo {
     kernel,
     node: process.version,
     redis: redisVersion(),
+    openFiles: openFilesLimit(),
   };
 }

@@ -122,6 +122,7 @@ test('report: the machine, the command, the tables, the targets met or not, and 
       kernel: 'Linux version 6.1',
       node: 'v24.0.0',
       redis: 'v=7',
+      openFiles: 65536,
     },
     command: 'npm run bench -- --rounds 2',
     options,
@@ -158,7 +159,7 @@ test('report: the machine, the command, the tables, the targets met or not, and 
 test('report: the 2-worker target does not apply where the generator shares a few cores', () => {
   const options = parseBenchOptions(['--scenarios', 'maxrate', '--rounds', '1']);
   const report = formatReport({
-    machine: { cpuModel: 'Small', cores: 2, memoryGiB: 4, kernel: 'Linux', node: 'v24', redis: 'v=7' },
+    machine: { cpuModel: 'Small', cores: 2, memoryGiB: 4, kernel: 'Linux', node: 'v24', redis: 'v=7', openFiles: 1024 },
     command: 'npm run bench',
     options,
     bufferMs: 3000,
