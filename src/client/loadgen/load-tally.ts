@@ -65,9 +65,13 @@ export class LoadTally {
     return at >= this.window.start && at < this.window.end;
   }
 
+  /** A frame written; `first` unless it is a re-send after a resume (re-sends are counted apart). */
   sent(at: number, first: boolean): void {
-    if (first) this.framesSent++;
-    else this.framesResent++;
+    if (!first) {
+      this.framesResent++;
+      return;
+    }
+    this.framesSent++;
     if (this.inWindow(at)) this.windowFramesSent++;
   }
 

@@ -133,7 +133,8 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions | unde
   const rampSeconds = number('ramp-seconds', 0, false);
   const warmupSeconds = number('warmup-seconds', 0, false);
   const frameMs = number('frame-ms', 1, false, 10_000);
-  const frameBytes = values['frame-bytes'] === undefined ? undefined : number('frame-bytes', 1, true, MAX_PATTERN_FRAME_BYTES);
+  const frameBytes =
+    values['frame-bytes'] === undefined ? undefined : number('frame-bytes', 1, true, MAX_PATTERN_FRAME_BYTES);
   const windowFrames = number('window-frames', 1, true);
   const verifyTimeoutSeconds = number('verify-timeout-seconds', 1, false);
   const cores = Math.max(1, os.availableParallelism());

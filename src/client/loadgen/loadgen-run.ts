@@ -189,10 +189,11 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       measuring = true;
       io.stderr.write(`${clearLine}${MEASURING_MARKER}\n`);
     };
-    const end = (): void => {
+    /** `at`: the window's end when its timer ends it (timers may fire a hair early), else now (interrupted). */
+    const end = (at = clock()): void => {
       if (ended) return;
       ended = true;
-      endedAt = Math.min(clock(), window.end);
+      endedAt = Math.min(at, window.end);
       if (measuring) io.stderr.write(`${clearLine}${MEASURED_MARKER}\n`);
       for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies ToThread);
       wake();
@@ -202,12 +203,12 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       setTimeout(
         () => {
           startMeasuring();
-          end();
+          end(window.end);
         },
         Math.max(0, window.end - clock()),
       ),
     );
-    io.signal?.addEventListener('abort', end, { once: true });
+    io.signal?.addEventListener('abort', () => end(), { once: true });
     if (io.stderr.isTTY) progressTimer = startProgress(io.stderr, t0, latest, options.dialect === 'native');
 
     await until(() => ended && finals.every((f) => f !== undefined));

@@ -1,0 +1,219 @@
+/**
+ * The load generator's accounting against a scripted fake server: the server
+ * keeps its own log of what it received and what it answered, and the report
+ * must say exactly that. Three streams: `-0` is acked every 10th frame after
+ * 30 ms and committed every 25th; `-1` gets 10 frames committed, then a 1012
+ * close at frame 20 and must resume from first_seq 11, re-sending 11-20; `-2`
+ * is refused once with 503 and Retry-After (then retried), committed up to 20
+ * and never again, and its stop is answered with a bare close: its frames
+ * after 20 are lost and the stream failed.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseLoadgenArgs } from '../../../src/client/loadgen/loadgen-options';
+import { exitStatusOf } from '../../../src/client/loadgen/loadgen-report';
+import { MEASURED_MARKER, MEASURING_MARKER, runLoadgen } from '../../../src/client/loadgen/loadgen-run';
+
+const ACK_DELAY_MS = 30;
+const COMMIT_DELAY_MS = 50;
+
+/** What the fake server did for one interaction. */
+interface ServerLog {
+  /** Distinct seqs received. */
+  readonly seqs: Set<number>;
+  /** Frames received, re-sends included. */
+  received: number;
+  /** The highest ack / committed (or stopped.last_seq) the server delivered. */
+  acked: number;
+  committed: number;
+  /** Acks and commits that raised the highest (the ones the client measures). */
+  newAcks: number;
+  newCommits: number;
+  firstSeqs: number[];
+  upgrades: number;
+}
+
+function startFakeServer(t: TestContext): Promise<{ url: string; logs: Map<string, ServerLog> }> {
+  const logs = new Map<string, ServerLog>();
+  const logOf = (id: string): ServerLog => {
+    let log = logs.get(id);
+    if (!log) {
+      log = {
+        seqs: new Set(),
+        received: 0,
+        acked: 0,
+        committed: 0,
+        newAcks: 0,
+        newCommits: 0,
+        firstSeqs: [],
+        upgrades: 0,
+      };
+      logs.set(id, log);
+    }
+    return log;
+  };
+  const server = http.createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+  };
+  server.on('upgrade', (req, socket, head) => {
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const claims = jwt.decode(token) as { interaction_id: string; tenant_id: string } | null;
+    assert.ok(claims, 'every upgrade carries a signed token');
+    assert.equal(claims.tenant_id, 'fake-tenant');
+    const log = logOf(claims.interaction_id);
+    log.upgrades++;
+    if (claims.interaction_id.endsWith('-2') && log.upgrades === 1) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => play(ws, claims.interaction_id, log, later));
+  });
+  t.after(async () => {
+    for (const timer of timers) clearTimeout(timer);
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({ url: `ws://127.0.0.1:${port}/v1/ingest`, logs });
+    }),
+  );
+}
+
+function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn: () => void) => void): void {
+  const kind = Number(id.slice(id.lastIndexOf('-') + 1));
+  const deliver = (message: { type: string; seq?: number; last_seq?: number; next_seq?: number }): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify(message));
+    if (message.type === 'ack' && message.seq! > log.acked) {
+      log.acked = message.seq!;
+      log.newAcks++;
+    }
+    const confirmed = message.type === 'committed' ? message.seq! : message.type === 'stopped' ? message.last_seq! : 0;
+    if (confirmed > log.committed) {
+      log.committed = confirmed;
+      log.newCommits++;
+    }
+  };
+  let next = 0;
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (!isBinary) {
+      const message = JSON.parse(data.toString()) as { type: string; first_seq?: number };
+      if (message.type === 'start') {
+        log.firstSeqs.push(message.first_seq!);
+        next = message.first_seq!;
+        deliver({ type: 'started', next_seq: next });
+      } else if (message.type === 'stop') {
+        if (kind === 2) ws.close(1000, 'no stopped for you');
+        else {
+          deliver({ type: 'stopped', last_seq: next - 1 });
+          ws.close(1000, 'stream stopped');
+        }
+      }
+      return;
+    }
+    const seq = next++;
+    assert.equal(data.readUInt32LE(4), seq, `${id}: frame ${seq} carries its seq`);
+    log.received++;
+    log.seqs.add(seq);
+    if (seq % 10 === 0) later(ACK_DELAY_MS, () => deliver({ type: 'ack', seq }));
+    if (kind === 0 && seq % 25 === 0) later(COMMIT_DELAY_MS, () => deliver({ type: 'committed', seq }));
+    if (kind === 1 && seq === 10) deliver({ type: 'committed', seq: 10 });
+    if (kind === 1 && seq === 20 && log.firstSeqs.length === 1) ws.close(1012, 'restart');
+    if (kind === 2 && seq === 20) deliver({ type: 'committed', seq: 20 });
+  });
+}
+
+test('the report counts exactly the acks, commits, resumes, refusals and losses the server produced', async (t) => {
+  const { url, logs } = await startFakeServer(t);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'loadgen-'));
+  const keyFile = path.join(dir, 'key.pem');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '3', '--seconds', '1.5', '--threads', '2'],
+    ...['--private-key', keyFile, '--tenant', 'fake-tenant', '--interaction-prefix', 'acct'],
+  ])!;
+  let stderr = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      stderr += chunk.toString();
+      cb();
+    },
+  });
+  const report = await runLoadgen(options, { stderr: sink, finishTimeoutMs: 5000 });
+
+  assert.equal(stderr, `${MEASURING_MARKER}\n${MEASURED_MARKER}\n`, 'the markers, and nothing else off a terminal');
+  const log = (i: number): ServerLog => logs.get(`acct-${i}`)!;
+  const [a, b, c] = [log(0), log(1), log(2)];
+  assert.deepEqual(b.firstSeqs, [1, 11], 'the resume starts at last committed + 1');
+  assert.deepEqual(c.firstSeqs, [1], 'the refused upgrade was retried');
+  for (const s of [a, b, c]) assert.equal(s.seqs.size, Math.max(...s.seqs), 'frames 1..n, none skipped');
+
+  const sent = a.seqs.size + b.seqs.size + c.seqs.size;
+  assert.equal(report.streams_requested, 3);
+  assert.equal(report.streams_started, 3);
+  assert.equal(report.streams_failed, 1);
+  assert.equal(report.frames_sent, sent);
+  assert.equal(report.frames_resent, a.received + b.received + c.received - sent);
+  // 11-20, and more if frames were on their way when the 1012 came (the server's log counts those too).
+  assert.ok(report.frames_resent >= 10, `stream 1 re-sent 11-20, and ${report.frames_resent} in all`);
+  assert.equal(report.frames_acked, a.acked + b.acked + c.acked);
+  assert.equal(report.frames_committed, a.committed + b.committed + c.committed);
+  assert.equal(c.committed, 20);
+  assert.equal(report.lost_frames, c.seqs.size - 20);
+  assert.equal(report.ack_latency_ms!.count, a.newAcks + b.newAcks + c.newAcks);
+  assert.equal(report.commit_latency_ms!.count, a.newCommits + b.newCommits + c.newCommits);
+  assert.ok(report.ack_latency_ms!.p50 >= ACK_DELAY_MS, `ack p50 ${report.ack_latency_ms!.p50} ≥ the server's delay`);
+  assert.ok(report.ack_latency_ms!.max < ACK_DELAY_MS + 500, `ack max ${report.ack_latency_ms!.max}`);
+  assert.deepEqual(report.refused, { 503: 1 });
+  assert.equal(report.failed_connections, 0);
+  assert.deepEqual(report.closes, { 1000: 3, 1012: 1 });
+  assert.equal(report.resumes, 2, 'one after the 1012, one after the 503');
+  assert.equal(report.measure.seconds, 1.5);
+  assert.ok(report.measure.frames_sent > 0 && report.measure.frames_sent <= report.frames_sent);
+  assert.equal(report.verify, undefined);
+  assert.deepEqual(report.per_stream, [
+    {
+      interaction_id: 'acct-0',
+      sent: a.seqs.size,
+      acked: a.acked,
+      committed: a.committed,
+      closes: { 1000: 1 },
+      outcome: 'done',
+    },
+    {
+      interaction_id: 'acct-1',
+      sent: b.seqs.size,
+      acked: b.acked,
+      committed: b.committed,
+      closes: { 1000: 1, 1012: 1 },
+      outcome: 'done',
+    },
+    {
+      interaction_id: 'acct-2',
+      sent: c.seqs.size,
+      acked: c.acked,
+      committed: 20,
+      closes: { 1000: 1 },
+      outcome: 'failed: closed with 1000 (no stopped for you), not a close to resume after',
+    },
+  ]);
+  assert.equal(exitStatusOf(report), 1);
+});
