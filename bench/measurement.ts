@@ -6,7 +6,7 @@
  * and per stream started, so runs of different sizes compare.
  */
 import path from 'node:path';
-import { runLoadgen, type Latency, type LoadgenReport, type Marker } from './loadgen-run';
+import { runLoadgen, type Latency, type LoadgenOutcome, type LoadgenReport, type Marker } from './loadgen-run';
 import { PrivateRedis } from './private-redis';
 import { processCpuSeconds, treeCpuSeconds, treeRssKiB } from './process-tree';
 import { ServerProcess } from './server-process';
@@ -116,6 +116,48 @@ function warningsOf(report: LoadgenReport, exitCode: number | null): string[] {
   return out;
 }
 
+/** The server side at one marker: its tree's CPU and RSS, its Redis's CPU, and when. */
+interface Reading {
+  readonly cpu: number;
+  readonly redisCpu: number;
+  readonly rss: number;
+  readonly ms: number;
+}
+
+/** The run's figures from the two readings, the RSS before the load and the loadgen's outcome. */
+function figuresOf(
+  spec: MeasurementSpec,
+  round: number,
+  [measuring, measured]: readonly [Reading, Reading],
+  rssBeforeKiB: number,
+  outcome: LoadgenOutcome,
+): Measurement {
+  const { report } = outcome;
+  const windowSeconds = (measured.ms - measuring.ms) / 1000;
+  const frames = report.measure.frames_acked ?? 0;
+  const perFrame = (seconds: number): number => (frames > 0 ? (seconds * 1e6) / frames : NaN);
+  return {
+    spec,
+    round,
+    windowSeconds,
+    framesAcked: frames,
+    framesPerSecond: frames / windowSeconds,
+    cpuMicrosPerFrame: perFrame(measured.cpu - measuring.cpu),
+    serverCores: (measured.cpu - measuring.cpu) / windowSeconds,
+    ...(usesRedis(spec.variant) ? { redisMicrosPerFrame: perFrame(measured.redisCpu - measuring.redisCpu) } : {}),
+    ackP99Ms: p99(report.measure.ack_latency_ms),
+    commitP99Ms: p99(report.measure.commit_latency_ms),
+    oldestCommitP99Ms: p99(report.measure.oldest_frame_commit_latency_ms),
+    rssBeforeKiB,
+    rssAtKiB: measured.rss,
+    rssPerStreamKiB: (measured.rss - rssBeforeKiB) / Math.max(1, report.streams_started),
+    streamsStarted: report.streams_started,
+    generatorCores: outcome.generatorCpuSeconds / windowSeconds,
+    sendLagP99Ms: report.send_lag_ms.p99,
+    warnings: warningsOf(report, outcome.exitCode),
+  };
+}
+
 export async function measure(spec: MeasurementSpec, round: number, context: RunContext): Promise<Measurement> {
   const name = `r${round}-${specKey(spec).replaceAll('/', '-')}`;
   const redis = usesRedis(spec.variant) ? new PrivateRedis() : undefined;
@@ -132,13 +174,11 @@ export async function measure(spec: MeasurementSpec, round: number, context: Run
     });
     await server.start();
     const pid = server.pid;
-    const port = server.port;
     const rssBeforeKiB = treeRssKiB(pid);
-    const at: Partial<Record<Marker, { cpu: number; redisCpu: number; rss: number; ms: number }>> = {};
+    const at: Partial<Record<Marker, Reading>> = {};
     const { ramp, warmup } = timingOf(spec, context);
-    const timeoutMs = (ramp + warmup + context.seconds + 120) * 1000;
     const outcome = await runLoadgen(
-      loadgenArgs(spec, context, port, `bench-${name}`),
+      loadgenArgs(spec, context, server.port, `bench-${name}`),
       (marker) => {
         at[marker] = {
           cpu: treeCpuSeconds(pid),
@@ -147,33 +187,10 @@ export async function measure(spec: MeasurementSpec, round: number, context: Run
           ms: performance.now(),
         };
       },
-      timeoutMs,
+      (ramp + warmup + context.seconds + 120) * 1000,
     );
-    const { measuring, measured } = at as Required<typeof at>;
-    const { report } = outcome;
-    const windowSeconds = (measured.ms - measuring.ms) / 1000;
-    const frames = report.measure.frames_acked ?? 0;
-    const perFrame = (seconds: number): number => (frames > 0 ? (seconds * 1e6) / frames : NaN);
-    return {
-      spec,
-      round,
-      windowSeconds,
-      framesAcked: frames,
-      framesPerSecond: frames / windowSeconds,
-      cpuMicrosPerFrame: perFrame(measured.cpu - measuring.cpu),
-      serverCores: (measured.cpu - measuring.cpu) / windowSeconds,
-      ...(redis ? { redisMicrosPerFrame: perFrame(measured.redisCpu - measuring.redisCpu) } : {}),
-      ackP99Ms: p99(report.measure.ack_latency_ms),
-      commitP99Ms: p99(report.measure.commit_latency_ms),
-      oldestCommitP99Ms: p99(report.measure.oldest_frame_commit_latency_ms),
-      rssBeforeKiB,
-      rssAtKiB: measured.rss,
-      rssPerStreamKiB: (measured.rss - rssBeforeKiB) / Math.max(1, report.streams_started),
-      streamsStarted: report.streams_started,
-      generatorCores: outcome.generatorCpuSeconds / windowSeconds,
-      sendLagP99Ms: report.send_lag_ms.p99,
-      warnings: warningsOf(report, outcome.exitCode),
-    };
+    // runLoadgen resolves only after both markers were seen.
+    return figuresOf(spec, round, [at.measuring!, at.measured!], rssBeforeKiB, outcome);
   } finally {
     await server?.close();
     await redis?.close();
