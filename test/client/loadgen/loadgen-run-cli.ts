@@ -2,7 +2,7 @@
  * Runs the built `ingest-loadgen` as a user does (node dist/src/client/loadgen/
  * loadgen-cli.js) and collects its exit status, stderr and the --json report.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,16 +21,25 @@ export interface CliRun {
   report(): LoadgenReport;
 }
 
-export function runLoadgenCli(args: readonly string[], timeoutMs = 60_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOADGEN_CLI, ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Resolves once stderr holds a line matching `pattern`. */
+  waitForStderr(pattern: RegExp, what: string): Promise<void>;
+  readonly done: Promise<CliRun>;
+}
+
+/** Starts the CLI; it is killed if still running after `timeoutMs`. */
+export function startLoadgenCli(args: readonly string[], timeoutMs = 60_000): RunningCli {
+  const child = spawn(process.execPath, [LOADGEN_CLI, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+    listeners.forEach((l) => l());
+  });
+  const done = new Promise<CliRun>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`ingest-loadgen did not finish within ${timeoutMs} ms; stderr:\n${stderr}`));
@@ -38,6 +47,7 @@ export function runLoadgenCli(args: readonly string[], timeoutMs = 60_000): Prom
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
+      listeners.forEach((l) => l());
       resolve({
         code,
         stdout,
@@ -46,6 +56,25 @@ export function runLoadgenCli(args: readonly string[], timeoutMs = 60_000): Prom
       });
     });
   });
+  const waitForStderr = (pattern: RegExp, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (stderr.split('\n').some((line) => pattern.test(line))) {
+          listeners.delete(check);
+          resolve();
+        } else if (child.exitCode !== null) {
+          listeners.delete(check);
+          reject(new Error(`ingest-loadgen exited before ${what}; stderr:\n${stderr}`));
+        }
+      };
+      listeners.add(check);
+      check();
+    });
+  return { child, waitForStderr, done };
+}
+
+export function runLoadgenCli(args: readonly string[], timeoutMs = 60_000): Promise<CliRun> {
+  return startLoadgenCli(args, timeoutMs).done;
 }
 
 /** Writes a private key where --private-key can read it; removed after the test. */

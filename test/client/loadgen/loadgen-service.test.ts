@@ -1,14 +1,15 @@
 /**
  * `ingest-loadgen` against the real service (the built primary, two workers,
  * redis_streams under the test's own key), read back from Redis with
- * --verify: a native run and an Exotel run must each lose nothing, store every
- * frame byte for byte, and exit 0; the phase markers come in order.
+ * --verify: a native run, a native run through a rolling restart (its streams
+ * closed with 1012 resume) and an Exotel run must each lose nothing, store
+ * every frame byte for byte, and exit 0; the phase markers come in order.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REDIS_URL } from '../../support/redis';
 import { startRedisCluster } from '../../support/redis-cluster';
-import { privateKeyFile, runLoadgenCli } from './loadgen-run-cli';
+import { privateKeyFile, runLoadgenCli, startLoadgenCli } from './loadgen-run-cli';
 
 function assertMarkersInOrder(stderr: string): void {
   const lines = stderr.split('\n');
@@ -72,4 +73,35 @@ test('10 Exotel streams for 3 s with Basic credentials: every frame found in Red
   assert.equal(report.verify!.missing, 0);
   assert.equal(report.verify!.corrupt, 0);
   assert.deepEqual(report.closes, { 1000: 10 });
+});
+
+test('streams resume through a rolling restart (1012) and lose nothing; SIGINT ends the run early', async (t) => {
+  const { url, keys, streamKey, cluster } = await startRedisCluster(t, 'loadgen-roll', {
+    BUFFER_DURATION_MS: '500',
+    DRAIN_TIMEOUT_MS: '200',
+  });
+  const cli = startLoadgenCli([
+    ...['--url', url, '--streams', '10', '--seconds', '60', '--warmup-seconds', '0.5'],
+    ...['--private-key', privateKeyFile(t, keys.privateKey), '--tenant', 'tenant-a'],
+    ...['--verify', REDIS_URL, '--verify-key', streamKey, '--json'],
+  ]);
+  t.after(() => cli.child.kill('SIGKILL'));
+  await cli.waitForStderr(/^loadgen: measuring$/, 'the measurement window');
+  cluster.child.kill('SIGHUP');
+  await cluster.waitForLog((e) => e.msg === 'rolling restart complete', 'the rolling restart to complete', 60_000);
+  cli.child.kill('SIGINT');
+  const run = await cli.done;
+  assert.equal(run.code, 0, run.stderr);
+  assertMarkersInOrder(run.stderr);
+  const report = run.report();
+  assert.ok(report.measure.seconds < 60, 'SIGINT ended the window early');
+  assert.ok((report.closes['1012'] ?? 0) >= 1, `streams were closed with 1012: ${JSON.stringify(report.closes)}`);
+  assert.ok(report.resumes >= report.closes['1012'], 'every 1012 was followed by a resume');
+  assert.equal(report.streams_failed, 0);
+  assert.equal(report.frames_committed, report.frames_sent);
+  assert.equal(report.lost_frames, 0);
+  assert.equal(report.verify!.frames_found, report.frames_sent);
+  assert.equal(report.verify!.missing, 0);
+  assert.equal(report.verify!.duplicated, 0, 'REDIS_DEDUPLICATE stores a re-sent frame once');
+  assert.equal(report.verify!.corrupt, 0);
 });
