@@ -53,10 +53,18 @@ interface Route {
   readonly accept: (ws: WebSocket) => void;
 }
 
+/**
+ * Errors on the raw socket before the handshake must not crash the worker.
+ * A plain function, not a closure: a closure made in handle() would keep the
+ * request (headers, token) alive for the whole life of the stream.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 interface Admitted {
   readonly route: Route;
   readonly clientAddress: string;
-  readonly onSocketError: () => void;
 }
 
 function notReady(admitting: Exclude<Admitting, 'open'>): IngestError {
@@ -90,6 +98,11 @@ function closeOnClientEnd(socket: Duplex): () => void {
 }
 
 export class UpgradeRouter {
+  /** One handler for every connection: a closure per connection would hold its upgrade's scope. */
+  private readonly onConnectionClosed = (): void => {
+    this.deps.stats.connectionsActive--;
+  };
+
   constructor(private readonly deps: UpgradeRouterDeps) {}
 
   /**
@@ -98,18 +111,14 @@ export class UpgradeRouter {
    * goes its own way, and a waiting one is checked again when it resumes.
    */
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Errors on the raw socket before the handshake must not crash the worker.
-    const onSocketError = (): void => {
-      socket.destroy();
-    };
-    socket.on('error', onSocketError);
+    socket.on('error', destroyOnError);
     const clientAddress = this.deps.addresses.resolve(req);
     const stopWatching = closeOnClientEnd(socket);
     void this.route(req, clientAddress)
       .then(
         (route) => {
           stopWatching();
-          this.admitted(req, socket, head, { route, clientAddress, onSocketError });
+          this.admitted(req, socket, head, { route, clientAddress });
         },
         (err: unknown) => {
           stopWatching();
@@ -121,7 +130,7 @@ export class UpgradeRouter {
 
   /** Completes the handshake of an admitted upgrade, unless its client left or the worker began to drain meanwhile. */
   private admitted(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted): void {
-    const { route, clientAddress, onSocketError } = admitted;
+    const { route, clientAddress } = admitted;
     const stats = this.deps.stats;
     if (socket.destroyed) {
       route.release();
@@ -138,9 +147,9 @@ export class UpgradeRouter {
     // stream, or when the handshake itself fails (ws never calls back then).
     socket.once('close', route.release);
     this.deps.handshake(req, socket, head, (ws) => {
-      socket.off('error', onSocketError);
+      socket.off('error', destroyOnError);
       stats.connectionsActive++;
-      ws.once('close', () => stats.connectionsActive--);
+      ws.once('close', this.onConnectionClosed);
       route.accept(ws);
       this.deps.unserved.served(socket); // after accept(): the session already counts
     });
