@@ -26,6 +26,8 @@ export interface StreamSettings {
   /** Epoch ms, high resolution. */
   readonly clock: () => number;
   readonly insecure: boolean;
+  /** Epoch ms after which a stream that cannot get through stops trying (the run's end plus a grace). */
+  readonly retryUntil: number;
 }
 
 /** How a stream ended (`outcome`): done, failed: <why>, gave_up (still running at the deadline), never_started. */
@@ -48,8 +50,12 @@ export interface LoadStream {
   readonly index: number;
   readonly interactionId: string;
   readonly finished: boolean;
-  /** Frames up to `seq` are due by the clock. */
-  advance(seq: number): void;
+  /**
+   * Frames up to `seq` are due by the clock. Returns the oldest seq that this
+   * call made due and wrote (all of them up to `seq` written), else 0: the
+   * ticker measures its send lag from that frame's due time.
+   */
+  advance(seq: number): number;
   /** Sends a keepalive if the stream is open and its dialect has one. */
   keepalive(): void;
   /** No more frames: send what is due, then end the stream. */
@@ -65,7 +71,9 @@ const RING_FRAMES = 1024;
 
 /**
  * When each recent frame was written, allocated at the first frame (an idle
- * stream costs nothing). A seq that has left the ring gives no latency sample.
+ * stream costs nothing). A seq that has left the ring (a long outage, or a
+ * large --max-rate window) is measured from its due time in real time, and
+ * counted as a missing sample at --max-rate.
  */
 export class SendTimes {
   private times: Float64Array | undefined;

@@ -25,12 +25,14 @@ export interface TallySnapshot {
   streamsStarted: number;
   failedConnections: number;
   resumes: number;
+  latencyMissing: number;
   refused: Record<string, number>;
   closes: Record<string, number>;
   ack: Float64Array;
   commit: Float64Array;
   commitOldest: Float64Array;
   lag: Float64Array;
+  windowLag: Float64Array;
   windowAck: Float64Array;
   windowCommit: Float64Array;
   windowCommitOldest: Float64Array;
@@ -48,13 +50,17 @@ export class LoadTally {
   streamsStarted = 0;
   failedConnections = 0;
   resumes = 0;
+  /** Acks and commits whose frame's send time was unknown (--max-rate only: real time falls back to the due time). */
+  latencyMissing = 0;
   readonly refused: Record<string, number> = {};
   readonly closes: Record<string, number> = {};
   readonly ack = new LatencyHistogram();
   readonly commit = new LatencyHistogram();
   /** From the first frame a `committed` newly confirms: how long a frame waited to be durable. */
   readonly commitOldest = new LatencyHistogram();
+  /** Per tick: when its last frame was written − when the oldest frame it newly sent fell due. */
   readonly lag = new LatencyHistogram();
+  readonly windowLag = new LatencyHistogram();
   readonly windowAck = new LatencyHistogram();
   readonly windowCommit = new LatencyHistogram();
   readonly windowCommitOldest = new LatencyHistogram();
@@ -75,12 +81,16 @@ export class LoadTally {
     if (this.inWindow(at)) this.windowFramesSent++;
   }
 
-  /** `frames` newly acked; `latencyMs` when the acked frame's send time is known. */
-  acked(at: number, frames: number, latencyMs: number | undefined): void {
+  /** `frames` newly acked; `latencyMs` when the acked frame's send time is known, null for no sample at all. */
+  acked(at: number, frames: number, latencyMs: number | undefined | null): void {
     this.framesAcked += frames;
     const inside = this.inWindow(at);
     if (inside) this.windowFramesAcked += frames;
-    if (latencyMs === undefined) return;
+    if (latencyMs === null) return;
+    if (latencyMs === undefined) {
+      this.latencyMissing++;
+      return;
+    }
     this.ack.record(latencyMs);
     if (inside) this.windowAck.record(latencyMs);
   }
@@ -90,7 +100,8 @@ export class LoadTally {
     this.framesCommitted += frames;
     const inside = this.inWindow(at);
     if (inside) this.windowFramesCommitted += frames;
-    if (latencyMs !== undefined) {
+    if (latencyMs === undefined) this.latencyMissing++;
+    else {
       this.commit.record(latencyMs);
       if (inside) this.windowCommit.record(latencyMs);
     }
@@ -98,6 +109,12 @@ export class LoadTally {
       this.commitOldest.record(oldestMs);
       if (inside) this.windowCommitOldest.record(oldestMs);
     }
+  }
+
+  /** A tick's send lag, `at` the time its last frame was written. */
+  sendLag(at: number, lagMs: number): void {
+    this.lag.record(lagMs);
+    if (this.inWindow(at)) this.windowLag.record(lagMs);
   }
 
   close(what: string): void {
@@ -121,12 +138,14 @@ export class LoadTally {
       streamsStarted: this.streamsStarted,
       failedConnections: this.failedConnections,
       resumes: this.resumes,
+      latencyMissing: this.latencyMissing,
       refused: { ...this.refused },
       closes: { ...this.closes },
       ack: new Float64Array(this.ack.counts),
       commit: new Float64Array(this.commit.counts),
       commitOldest: new Float64Array(this.commitOldest.counts),
       lag: new Float64Array(this.lag.counts),
+      windowLag: new Float64Array(this.windowLag.counts),
       windowAck: new Float64Array(this.windowAck.counts),
       windowCommit: new Float64Array(this.windowCommit.counts),
       windowCommitOldest: new Float64Array(this.windowCommitOldest.counts),

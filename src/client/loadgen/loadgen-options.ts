@@ -33,6 +33,7 @@ export interface LoadgenOptions {
   readonly maxRate: boolean;
   readonly windowFrames: number;
   readonly idle: boolean;
+  readonly keepaliveSeconds: number;
   readonly threads: number;
   readonly interactionPrefix: string;
   readonly verifyRedis?: string;
@@ -49,10 +50,13 @@ export const USAGE = `usage: ingest-loadgen --url ws://host:port/v1/ingest --str
   [--private-key FILE | --token JWT] [--tenant T] [--tenant-claim C] [--issuer I] [--audience A]
   [--dialect native|exotel|twilio] [--basic user:password] [--twilio-auth-token TOKEN] [--twilio-url URL]
   [--frame-bytes B] [--frame-ms M] [--wav FILE] [--max-rate] [--window-frames F] [--idle]
-  [--threads K] [--interaction-prefix P]
+  [--keepalive-seconds S] [--threads K] [--interaction-prefix P]
   [--verify redis://host:port] [--verify-key KEY] [--verify-kafka host:port] [--verify-topic T]
   [--verify-timeout-seconds T] [--insecure] [--json]
 See docs/loadgen.md.`;
+
+/** The server acks every ACK_INTERVAL-th frame (default 10): a smaller --window-frames would wait forever. */
+export const MIN_WINDOW_FRAMES = 10;
 
 /** Bad usage: every problem found, for one message (exit 2). */
 export class UsageError extends Error {
@@ -85,6 +89,7 @@ const FLAGS = {
   'max-rate': { type: 'boolean', default: false },
   'window-frames': { type: 'string', default: '200' },
   idle: { type: 'boolean', default: false },
+  'keepalive-seconds': { type: 'string', default: '15' },
   threads: { type: 'string' },
   'interaction-prefix': { type: 'string' },
   verify: { type: 'string' },
@@ -135,7 +140,9 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions | unde
   const frameMs = number('frame-ms', 1, false, 10_000);
   const frameBytes =
     values['frame-bytes'] === undefined ? undefined : number('frame-bytes', 1, true, MAX_PATTERN_FRAME_BYTES);
-  const windowFrames = number('window-frames', 1, true);
+  // Below the server's ACK_INTERVAL (10 by default) no ack would ever open the window again.
+  const windowFrames = number('window-frames', MIN_WINDOW_FRAMES, true);
+  const keepaliveSeconds = number('keepalive-seconds', 0.1, false);
   const verifyTimeoutSeconds = number('verify-timeout-seconds', 1, false);
   const cores = Math.max(1, os.availableParallelism());
   const threads =
@@ -191,6 +198,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions | unde
     maxRate: values['max-rate'],
     windowFrames,
     idle: values.idle,
+    keepaliveSeconds,
     threads: Math.min(threads, streams),
     interactionPrefix: prefix,
     verifyRedis: values.verify,

@@ -31,6 +31,8 @@ const DEFAULT_STREAM_KEY = 'ingest:audio';
 /** The contract's default: 320 bytes (20 ms of 8 kHz 16-bit mono). */
 const DEFAULT_FRAME_BYTES = 320;
 const FINISH_TIMEOUT_MS = 30_000;
+/** Streams keep trying to get through (resume) until the window's end plus this. */
+const RETRY_GRACE_MS = 30_000;
 const PROGRESS_EVERY_MS = 1000;
 
 export interface RunIo {
@@ -136,6 +138,8 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       insecure: options.insecure,
       finishTimeoutMs: io.finishTimeoutMs ?? FINISH_TIMEOUT_MS,
       progressEveryMs: PROGRESS_EVERY_MS,
+      keepaliveMs: options.keepaliveSeconds * 1000,
+      retryGraceMs: RETRY_GRACE_MS,
       credentials: {
         token: options.token,
         privateKeyPem,
@@ -172,47 +176,58 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
 
   let progressTimer: NodeJS.Timeout | undefined;
   const timers: NodeJS.Timeout[] = [];
+  let measuring = false;
+  let ended = false;
+  let window: MeasureWindow | undefined;
+  let endedAt = 0;
+  // On a terminal the marker replaces the progress line; elsewhere the lines are exactly the markers.
+  const clearLine = io.stderr.isTTY ? '\r\x1b[K' : '';
+  const clearTimers = (): void => {
+    clearInterval(progressTimer);
+    for (const timer of timers) clearTimeout(timer);
+  };
+  const startMeasuring = (): void => {
+    if (measuring || ended) return;
+    measuring = true;
+    io.stderr.write(`${clearLine}${MEASURING_MARKER}\n`);
+  };
+  /** `at`: the window's end when its timer ends it (timers may fire a hair early), else now (interrupted). */
+  const end = (at = clock()): void => {
+    if (ended) return;
+    ended = true;
+    clearTimers();
+    endedAt = window ? Math.min(at, window.end) : 0;
+    if (measuring) io.stderr.write(`${clearLine}${MEASURED_MARKER}\n`);
+    // A thread told to stop before `go` answers with an empty tally.
+    for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies ToThread);
+    wake();
+  };
+  // Listening before the threads are ready: an interruption while they start ends the run too.
+  const onAbort = (): void => end();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await until(() => ready === threads);
-    const t0 = clock() + 20;
-    const windowStart = t0 + (options.rampSeconds + options.warmupSeconds) * 1000;
-    const window: MeasureWindow = { start: windowStart, end: windowStart + options.seconds * 1000 };
-    for (const worker of workers) worker.postMessage({ type: 'go', t0, window } satisfies ToThread);
-
-    let measuring = false;
-    // On a terminal the marker replaces the progress line; elsewhere the lines are exactly the markers.
-    const clearLine = io.stderr.isTTY ? '\r\x1b[K' : '';
-    let ended = false;
-    let endedAt = window.end;
-    const startMeasuring = (): void => {
-      if (measuring) return;
-      measuring = true;
-      io.stderr.write(`${clearLine}${MEASURING_MARKER}\n`);
-    };
-    /** `at`: the window's end when its timer ends it (timers may fire a hair early), else now (interrupted). */
-    const end = (at = clock()): void => {
-      if (ended) return;
-      ended = true;
-      endedAt = Math.min(at, window.end);
-      if (measuring) io.stderr.write(`${clearLine}${MEASURED_MARKER}\n`);
-      for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies ToThread);
-      wake();
-    };
-    timers.push(setTimeout(startMeasuring, Math.max(0, window.start - clock())));
-    timers.push(
-      setTimeout(
-        () => {
-          startMeasuring();
-          end(window.end);
-        },
-        Math.max(0, window.end - clock()),
-      ),
-    );
-    io.signal?.addEventListener('abort', () => end(), { once: true });
-    if (io.stderr.isTTY) progressTimer = startProgress(io.stderr, t0, latest, options.dialect === 'native');
+    if (io.signal?.aborted) end();
+    await until(() => ready === threads || ended);
+    if (!ended) {
+      const t0 = clock() + 20;
+      const windowStart = t0 + (options.rampSeconds + options.warmupSeconds) * 1000;
+      const span: MeasureWindow = { start: windowStart, end: windowStart + options.seconds * 1000 };
+      window = span;
+      for (const worker of workers) worker.postMessage({ type: 'go', t0, window: span } satisfies ToThread);
+      timers.push(setTimeout(startMeasuring, Math.max(0, span.start - clock())));
+      timers.push(
+        setTimeout(
+          () => {
+            startMeasuring();
+            end(span.end);
+          },
+          Math.max(0, span.end - clock()),
+        ),
+      );
+      if (io.stderr.isTTY) progressTimer = startProgress(io.stderr, t0, latest, options.dialect === 'native');
+    }
 
     await until(() => ended && finals.every((f) => f !== undefined));
-    clearInterval(progressTimer);
     if (io.stderr.isTTY) io.stderr.write('\r\x1b[K');
     const done = finals.filter((f) => f !== undefined);
     const streams = done.flatMap((f) => f.streams);
@@ -225,14 +240,14 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       frameMs: options.frameMs,
       realTime: !options.maxRate && !options.idle,
       confirmed: options.dialect === 'native',
-      measuredSeconds: Math.max(0, Math.round(endedAt - window.start) / 1000),
+      measuredSeconds: window ? Math.max(0, Math.round(endedAt - window.start) / 1000) : 0,
       tallies: done.map((f) => f.tally),
       streams,
       verify,
     });
   } finally {
-    clearInterval(progressTimer);
-    for (const timer of timers) clearTimeout(timer);
+    clearTimers();
+    io.signal?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

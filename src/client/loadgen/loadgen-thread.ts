@@ -1,32 +1,30 @@
 /**
- * A load generator worker thread: plays its share of the streams on one
- * ticker that follows an absolute frame-ms grid from the run's origin. On each
- * tick every stream is told which seq its own clock (its start spread over
- * the ramp) has reached, so a late tick sends every frame due at once and the
- * lag (how late the tick ran) is recorded, not compounded: slots a late tick
- * overran are skipped rather than run back to back. Posts its tally to the
- * main thread every second and when its streams have finished.
+ * A load generator worker thread: plays its share of the streams, each on its
+ * own phase within the frame interval (phase-schedule.ts), with one timer
+ * walking the phase slots on absolute time from the run's origin. At each slot
+ * the streams of that phase are told which seq their own clock has reached; a
+ * late timer walks every slot it overran, so each stream sends every frame
+ * due at once, and records the tick's send lag: when its last frame was
+ * written − when the oldest frame it newly sent fell due (time spent inside
+ * the tick and late or overrun slots included). Posts its tally to the main
+ * thread every second and when its streams have finished.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LoopedAudioFrames, PatternFrames, type FrameSource } from './frame-content';
 import type { LoadStream, StreamSettings } from './load-stream';
 import { LoadTally, type MeasureWindow } from './load-tally';
 import { NativeStream } from './native-stream';
+import { PhaseSchedule, SlotWalker } from './phase-schedule';
 import { StreamCredentials } from './stream-credentials';
 import { TelephonyStream } from './telephony-stream';
 import { interactionIdOf, type FromThread, type ThreadPlan, type ToThread } from './thread-messages';
 
-/** Idle streams send a keepalive this often (the server's IDLE_TIMEOUT_MS defaults to 60 s). */
-const KEEPALIVE_EVERY_MS = 15_000;
-
 const clock = (): number => performance.timeOrigin + performance.now();
 
 class LoadThread {
-  private readonly streams: LoadStream[];
-  private readonly startAt: number[];
+  private readonly streams: LoadStream[] = [];
+  private walker: SlotWalker | undefined;
   private tally: LoadTally | undefined;
-  private t0 = 0;
-  private tickNo = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private lastKeepalive = 0;
@@ -35,14 +33,12 @@ class LoadThread {
   constructor(
     private readonly plan: ThreadPlan,
     private readonly post: (message: FromThread) => void,
-  ) {
-    this.streams = [];
-    this.startAt = [];
-  }
+  ) {}
 
   go(t0: number, window: MeasureWindow): void {
     const plan = this.plan;
-    this.t0 = t0;
+    const phases = new PhaseSchedule(t0, plan.frameMs, plan.rampMs, plan.streams, plan.indices);
+    this.walker = new SlotWalker(phases, clock);
     const tally = new LoadTally(window);
     this.tally = tally;
     const frames: FrameSource = plan.loopAudio
@@ -62,16 +58,16 @@ class LoadThread {
       tally,
       clock,
       insecure: plan.insecure,
+      retryUntil: window.end + plan.retryGraceMs,
     };
-    for (const index of plan.indices) {
+    plan.indices.forEach((index, local) => {
       const id = interactionIdOf(plan.interactionPrefix, index);
       this.streams.push(
         plan.dialect === 'native'
-          ? new NativeStream(index, id, settings)
+          ? new NativeStream(index, id, settings, phases.startAt[local])
           : new TelephonyStream(index, id, plan.dialect, settings),
       );
-      this.startAt.push(t0 + Math.floor((plan.rampMs * index) / plan.streams));
-    }
+    });
     this.lastKeepalive = t0;
     this.progressTimer = setInterval(
       () => this.post({ type: 'progress', tally: tally.snapshot() }),
@@ -90,7 +86,7 @@ class LoadThread {
       this.post({ type: 'final', tally: new LoadTally({ start: 0, end: 0 }).snapshot(), streams: [] });
       return;
     }
-    this.tick(clock());
+    this.walk(clock());
     for (const stream of this.streams) stream.stop();
     let deadline: NodeJS.Timeout | undefined;
     const patience = new Promise<void>((resolve) => (deadline = setTimeout(resolve, this.plan.finishTimeoutMs)));
@@ -101,31 +97,28 @@ class LoadThread {
     this.post({ type: 'final', tally: tally.snapshot(), streams: this.streams.map((s) => s.result()) });
   }
 
-  /** The next tick at the next slot of the absolute grid; slots a late tick overran are skipped. */
+  /** The timer for the next slot that holds streams, on absolute time. */
   private schedule(): void {
-    const frameMs = this.plan.frameMs;
-    const elapsed = clock() - this.t0;
-    this.tickNo = Math.max(this.tickNo + 1, Math.floor(elapsed / frameMs) + 1);
-    const at = this.t0 + this.tickNo * frameMs;
+    const at = this.walker!.nextAt();
+    if (!Number.isFinite(at)) return; // a thread with no streams
     this.tickTimer = setTimeout(
       () => {
-        const now = clock();
-        this.tally?.lag.record(Math.max(0, now - at));
-        this.tick(now);
+        // A timer that fires a hair early still runs its own slot.
+        this.walk(Math.max(clock(), at));
         if (!this.stopping) this.schedule();
       },
       Math.max(0, at - clock()),
     );
   }
 
-  private tick(now: number): void {
-    const { frameMs, idle, maxRate } = this.plan;
-    for (let i = 0; i < this.streams.length; i++) {
-      const own = now - this.startAt[i];
-      if (own < 0) continue;
-      this.streams[i].advance(idle ? 0 : maxRate ? Number.MAX_SAFE_INTEGER : Math.floor(own / frameMs) + 1);
-    }
-    if (idle && now - this.lastKeepalive >= KEEPALIVE_EVERY_MS) {
+  private walk(now: number): void {
+    const { idle, maxRate } = this.plan;
+    const lag = this.walker!.walk(now, (local, due) => {
+      const oldest = this.streams[local].advance(idle ? 0 : maxRate ? Number.MAX_SAFE_INTEGER : due);
+      return maxRate ? 0 : oldest; // at --max-rate nothing falls due by the clock
+    });
+    if (lag) this.tally?.sendLag(lag.at, lag.lagMs);
+    if (idle && now - this.lastKeepalive >= this.plan.keepaliveMs) {
       this.lastKeepalive = now;
       for (const stream of this.streams) stream.keepalive();
     }

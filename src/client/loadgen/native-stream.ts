@@ -4,7 +4,8 @@
  * measures each `ack` and `committed` against the time the frame was written,
  * and resumes the way a well-behaved client does. On 1001, 1006, 1011, 1012 or
  * 1013, and on an upgrade refused with Retry-After, it reconnects after a
- * delay that depends on the cause, starts again with first_seq = last
+ * delay that depends on the cause and grows, with jitter, while attempts fail
+ * in a row (until the run's end plus a grace), starts again with first_seq = last
  * committed + 1 and re-sends every frame after it (frame content follows from
  * (stream, seq), so nothing is kept to re-send). Audio keeps falling due while
  * it is away, as a call does not pause. It ends with `stop`, `stopped`, 1000.
@@ -16,10 +17,25 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Above this many unsent bytes on the socket the stream waits (the server paused reading). */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const MAX_BACKOFF_MS = 5_000;
-/** Connections in a row that get no answer at all before the stream gives up. */
-const MAX_CONNECT_FAILURES = 5;
+/** A failed attempt after an immediate one (1012) grows from this. */
+const MIN_GROWN_MS = 100;
+/** Jitter: up to half the delay plus this, so a roll's clients do not all come back at once. */
+const JITTER_MS = 100;
 /** Base delay before resuming, by close code (protocol.md 1.4: "only the delay differs"). */
 const RESUME_BASE_MS: Readonly<Record<number, number>> = { 1012: 0, 1001: 100, 1006: 200, 1011: 1000, 1013: 1000 };
+
+/**
+ * The delay before attempt `failuresInRow` (from 1) of a resume: the cause's
+ * base first, then doubling (from at least MIN_GROWN_MS) up to MAX_BACKOFF_MS,
+ * plus a random share (`random` in [0, 1)).
+ */
+export function resumeDelayMs(base: number, failuresInRow: number, random: number): number {
+  const grown =
+    failuresInRow <= 1
+      ? base
+      : Math.min(MAX_BACKOFF_MS, Math.max(base, MIN_GROWN_MS) * 2 ** Math.min(failuresInRow - 1, 6));
+  return Math.round(grown + random * (grown / 2 + JITTER_MS));
+}
 
 type State = 'idle' | 'waiting' | 'connecting' | 'starting' | 'streaming' | 'stopping' | 'done' | 'gave_up' | 'failed';
 
@@ -49,7 +65,6 @@ export class NativeStream implements LoadStream {
   private ws: WebSocket | undefined;
   private stopWanted = false;
   private failuresInRow = 0;
-  private unansweredInRow = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly sendTimes = new SendTimes();
@@ -59,17 +74,24 @@ export class NativeStream implements LoadStream {
     readonly index: number,
     readonly interactionId: string,
     private readonly settings: StreamSettings,
+    /** When frame 1 falls due (epoch ms): a frame whose send time has left the ring is measured from its due time. */
+    private readonly startAt: number,
   ) {}
 
   get finished(): boolean {
     return this.state === 'done' || this.state === 'gave_up' || this.state === 'failed';
   }
 
-  advance(seq: number): void {
-    if (this.stopWanted || this.finished) return;
+  advance(seq: number): number {
+    if (this.stopWanted || this.finished) return 0;
+    const from = this.due + 1;
     if (seq > this.due) this.due = seq;
-    if (this.state === 'idle') this.connect();
-    else this.pump();
+    if (this.state === 'idle') {
+      this.connect();
+      return 0;
+    }
+    this.pump();
+    return seq >= from && this.next > seq ? from : 0;
   }
 
   keepalive(): void {
@@ -187,6 +209,11 @@ export class NativeStream implements LoadStream {
         }
         // The server answers stop only once the backend confirmed every frame (protocol.md 1.3).
         this.onCommitted(this.stoppedAt, now);
+        // `stopped` confirms (and so acknowledges) all: the tail after the last ack, without a latency sample.
+        if (this.stoppedAt > this.acked) {
+          this.settings.tally.acked(now, this.stoppedAt - this.acked, null);
+          this.acked = this.stoppedAt;
+        }
         break;
       default:
         break; // `error` precedes a close, which decides
@@ -195,7 +222,7 @@ export class NativeStream implements LoadStream {
 
   private onAck(seq: number, now: number): void {
     if (seq <= this.acked) return; // a resumed connection acks again what was acked before
-    const sentAt = this.sendTimes.at(seq);
+    const sentAt = this.sentAt(seq);
     this.settings.tally.acked(now, seq - this.acked, sentAt === undefined ? undefined : now - sentAt);
     this.acked = seq;
     if (this.settings.maxRate) this.pump();
@@ -203,8 +230,8 @@ export class NativeStream implements LoadStream {
 
   private onCommitted(seq: number, now: number): void {
     if (seq <= this.committed) return;
-    const sentAt = this.sendTimes.at(seq);
-    const oldestAt = this.sendTimes.at(this.committed + 1);
+    const sentAt = this.sentAt(seq);
+    const oldestAt = this.sentAt(this.committed + 1);
     this.settings.tally.committed(
       now,
       seq - this.committed,
@@ -212,6 +239,13 @@ export class NativeStream implements LoadStream {
       oldestAt === undefined ? undefined : now - oldestAt,
     );
     this.committed = seq;
+  }
+
+  /** When frame `seq` was last written; its due time when that has left the ring (real time only). */
+  private sentAt(seq: number): number | undefined {
+    const at = this.sendTimes.at(seq);
+    if (at !== undefined || this.settings.maxRate) return at;
+    return this.startAt + (seq - 1) * this.settings.frameMs;
   }
 
   private onClose(
@@ -236,16 +270,14 @@ export class NativeStream implements LoadStream {
         this.fail(`upgrade refused with ${close.refused.status}`);
         return;
       }
-      delay = close.refused.retryMs;
+      this.failuresInRow++;
+      delay = close.refused.retryMs + Math.round(Math.random() * (close.refused.retryMs / 2 + JITTER_MS));
+      this.settings.tally.resumes++;
     } else if (!close.opened) {
+      // Not a resume: the attempt before it is still the one being retried.
       this.settings.tally.failedConnections++;
-      if (++this.unansweredInRow >= MAX_CONNECT_FAILURES) {
-        this.fail(`${MAX_CONNECT_FAILURES} connection attempts in a row got no answer`);
-        return;
-      }
       delay = this.backoff(RESUME_BASE_MS[1006]);
     } else {
-      this.unansweredInRow = 0;
       bump(this.closes, String(close.code));
       this.settings.tally.close(String(close.code));
       if (close.code === 1000 && this.stoppedAt !== undefined) {
@@ -258,8 +290,12 @@ export class NativeStream implements LoadStream {
         return;
       }
       delay = this.backoff(base);
+      this.settings.tally.resumes++;
     }
-    this.settings.tally.resumes++;
+    if (this.settings.clock() + delay > this.settings.retryUntil) {
+      this.fail(`could not get through by the end of the run plus its grace (last: ${this.lastProblem(close)})`);
+      return;
+    }
     this.state = 'waiting';
     this.retryTimer = setTimeout(() => {
       if (!this.finished) this.connect();
@@ -268,8 +304,12 @@ export class NativeStream implements LoadStream {
 
   private backoff(base: number): number {
     this.failuresInRow++;
-    const exponential = base === 0 ? 0 : Math.min(MAX_BACKOFF_MS, base * 2 ** Math.min(this.failuresInRow - 1, 5));
-    return exponential + Math.floor(Math.random() * 100); // jitter: a roll's clients do not all come back at once
+    return resumeDelayMs(base, this.failuresInRow, Math.random());
+  }
+
+  private lastProblem(close: { code: number; opened: boolean; refused: { status: number } | undefined }): string {
+    if (close.refused) return `upgrade refused with ${close.refused.status}`;
+    return close.opened ? `closed with ${close.code}` : 'no answer';
   }
 
   private pump(): void {

@@ -58,6 +58,10 @@ export function reportTable(r: LoadgenReport): string {
     ['window ack', latency(r.measure.ack_latency_ms)],
     ['window commit', latency(r.measure.commit_latency_ms)],
     ['window oldest commit', latency(r.measure.oldest_frame_commit_latency_ms)],
+    [
+      'window send lag',
+      `p50 ${r.measure.send_lag_ms.p50}  p99 ${r.measure.send_lag_ms.p99}  max ${r.measure.send_lag_ms.max} ms`,
+    ],
     ['refused', counts(r.refused)],
     ['failed connections', String(r.failed_connections)],
     ['closes', counts(r.closes)],

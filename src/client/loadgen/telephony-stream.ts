@@ -59,11 +59,16 @@ export class TelephonyStream implements LoadStream {
     return this.state === 'done' || this.state === 'gave_up' || this.state === 'failed';
   }
 
-  advance(seq: number): void {
-    if (this.stopWanted || this.finished) return;
+  advance(seq: number): number {
+    if (this.stopWanted || this.finished) return 0;
+    const from = this.due + 1;
     if (seq > this.due) this.due = seq;
-    if (this.state === 'idle') this.connect();
-    else this.pump();
+    if (this.state === 'idle') {
+      this.connect();
+      return 0;
+    }
+    this.pump();
+    return seq >= from && this.next > seq ? from : 0;
   }
 
   keepalive(): void {

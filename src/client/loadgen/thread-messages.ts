@@ -27,6 +27,10 @@ export interface ThreadPlan {
   /** How long streams get to finish after `stop` before they are given up. */
   readonly finishTimeoutMs: number;
   readonly progressEveryMs: number;
+  /** Idle streams send a keepalive this often (--keepalive-seconds). */
+  readonly keepaliveMs: number;
+  /** Streams keep trying to get through until the window's end plus this. */
+  readonly retryGraceMs: number;
   readonly credentials: {
     readonly token?: string;
     readonly privateKeyPem?: string;

@@ -31,7 +31,7 @@ interface ServerLog {
   readonly seqs: Set<number>;
   /** Frames received, re-sends included. */
   received: number;
-  /** The highest ack / committed (or stopped.last_seq) the server delivered. */
+  /** The highest ack / committed the server delivered (`stopped.last_seq` raises both). */
   acked: number;
   committed: number;
   /** Acks and commits that raised the highest (the ones the client measures). */
@@ -105,6 +105,8 @@ function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn:
       log.acked = message.seq!;
       log.newAcks++;
     }
+    // `stopped` confirms, and so acknowledges, the tail after the last ack (no latency sample for it).
+    if (message.type === 'stopped' && message.last_seq! > log.acked) log.acked = message.last_seq!;
     const confirmed = message.type === 'committed' ? message.seq! : message.type === 'stopped' ? message.last_seq! : 0;
     if (confirmed > log.committed) {
       log.committed = confirmed;
