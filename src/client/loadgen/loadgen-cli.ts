@@ -8,8 +8,19 @@
  */
 import { parseLoadgenArgs, USAGE, UsageError, type LoadgenOptions } from './loadgen-options';
 import { exitStatusOf } from './loadgen-report';
-import { runLoadgen } from './loadgen-run';
+import { LoadgenError, runLoadgen } from './loadgen-run';
 import { reportTable } from './report-table';
+
+/** With --json the last stdout line is always one object: the report, or this for a run that could not end in one. */
+function printError(code: string, message: string): void {
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+}
+
+function usageFailed(err: UsageError): number {
+  process.stderr.write(`ingest-loadgen: ${err.problems.join('\n  ')}\n${USAGE}\n`);
+  printError(err.code, err.message);
+  return 2;
+}
 
 async function main(): Promise<number> {
   let options: LoadgenOptions | undefined;
@@ -17,8 +28,7 @@ async function main(): Promise<number> {
     options = parseLoadgenArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`ingest-loadgen: ${err.problems.join('\n  ')}\n${USAGE}\n`);
-    return 2;
+    return usageFailed(err);
   }
   if (!options) {
     process.stdout.write(`${USAGE}\n`);
@@ -38,9 +48,8 @@ async function main(): Promise<number> {
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     return exitStatusOf(report);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`ingest-loadgen: ${err.problems.join('\n  ')}\n${USAGE}\n`);
-    return 2;
+    if (err instanceof UsageError) return usageFailed(err);
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -51,6 +60,7 @@ main().then(
   (code) => (process.exitCode = code),
   (err: Error) => {
     process.stderr.write(`ingest-loadgen: ${err.message}\n`);
+    printError(err instanceof LoadgenError ? err.code : 'failed', err.message);
     process.exitCode = 1;
   },
 );

@@ -9,6 +9,17 @@ import type { StreamResult } from './load-stream';
 import type { TallySnapshot } from './load-tally';
 import type { VerifySummary } from './frame-verifier';
 
+/** A read-back that could not be done: the report says why (and the run exits 1). */
+export interface VerifyFailure {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+export type VerifyOutcome = VerifySummary | VerifyFailure;
+
+export function verifyFailed(verify: VerifyOutcome | undefined): verify is VerifyFailure {
+  return verify !== undefined && 'error' in verify;
+}
+
 export interface ReportInput {
   readonly streamsRequested: number;
   readonly frameMs: number;
@@ -19,7 +30,7 @@ export interface ReportInput {
   readonly measuredSeconds: number;
   readonly tallies: readonly TallySnapshot[];
   readonly streams: readonly StreamResult[];
-  readonly verify?: VerifySummary;
+  readonly verify?: VerifyOutcome;
 }
 
 export interface LoadgenReport {
@@ -62,7 +73,7 @@ export interface LoadgenReport {
     readonly closes: Record<string, number>;
     readonly outcome: string;
   }>;
-  readonly verify?: VerifySummary;
+  readonly verify?: VerifyOutcome;
 }
 
 export interface LagSummary {
@@ -115,7 +126,15 @@ export function buildReport(input: ReportInput): LoadgenReport {
     );
   const failed = streams.filter((s) => s.outcome !== 'done').length;
   const unconfirmed = streams.reduce((n, s) => n + Math.max(0, s.sent - (s.committed ?? s.sent)), 0);
-  const lost = confirmed ? unconfirmed + (input.verify?.missing_committed ?? 0) : (input.verify?.missing ?? null);
+  const verify = verifyFailed(input.verify) ? undefined : input.verify;
+  const lost = confirmed ? unconfirmed + (verify?.missing_committed ?? 0) : (verify?.missing ?? null);
+  if (verifyFailed(input.verify))
+    warnings.push(`the read-back failed (${input.verify.error.code}): ${input.verify.error.message}`);
+  if (verify && verify.out_of_order > 0)
+    warnings.push(
+      `${verify.out_of_order} frames were stored after a higher seq of their interaction: a consumer that ` +
+        'deduplicates by high-water mark skips them, so they count as a failure',
+    );
   if (!confirmed)
     warnings.push('telephony streams get no acks or commits: loss is known only from --verify or --verify-kafka');
   return {
@@ -162,7 +181,13 @@ export function buildReport(input: ReportInput): LoadgenReport {
   };
 }
 
-/** 0 when no committed frame is missing and no stream failed, else 1 (2, bad usage, is the CLI's). */
+/**
+ * 0 when no committed frame is missing, none was stored out of order, the
+ * read-back (if asked for) worked and no stream failed; else 1 (2, bad usage,
+ * is the CLI's).
+ */
 export function exitStatusOf(report: LoadgenReport): 0 | 1 {
-  return report.streams_failed > 0 || (report.lost_frames ?? 0) > 0 ? 1 : 0;
+  if (report.streams_failed > 0 || (report.lost_frames ?? 0) > 0) return 1;
+  if (verifyFailed(report.verify)) return 1;
+  return report.verify && report.verify.out_of_order > 0 ? 1 : 0;
 }

@@ -16,12 +16,22 @@ import { LatencyHistogram } from './latency-histogram';
 import type { MediaFormat, StreamResult } from './load-stream';
 import type { MeasureWindow, TallySnapshot } from './load-tally';
 import { UsageError, type LoadgenOptions } from './loadgen-options';
-import { buildReport, type LoadgenReport } from './loadgen-report';
+import { buildReport, type LoadgenReport, type VerifyOutcome } from './loadgen-report';
 import { verifyFromRedis } from './redis-record-reader';
 import { progressLine } from './report-table';
 import { readPrivateKey } from './stream-credentials';
 import type { FromThread, ThreadPlan, ToThread } from './thread-messages';
 import { readWav, type WavAudio } from './wav-file';
+
+/** A run that could not go on (a worker thread crashed): the CLI prints its code and message. */
+export class LoadgenError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export const MEASURING_MARKER = 'loadgen: measuring';
 export const MEASURED_MARKER = 'loadgen: measured';
@@ -165,11 +175,12 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       wake();
     });
     worker.on('error', (err) => {
-      failure ??= err;
+      failure ??= new LoadgenError('thread_failed', `load thread ${k} failed: ${err.message}`);
       wake();
     });
     worker.on('exit', (code) => {
-      if (!finals[k]) failure ??= new Error(`load thread ${k} exited with ${code} before its final tally`);
+      if (!finals[k])
+        failure ??= new LoadgenError('thread_failed', `load thread ${k} exited with ${code} before its final tally`);
       wake();
     });
   }
@@ -256,8 +267,24 @@ async function verifyRecords(
   options: LoadgenOptions,
   streams: readonly StreamResult[],
   frames: FrameSource,
-): Promise<ReturnType<FrameVerifier['summary']> | undefined> {
+): Promise<VerifyOutcome | undefined> {
   if (!options.verifyRedis && !options.verifyKafka) return undefined;
+  try {
+    return await readBack(options, streams, frames);
+  } catch (err) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    return {
+      error: { code: typeof code === 'string' ? code : 'verify_failed', message: String(message ?? err) },
+    };
+  }
+}
+
+/** The read-back itself; a backend that cannot be read rejects. */
+async function readBack(
+  options: LoadgenOptions,
+  streams: readonly StreamResult[],
+  frames: FrameSource,
+): Promise<ReturnType<FrameVerifier['summary']>> {
   const verifier = new FrameVerifier(
     streams.map((s) => ({ interactionId: s.interaction_id, index: s.index, sent: s.sent, committed: s.committed })),
     frames,

@@ -3,7 +3,7 @@
  * line (a terminal only) and the final table.
  */
 import type { LatencySummary } from './latency-histogram';
-import type { LoadgenReport } from './loadgen-report';
+import { verifyFailed, type LoadgenReport } from './loadgen-report';
 
 export interface ProgressFigures {
   readonly elapsedS: number;
@@ -67,7 +67,8 @@ export function reportTable(r: LoadgenReport): string {
     ['closes', counts(r.closes)],
     ['resumes', String(r.resumes)],
   ];
-  if (r.verify) {
+  if (verifyFailed(r.verify)) rows.push(['verify', `failed: ${r.verify.error.message}`]);
+  else if (r.verify) {
     const v = r.verify;
     const found = `${v.records} records, ${v.frames_found} frames found`;
     const missing = `${v.missing} missing (${v.missing_committed} committed)`;

@@ -46,9 +46,10 @@ export function algorithmFor(key: KeyObject): 'RS256' | 'ES256' | 'ES384' | 'ES5
   }
 }
 
+/** The PEM text of a private key that can sign tokens; throws, with the reason, before any thread starts. */
 export function readPrivateKey(file: string): string {
   const pem = readFileSync(file, 'utf8');
-  createPrivateKey(pem); // fails early, with the reason, on a file that is not a private key
+  algorithmFor(createPrivateKey(pem)); // not a private key, or a type no JWT algorithm here signs with (DSA, X25519…)
   return pem;
 }
 

@@ -10,10 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import jwt from 'jsonwebtoken';
@@ -21,6 +18,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { parseLoadgenArgs } from '../../../src/client/loadgen/loadgen-options';
 import { exitStatusOf } from '../../../src/client/loadgen/loadgen-report';
 import { MEASURED_MARKER, MEASURING_MARKER, runLoadgen } from '../../../src/client/loadgen/loadgen-run';
+import { privateKeyFile } from './loadgen-run-cli';
 
 const ACK_DELAY_MS = 30;
 const COMMIT_DELAY_MS = 50;
@@ -142,24 +140,31 @@ function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn:
   });
 }
 
+function ecKeyFile(t: TestContext): string {
+  return privateKeyFile(t, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+}
+
+function stderrSink(): { sink: Writable; text: () => string } {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      text += chunk.toString();
+      cb();
+    },
+  });
+  return { sink, text: () => text };
+}
+
 test('the report counts exactly the acks, commits, resumes, refusals and losses the server produced', async (t) => {
   const { url, logs } = await startFakeServer(t);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'loadgen-'));
-  const keyFile = path.join(dir, 'key.pem');
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const keyFile = ecKeyFile(t);
   const options = parseLoadgenArgs([
     ...['--url', url, '--streams', '3', '--seconds', '1.5', '--threads', '2'],
     ...['--private-key', keyFile, '--tenant', 'fake-tenant', '--interaction-prefix', 'acct'],
   ])!;
-  let stderr = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      stderr += chunk.toString();
-      cb();
-    },
-  });
+  const { sink, text } = stderrSink();
   const report = await runLoadgen(options, { stderr: sink, finishTimeoutMs: 5000 });
+  const stderr = text();
 
   assert.equal(stderr, `${MEASURING_MARKER}\n${MEASURED_MARKER}\n`, 'the markers, and nothing else off a terminal');
   const log = (i: number): ServerLog => logs.get(`acct-${i}`)!;
@@ -183,7 +188,8 @@ test('the report counts exactly the acks, commits, resumes, refusals and losses 
   assert.equal(report.ack_latency_ms!.count, a.newAcks + b.newAcks + c.newAcks);
   assert.equal(report.commit_latency_ms!.count, a.newCommits + b.newCommits + c.newCommits);
   assert.ok(report.ack_latency_ms!.p50 >= ACK_DELAY_MS, `ack p50 ${report.ack_latency_ms!.p50} ≥ the server's delay`);
-  assert.ok(report.ack_latency_ms!.max < ACK_DELAY_MS + 500, `ack max ${report.ack_latency_ms!.max}`);
+  // An upper bound would measure the test machine's load, not the accounting: only what the server controls.
+  assert.ok(report.ack_latency_ms!.max >= report.ack_latency_ms!.p50, `ack max ${report.ack_latency_ms!.max}`);
   assert.deepEqual(report.refused, { 503: 1 });
   assert.equal(report.failed_connections, 0);
   assert.deepEqual(report.closes, { 1000: 3, 1012: 1 });
@@ -217,5 +223,22 @@ test('the report counts exactly the acks, commits, resumes, refusals and losses 
       outcome: 'failed: closed with 1000 (no stopped for you), not a close to resume after',
     },
   ]);
+  assert.equal(exitStatusOf(report), 1);
+});
+
+test('a read-back that cannot reach its backend leaves a report saying why, and exit 1', async (t) => {
+  const { url } = await startFakeServer(t);
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '1', '--seconds', '0.3', '--private-key', ecKeyFile(t)],
+    ...['--tenant', 'fake-tenant', '--interaction-prefix', 'vfail', '--verify', 'redis://127.0.0.1:1'],
+    ...['--verify-timeout-seconds', '1'],
+  ])!;
+  const report = await runLoadgen(options, { stderr: stderrSink().sink, finishTimeoutMs: 5000 });
+  assert.equal(report.streams_failed, 0);
+  assert.equal(report.lost_frames, 0, 'every frame was confirmed; the read-back did not run');
+  assert.ok(report.verify && 'error' in report.verify, JSON.stringify(report.verify));
+  assert.equal(typeof report.verify.error.code, 'string');
+  assert.match(report.verify.error.message, /ECONNREFUSED|connect/i);
+  assert.ok(report.warnings.some((w) => w.startsWith('the read-back failed')));
   assert.equal(exitStatusOf(report), 1);
 });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import type { VerifySummary } from '../../../src/client/loadgen/frame-verifier';
 import type { LoadgenReport } from '../../../src/client/loadgen/loadgen-report';
 import { REPO_ROOT } from '../../support/repo-root';
 
@@ -75,6 +76,13 @@ export function startLoadgenCli(args: readonly string[], timeoutMs = 60_000): Ru
 
 export function runLoadgenCli(args: readonly string[], timeoutMs = 60_000): Promise<CliRun> {
   return startLoadgenCli(args, timeoutMs).done;
+}
+
+/** The read-back's summary; throws if the report has none or says it failed. */
+export function verifyOf(report: LoadgenReport): VerifySummary {
+  const verify = report.verify;
+  if (!verify || 'error' in verify) throw new Error(`no read-back summary: ${JSON.stringify(verify)}`);
+  return verify;
 }
 
 /** Writes a private key where --private-key can read it; removed after the test. */

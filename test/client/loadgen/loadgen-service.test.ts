@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REDIS_URL } from '../../support/redis';
 import { startRedisCluster } from '../../support/redis-cluster';
-import { privateKeyFile, runLoadgenCli, startLoadgenCli } from './loadgen-run-cli';
+import { privateKeyFile, runLoadgenCli, startLoadgenCli, verifyOf } from './loadgen-run-cli';
 
 function assertMarkersInOrder(stderr: string): void {
   const lines = stderr.split('\n');
@@ -36,7 +36,7 @@ test('20 native streams for 5 s: every frame committed and found in Redis byte f
   assert.equal(report.ack_latency_ms!.count > 0, true);
   assert.deepEqual(report.closes, { 1000: 20 });
   assert.deepEqual(report.verify, {
-    records: report.verify!.records,
+    records: verifyOf(report).records,
     frames_found: report.frames_sent,
     missing: 0,
     missing_committed: 0,
@@ -69,9 +69,9 @@ test('10 Exotel streams for 3 s with Basic credentials: every frame found in Red
   assert.equal(report.frames_acked, null, 'not applicable: the server sends Exotel nothing');
   assert.equal(report.commit_latency_ms, null);
   assert.equal(report.lost_frames, 0);
-  assert.equal(report.verify!.frames_found, report.frames_sent);
-  assert.equal(report.verify!.missing, 0);
-  assert.equal(report.verify!.corrupt, 0);
+  assert.equal(verifyOf(report).frames_found, report.frames_sent);
+  assert.equal(verifyOf(report).missing, 0);
+  assert.equal(verifyOf(report).corrupt, 0);
   assert.deepEqual(report.closes, { 1000: 10 });
 });
 
@@ -100,8 +100,8 @@ test('streams resume through a rolling restart (1012) and lose nothing; SIGINT e
   assert.equal(report.streams_failed, 0);
   assert.equal(report.frames_committed, report.frames_sent);
   assert.equal(report.lost_frames, 0);
-  assert.equal(report.verify!.frames_found, report.frames_sent);
-  assert.equal(report.verify!.missing, 0);
-  assert.equal(report.verify!.duplicated, 0, 'REDIS_DEDUPLICATE stores a re-sent frame once');
-  assert.equal(report.verify!.corrupt, 0);
+  assert.equal(verifyOf(report).frames_found, report.frames_sent);
+  assert.equal(verifyOf(report).missing, 0);
+  assert.equal(verifyOf(report).duplicated, 0, 'REDIS_DEDUPLICATE stores a re-sent frame once');
+  assert.equal(verifyOf(report).corrupt, 0);
 });
