@@ -7,8 +7,10 @@
  * copy of a seq is found, another copy is duplicated, bytes that are not that
  * frame are corrupt, and a first copy that comes after a higher seq of its
  * interaction is out of order (a consumer that deduplicates would skip it).
- * Missing = sent but never found; of those, the ones confirmed committed are
- * the loss.
+ * Frames of this run's interactions that another run wrote (another nonce, or
+ * stored before this run began: a reused --interaction-prefix) are foreign,
+ * never found. Missing = sent but never found; of those, the ones confirmed
+ * committed are the loss.
  */
 import { splitFrames } from '../../shared/publishing/frame-sizes';
 import type { FrameSource } from './frame-content';
@@ -34,6 +36,10 @@ export interface VerifySummary {
   readonly duplicated: number;
   readonly out_of_order: number;
   readonly corrupt: number;
+  /** Frames of this run's interactions written by another run (its nonce, or stored before this run began). */
+  readonly foreign: number;
+  /** Records of this run's interactions that were stored before it began. */
+  readonly records_before_run: number;
   /** Audio records of this run that could not be read (bad seqs or sizes). */
   readonly unreadable: number;
 }
@@ -51,6 +57,8 @@ export class FrameVerifier {
   private duplicated = 0;
   private outOfOrder = 0;
   private corrupt = 0;
+  private foreign = 0;
+  private recordsBeforeRun = 0;
   private unreadable = 0;
   private expected = 0;
 
@@ -69,11 +77,16 @@ export class FrameVerifier {
     return this.found >= this.expected;
   }
 
-  /** One stored record, in backend order; records of other interactions are ignored. */
-  add(record: RecordFields): void {
+  /**
+   * One stored record, in backend order; records of other interactions are
+   * ignored. `beforeRun`: the backend held it before this run began, so its
+   * frames are foreign whatever their bytes.
+   */
+  add(record: RecordFields, beforeRun = false): void {
     const entry = this.byId.get(record.get('interaction_id')?.toString() ?? '');
     if (!entry) return;
-    this.records++;
+    if (beforeRun) this.recordsBeforeRun++;
+    else this.records++;
     if (record.get('type')?.toString() !== 'audio') return;
     const start = Number(record.get('seq_start')?.toString());
     const end = Number(record.get('seq_end')?.toString());
@@ -95,9 +108,17 @@ export class FrameVerifier {
       this.unreadable++;
       return;
     }
+    if (beforeRun) {
+      this.foreign += parts.length;
+      return;
+    }
     for (let seq = start; seq <= end; seq++) {
-      const bytes = parts[seq - start];
-      if (seq >= entry.seen.length || !this.frames.matches(bytes, entry.expect.index, seq)) {
+      const verdict = this.frames.classify(parts[seq - start], entry.expect.index, seq);
+      if (verdict === 'foreign') {
+        this.foreign++;
+        continue;
+      }
+      if (seq >= entry.seen.length || verdict === 'corrupt') {
         this.corrupt++;
         continue;
       }
@@ -130,6 +151,8 @@ export class FrameVerifier {
       duplicated: this.duplicated,
       out_of_order: this.outOfOrder,
       corrupt: this.corrupt,
+      foreign: this.foreign,
+      records_before_run: this.recordsBeforeRun,
       unreadable: this.unreadable,
     };
   }

@@ -1,49 +1,85 @@
 /**
- * `--verify-kafka host:port --verify-topic T`: reads the topic from the
+ * `--verify-kafka host:port --verify-topic T`: notes each partition's end
+ * offset before the run (`markKafka`), then reads the topic from the
  * beginning with a consumer group of its own, feeding every message to the
  * verifier (headers as attributes, the value as an audio record's payload,
- * docs/protocol.md 3), until every frame sent has been found, or every
- * partition was read up to the offsets it had when reading began and the
- * deadline has passed (at twice the deadline it stops whatever it has read).
+ * docs/protocol.md 3; messages below the mark as stored before the run). It
+ * reads every partition up to its end offset, so duplicates and out-of-order
+ * copies after the last frame found are counted too; caught up with frames
+ * still missing, it looks for new end offsets until the deadline (at twice
+ * the deadline it stops whatever it has read). A crashed consumer fails it.
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { FrameVerifier } from './frame-verifier';
+
+const POLL_MS = 250;
+
+/** End offset by partition. */
+export type KafkaMark = ReadonlyMap<number, bigint>;
+
+function kafkaOf(brokers: string): Kafka {
+  return new Kafka({ clientId: 'ingest-loadgen', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+}
+
+/** End offset by partition, leaving out partitions that hold nothing (retention may have emptied them). */
+async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+}
+
+/** Each partition's end offset before the run; none when the topic does not exist yet. */
+export async function markKafka(brokers: string, topic: string): Promise<KafkaMark> {
+  const admin = kafkaOf(brokers).admin();
+  await admin.connect();
+  try {
+    return await endOffsets(admin, topic);
+  } catch (err) {
+    if ((err as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return new Map();
+    throw err;
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 export async function verifyFromKafka(
   brokers: string,
   topic: string,
   verifier: FrameVerifier,
   timeoutMs: number,
+  mark: KafkaMark,
 ): Promise<void> {
-  const kafka = new Kafka({ clientId: 'ingest-loadgen', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = kafkaOf(brokers);
   const admin = kafka.admin();
-  await admin.connect();
-  let offsets: Array<{ partition: number; high: string }>;
-  try {
-    offsets = await admin.fetchTopicOffsets(topic);
-  } finally {
-    await admin.disconnect();
-  }
-  const high = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  const behind = new Set(offsets.filter((o) => BigInt(o.high) > 0n).map((o) => o.partition));
   const consumer = kafka.consumer({ groupId: `ingest-loadgen-verify-${randomBytes(6).toString('hex')}` });
-  await consumer.connect();
+  let poll: NodeJS.Timeout | undefined;
+  let removeCrash: (() => void) | undefined;
   try {
+    await admin.connect();
+    let high = await endOffsets(admin, topic);
+    /** The next offset to read, by partition. */
+    const next = new Map<number, bigint>();
+    const caughtUp = (): boolean => [...high].every(([p, end]) => (next.get(p) ?? 0n) >= end);
+    await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const deadline = Date.now() + timeoutMs;
     await new Promise<void>((resolve, reject) => {
-      const check = (): boolean => {
+      let refreshing = false;
+      const check = (): void => {
         const now = Date.now();
-        // Past the deadline: stop once caught up; past twice the deadline, stop anyway (what was unread is missing).
-        if (verifier.complete || (now >= deadline && behind.size === 0) || now >= deadline + timeoutMs) {
-          clearInterval(poll);
-          resolve();
-          return true;
-        }
-        return false;
+        if (now >= deadline + timeoutMs) return resolve(); // what is still unread counts as missing
+        if (!caughtUp()) return;
+        if (verifier.complete || now >= deadline) return resolve();
+        // Caught up with frames still missing: records may still be arriving, so look for a new end.
+        if (refreshing) return;
+        refreshing = true;
+        endOffsets(admin, topic).then((ends) => {
+          high = ends;
+          refreshing = false;
+        }, reject);
       };
-      const poll = setInterval(check, 250);
+      poll = setInterval(check, POLL_MS);
+      removeCrash = consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
@@ -52,15 +88,18 @@ export async function verifyFromKafka(
               if (value !== undefined) fields.set(name, Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
             }
             if (fields.get('type')?.toString() === 'audio') fields.set('payload', message.value ?? Buffer.alloc(0));
-            verifier.add(fields);
-            if (BigInt(message.offset) + 1n >= (high.get(partition) ?? 0n)) behind.delete(partition);
-            check();
+            const offset = BigInt(message.offset);
+            verifier.add(fields, offset < (mark.get(partition) ?? 0n));
+            next.set(partition, offset + 1n);
             return Promise.resolve();
           },
         })
         .catch(reject);
     });
   } finally {
+    clearInterval(poll);
+    removeCrash?.();
     await consumer.disconnect();
+    await admin.disconnect();
   }
 }

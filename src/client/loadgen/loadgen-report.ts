@@ -130,6 +130,12 @@ export function buildReport(input: ReportInput): LoadgenReport {
   const lost = confirmed ? unconfirmed + (verify?.missing_committed ?? 0) : (verify?.missing ?? null);
   if (verifyFailed(input.verify))
     warnings.push(`the read-back failed (${input.verify.error.code}): ${input.verify.error.message}`);
+  if (verify && (verify.foreign > 0 || verify.records_before_run > 0))
+    warnings.push(
+      `${verify.records_before_run} records and ${verify.foreign} frames under this run's interaction ids ` +
+        'came from another run (stored before it began, or another run nonce), reused --interaction-prefix? ' +
+        'They were not counted as found',
+    );
   if (verify && verify.out_of_order > 0)
     warnings.push(
       `${verify.out_of_order} frames were stored after a higher seq of their interaction: a consumer that ` +

@@ -6,18 +6,19 @@
  * when the window closes, collects the threads' final tallies, reads the
  * records back when asked, and returns the report.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { streamKeyFor } from '../../shared/publishing/redis-streams/redis-streams-publisher';
 import { FrameVerifier } from './frame-verifier';
 import { LoopedAudioFrames, PatternFrames, type FrameSource } from './frame-content';
-import { verifyFromKafka } from './kafka-record-reader';
+import { markKafka, verifyFromKafka, type KafkaMark } from './kafka-record-reader';
 import { LatencyHistogram } from './latency-histogram';
 import type { MediaFormat, StreamResult } from './load-stream';
 import type { MeasureWindow, TallySnapshot } from './load-tally';
 import { UsageError, type LoadgenOptions } from './loadgen-options';
 import { buildReport, type LoadgenReport, type VerifyOutcome } from './loadgen-report';
-import { verifyFromRedis } from './redis-record-reader';
+import { markRedis, verifyFromRedis } from './redis-record-reader';
 import { progressLine } from './report-table';
 import { readPrivateKey } from './stream-credentials';
 import type { FromThread, ThreadPlan, ToThread } from './thread-messages';
@@ -102,9 +103,29 @@ function privateKeyOf(options: LoadgenOptions): string | undefined {
 
 const clock = (): number => performance.timeOrigin + performance.now();
 
+/** Where the backend ended before the run: what the read-back finds up to there was stored by another run. */
+type BackendMark =
+  { readonly redis: string | undefined } | { readonly kafka: KafkaMark } | { readonly failed: unknown };
+
+function redisKeyOf(options: LoadgenOptions): string {
+  return streamKeyFor(options.verifyKey ?? DEFAULT_STREAM_KEY, options.tenant);
+}
+
+async function markBackend(options: LoadgenOptions): Promise<BackendMark | undefined> {
+  try {
+    if (options.verifyRedis) return { redis: await markRedis(options.verifyRedis, redisKeyOf(options)) };
+    if (options.verifyKafka) return { kafka: await markKafka(options.verifyKafka, options.verifyTopic!) };
+    return undefined;
+  } catch (err) {
+    return { failed: err }; // the read-back reports it, after the run
+  }
+}
+
 export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<LoadgenReport> {
   const audio = audioPlan(options);
   const privateKeyPem = privateKeyOf(options);
+  const nonce = randomBytes(4).readUInt32LE(0);
+  const mark = await markBackend(options);
   const threads = Math.max(1, Math.min(options.threads, options.streams));
   const workers: Worker[] = [];
   const latest: TallySnapshot[] = [];
@@ -140,6 +161,7 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
       rampMs: options.rampSeconds * 1000,
       frameMs: options.frameMs,
       frameBytes: audio.frameBytes,
+      nonce,
       media: audio.media,
       loopAudio: audio.loopAudio ? new Uint8Array(audio.loopAudio) : undefined,
       maxRate: options.maxRate,
@@ -244,8 +266,8 @@ export async function runLoadgen(options: LoadgenOptions, io: RunIo): Promise<Lo
     const streams = done.flatMap((f) => f.streams);
     const frames: FrameSource = audio.loopAudio
       ? new LoopedAudioFrames(audio.loopAudio, audio.frameBytes)
-      : new PatternFrames(audio.frameBytes);
-    const verify = await verifyRecords(options, streams, frames);
+      : new PatternFrames(audio.frameBytes, nonce);
+    const verify = await verifyRecords(options, streams, frames, mark);
     return buildReport({
       streamsRequested: options.streams,
       frameMs: options.frameMs,
@@ -267,10 +289,12 @@ async function verifyRecords(
   options: LoadgenOptions,
   streams: readonly StreamResult[],
   frames: FrameSource,
+  mark: BackendMark | undefined,
 ): Promise<VerifyOutcome | undefined> {
-  if (!options.verifyRedis && !options.verifyKafka) return undefined;
+  if (!mark) return undefined;
   try {
-    return await readBack(options, streams, frames);
+    if ('failed' in mark) throw mark.failed;
+    return await readBack(options, streams, frames, mark);
   } catch (err) {
     const { code, message } = err as { code?: unknown; message?: unknown };
     return {
@@ -284,18 +308,17 @@ async function readBack(
   options: LoadgenOptions,
   streams: readonly StreamResult[],
   frames: FrameSource,
+  mark: BackendMark,
 ): Promise<ReturnType<FrameVerifier['summary']>> {
   const verifier = new FrameVerifier(
     streams.map((s) => ({ interactionId: s.interaction_id, index: s.index, sent: s.sent, committed: s.committed })),
     frames,
   );
   const timeoutMs = options.verifyTimeoutSeconds * 1000;
-  if (options.verifyRedis) {
-    const key = streamKeyFor(options.verifyKey ?? DEFAULT_STREAM_KEY, options.tenant);
-    await verifyFromRedis(options.verifyRedis, key, verifier, timeoutMs);
-  } else {
-    await verifyFromKafka(options.verifyKafka!, options.verifyTopic!, verifier, timeoutMs);
-  }
+  if ('redis' in mark)
+    await verifyFromRedis(options.verifyRedis!, redisKeyOf(options), verifier, timeoutMs, mark.redis);
+  else if ('kafka' in mark)
+    await verifyFromKafka(options.verifyKafka!, options.verifyTopic!, verifier, timeoutMs, mark.kafka);
   return verifier.summary();
 }
 

@@ -46,7 +46,7 @@ class LoadThread {
           Buffer.from(plan.loopAudio.buffer, plan.loopAudio.byteOffset, plan.loopAudio.length),
           plan.frameBytes,
         )
-      : new PatternFrames(plan.frameBytes);
+      : new PatternFrames(plan.frameBytes, plan.nonce);
     const settings: StreamSettings = {
       url: plan.url,
       frames,

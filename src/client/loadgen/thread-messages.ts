@@ -17,6 +17,8 @@ export interface ThreadPlan {
   readonly rampMs: number;
   readonly frameMs: number;
   readonly frameBytes: number;
+  /** This run's nonce in every pattern frame: an earlier run's frames under the same ids are told apart. */
+  readonly nonce: number;
   readonly media: MediaFormat;
   /** The WAV's audio to loop, when --wav was given. */
   readonly loopAudio?: Uint8Array;

@@ -89,3 +89,21 @@ test('looped WAV audio is checked byte for byte too, across the loop boundary', 
   assert.equal(verifier.summary().frames_found, 8);
   assert.ok(!loop.matches(loop.frame(4, 1), 5, 1), 'streams start at different points of the loop');
 });
+
+test("another run's frames under the same ids are foreign, not found: another nonce, or stored before the run", () => {
+  const ours = new PatternFrames(320, 0xabc);
+  const earlier = new PatternFrames(320, 0x123);
+  assert.equal(ours.classify(earlier.frame(4, 7), 4, 7), 'foreign');
+  assert.equal(ours.classify(ours.frame(4, 7), 4, 7), 'match');
+  assert.equal(ours.classify(earlier.frame(4, 8), 4, 7), 'corrupt', 'another seq is not this frame of any run');
+  const verifier = new FrameVerifier([{ interactionId: 'f', index: 4, sent: 10, committed: 10 }], ours);
+  verifier.add(audio('f', 4, 1, 10, earlier)); // an earlier run with the same prefix
+  verifier.add(audio('f', 4, 1, 6, ours), true); // this run's bytes (a WAV loop has no nonce), but stored before it
+  verifier.add(audio('f', 4, 1, 5, ours));
+  const s = verifier.summary();
+  assert.deepEqual(
+    [s.records, s.records_before_run, s.frames_found, s.foreign, s.missing, s.missing_committed, s.corrupt],
+    [2, 1, 5, 16, 5, 5, 0],
+  );
+  assert.equal(s.duplicated, 0, "another run's copy is not a duplicate of this run's frame");
+});

@@ -33,6 +33,8 @@ const CLEAN: VerifySummary = {
   duplicated: 0,
   out_of_order: 0,
   corrupt: 0,
+  foreign: 0,
+  records_before_run: 0,
   unreadable: 0,
 };
 

@@ -43,6 +43,8 @@ test('20 native streams for 5 s: every frame committed and found in Redis byte f
     duplicated: 0,
     out_of_order: 0,
     corrupt: 0,
+    foreign: 0,
+    records_before_run: 0,
     unreadable: 0,
   });
   assert.ok(report.verify.records >= 20 * 3, 'stream_started, audio and stream_ended records of every stream');
