@@ -142,7 +142,12 @@ export function buildReport(input: ReportInput): LoadgenReport {
         'deduplicates by high-water mark skips them, so they count as a failure',
     );
   if (!confirmed)
-    warnings.push('telephony streams get no acks or commits: loss is known only from --verify or --verify-kafka');
+    warnings.push(
+      input.verify === undefined
+        ? 'telephony streams get no acks or commits and there was no --verify or --verify-kafka: loss is unknown ' +
+            '(lost_frames is null)'
+        : 'telephony streams get no acks or commits: loss is known only from the read-back',
+    );
   return {
     streams_requested: input.streamsRequested,
     streams_started: sum(tallies, (t) => t.streamsStarted),

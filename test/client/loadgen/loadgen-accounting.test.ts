@@ -96,6 +96,8 @@ function startFakeServer(t: TestContext): Promise<{ url: string; logs: Map<strin
 
 function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn: () => void) => void): void {
   const kind = Number(id.slice(id.lastIndexOf('-') + 1));
+  // `outage-*`: nothing answered until frame 1300, then a late ack of 100 and a commit of 1..1300.
+  const outage = id.startsWith('outage-');
   const deliver = (message: { type: string; seq?: number; last_seq?: number; next_seq?: number }): void => {
     if (ws.readyState !== ws.OPEN) return;
     ws.send(JSON.stringify(message));
@@ -132,6 +134,13 @@ function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn:
     assert.equal(data.readUInt32LE(4), seq, `${id}: frame ${seq} carries its seq`);
     log.received++;
     log.seqs.add(seq);
+    if (outage) {
+      if (seq === 1300) {
+        deliver({ type: 'ack', seq: 100 });
+        deliver({ type: 'committed', seq: 1300 });
+      }
+      return;
+    }
     if (seq % 10 === 0) later(ACK_DELAY_MS, () => deliver({ type: 'ack', seq }));
     if (kind === 0 && seq % 25 === 0) later(COMMIT_DELAY_MS, () => deliver({ type: 'committed', seq }));
     if (kind === 1 && seq === 10) deliver({ type: 'committed', seq: 10 });
@@ -241,4 +250,42 @@ test('a read-back that cannot reach its backend leaves a report saying why, and 
   assert.match(report.verify.error.message, /ECONNREFUSED|connect/i);
   assert.ok(report.warnings.some((w) => w.startsWith('the read-back failed')));
   assert.equal(exitStatusOf(report), 1);
+});
+
+test('frames older than the send-time ring are still measured after an outage: from their due time', async (t) => {
+  const { url, logs } = await startFakeServer(t);
+  // 1 ms frames: 1300 frames pass in 1.3 s, past the 1024 send times a stream keeps.
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '1', '--seconds', '2', '--frame-ms', '1', '--private-key', ecKeyFile(t)],
+    ...['--tenant', 'fake-tenant', '--interaction-prefix', 'outage'],
+  ])!;
+  const report = await runLoadgen(options, { stderr: stderrSink().sink, finishTimeoutMs: 5000 });
+  const log = logs.get('outage-0')!;
+  assert.ok(log.seqs.has(1300), `the stream got past frame 1300 (${log.seqs.size} frames)`);
+  assert.equal(report.latency_samples_missing, 0);
+  // The late ack of frame 100 (long out of the ring) and the commit's oldest frame (1) are both measured.
+  assert.equal(report.ack_latency_ms!.count, 1);
+  assert.ok(report.ack_latency_ms!.max >= 1000, `frame 100 waited about 1.2 s: ${report.ack_latency_ms!.max}`);
+  assert.ok(
+    report.oldest_frame_commit_latency_ms!.max >= 1200,
+    `frame 1: ${report.oldest_frame_commit_latency_ms!.max}`,
+  );
+  assert.equal(report.frames_acked, log.seqs.size, 'stopped acknowledged the tail');
+});
+
+test('an interruption before the threads are ready ends the run at once: no traffic, no markers', async (t) => {
+  const { url, logs } = await startFakeServer(t);
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '2', '--seconds', '60', '--private-key', ecKeyFile(t)],
+    ...['--tenant', 'fake-tenant', '--interaction-prefix', 'early'],
+  ])!;
+  const abort = new AbortController();
+  const { sink, text } = stderrSink();
+  const running = runLoadgen(options, { stderr: sink, signal: abort.signal, finishTimeoutMs: 5000 });
+  abort.abort(); // the threads are still starting: runLoadgen is past its first await only once they are ready
+  const report = await running;
+  assert.equal(text(), '', 'no marker: the window never began');
+  assert.equal(report.frames_sent, 0);
+  assert.equal(report.measure.seconds, 0);
+  assert.equal(logs.size, 0, 'nothing connected');
 });

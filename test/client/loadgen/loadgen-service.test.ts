@@ -107,3 +107,36 @@ test('streams resume through a rolling restart (1012) and lose nothing; SIGINT e
   assert.equal(verifyOf(report).duplicated, 0, 'REDIS_DEDUPLICATE stores a re-sent frame once');
   assert.equal(verifyOf(report).corrupt, 0);
 });
+
+test('--max-rate: 5 streams send faster than real time, every frame committed and found in Redis, exit 0', async (t) => {
+  const { url, keys, streamKey } = await startRedisCluster(t, 'loadgen-max', { BUFFER_DURATION_MS: '200' });
+  const run = await runLoadgenCli([
+    ...['--url', url, '--streams', '5', '--seconds', '2', '--max-rate', '--window-frames', '100'],
+    ...['--private-key', privateKeyFile(t, keys.privateKey), '--tenant', 'tenant-a'],
+    ...['--verify', REDIS_URL, '--verify-key', streamKey, '--json'],
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assertMarkersInOrder(run.stderr);
+  const report = run.report();
+  const realTime = 5 * (2000 / 20);
+  assert.ok(report.frames_sent > 2 * realTime, `${report.frames_sent} frames, real time would be ${realTime}`);
+  assert.equal(report.frames_committed, report.frames_sent);
+  assert.equal(report.frames_acked, report.frames_sent, 'stopped acknowledges the tail');
+  assert.equal(report.lost_frames, 0);
+  assert.equal(report.rate_kept, true, 'no clock to keep');
+  assert.equal(verifyOf(report).frames_found, report.frames_sent);
+});
+
+test('--idle: streams kept open past the server idle timeout by keepalives every --keepalive-seconds', async (t) => {
+  const { url, keys } = await startRedisCluster(t, 'loadgen-idle', { IDLE_TIMEOUT_MS: '1500' });
+  const run = await runLoadgenCli([
+    ...['--url', url, '--streams', '5', '--seconds', '3', '--idle', '--keepalive-seconds', '0.4'],
+    ...['--private-key', privateKeyFile(t, keys.privateKey), '--tenant', 'tenant-a', '--json'],
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = run.report();
+  assert.equal(report.streams_started, 5);
+  assert.equal(report.streams_failed, 0);
+  assert.equal(report.frames_sent, 0);
+  assert.deepEqual(report.closes, { 1000: 5 }, 'closed only by the stop at the end, never for idleness');
+});
