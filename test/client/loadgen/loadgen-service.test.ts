@@ -108,7 +108,7 @@ test('streams resume through a rolling restart (1012) and lose nothing; SIGINT e
   assert.equal(verifyOf(report).corrupt, 0);
 });
 
-test('--max-rate: 5 streams send faster than real time, every frame committed and found in Redis, exit 0', async (t) => {
+test('--max-rate: 5 streams faster than real time, every frame committed and found in Redis, exit 0', async (t) => {
   const { url, keys, streamKey } = await startRedisCluster(t, 'loadgen-max', { BUFFER_DURATION_MS: '200' });
   const run = await runLoadgenCli([
     ...['--url', url, '--streams', '5', '--seconds', '2', '--max-rate', '--window-frames', '100'],
