@@ -6,7 +6,9 @@
  * close at frame 20 and must resume from first_seq 11, re-sending 11-20; `-2`
  * is refused once with 503 and Retry-After (then retried), committed up to 20
  * and never again, and its stop is answered with a bare close: its frames
- * after 20 are lost and the stream failed.
+ * after 20 are lost and the stream failed. Streams of other prefixes are
+ * scripted for one test each: `outage-*` (no answer until frame 1300),
+ * `slowstop-*` (`stopped` 1.5 s late), `unanswered-*` (4 upgrades dropped).
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -75,6 +77,11 @@ function startFakeServer(t: TestContext): Promise<{ url: string; logs: Map<strin
     assert.equal(claims.tenant_id, 'fake-tenant');
     const log = logOf(claims.interaction_id);
     log.upgrades++;
+    // `unanswered-*`: the first 4 attempts get no answer at all (the socket is dropped).
+    if (claims.interaction_id.startsWith('unanswered-') && log.upgrades <= 4) {
+      socket.destroy();
+      return;
+    }
     if (claims.interaction_id.endsWith('-2') && log.upgrades === 1) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -122,7 +129,12 @@ function play(ws: WebSocket, id: string, log: ServerLog, later: (ms: number, fn:
         next = message.first_seq!;
         deliver({ type: 'started', next_seq: next });
       } else if (message.type === 'stop') {
-        if (kind === 2) ws.close(1000, 'no stopped for you');
+        if (id.startsWith('slowstop-'))
+          later(1500, () => {
+            deliver({ type: 'stopped', last_seq: next - 1 });
+            ws.close(1000, 'stream stopped');
+          });
+        else if (kind === 2) ws.close(1000, 'no stopped for you');
         else {
           deliver({ type: 'stopped', last_seq: next - 1 });
           ws.close(1000, 'stream stopped');
@@ -288,4 +300,42 @@ test('an interruption before the threads are ready ends the run at once: no traf
   assert.equal(report.frames_sent, 0);
   assert.equal(report.measure.seconds, 0);
   assert.equal(logs.size, 0, 'nothing connected');
+});
+
+test('an interruption during the ramp ends the run with no marker, even while streams take long to stop', async (t) => {
+  const { url, logs } = await startFakeServer(t);
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '1', '--seconds', '5', '--warmup-seconds', '0.6', '--private-key', ecKeyFile(t)],
+    ...['--tenant', 'fake-tenant', '--interaction-prefix', 'slowstop'],
+  ])!;
+  const abort = new AbortController();
+  const { sink, text } = stderrSink();
+  const running = runLoadgen(options, { stderr: sink, signal: abort.signal, finishTimeoutMs: 5000 });
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if ((logs.get('slowstop-0')?.seqs.size ?? 0) > 0) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 10);
+  });
+  abort.abort(); // the warmup is still running; `stopped` comes only after the window would have begun
+  const report = await running;
+  assert.equal(text(), '', 'no `loadgen: measuring` after the interruption');
+  assert.equal(report.streams_failed, 0);
+  assert.equal(report.measure.seconds, 0);
+});
+
+test('attempts that get no answer are retried (growing delays, not resumes) until one gets through', async (t) => {
+  const { url, logs } = await startFakeServer(t);
+  const options = parseLoadgenArgs([
+    ...['--url', url, '--streams', '1', '--seconds', '0.5', '--private-key', ecKeyFile(t)],
+    ...['--tenant', 'fake-tenant', '--interaction-prefix', 'unanswered'],
+  ])!;
+  const report = await runLoadgen(options, { stderr: stderrSink().sink, finishTimeoutMs: 15_000 });
+  assert.equal(logs.get('unanswered-0')!.upgrades, 5);
+  assert.equal(report.failed_connections, 4);
+  assert.equal(report.resumes, 0, 'no connection had opened: nothing was resumed');
+  assert.equal(report.streams_failed, 0, JSON.stringify(report.per_stream));
+  assert.equal(report.lost_frames, 0);
 });
