@@ -3,8 +3,10 @@
  * `ingest-loadgen` (`npm run loadgen --`): real-time load against any
  * deployment, measured from outside as a user would (docs/loadgen.md). The
  * phase markers, progress, warnings and the final table go to stderr; with
- * --json the last line on stdout is the report. Exit 0 when no committed frame
- * is missing and no stream failed, 1 otherwise, 2 on bad usage.
+ * --json the last line on stdout is always one JSON object: the report, or
+ * `{"error": {code, message}}` when the run could not end in one. Exit 0 when
+ * no committed frame is missing or out of order, the read-back worked and no
+ * stream failed, 1 otherwise, 2 on bad usage.
  */
 import { parseLoadgenArgs, USAGE, UsageError, type LoadgenOptions } from './loadgen-options';
 import { exitStatusOf } from './loadgen-report';

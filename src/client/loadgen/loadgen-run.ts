@@ -3,8 +3,10 @@
  * audio, frame size), splits the streams over K worker threads, starts them
  * on one clock origin, prints the phase markers (`loadgen: measuring`,
  * `loadgen: measured`) and, on a terminal, a progress line; ends the traffic
- * when the window closes, collects the threads' final tallies, reads the
- * records back when asked, and returns the report.
+ * when the window closes (or at once when interrupted, even before the
+ * threads are ready), collects the threads' final tallies, reads the records
+ * back when asked (from where the backend ended before the run, noted first)
+ * and returns the report, a read-back that failed included.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
