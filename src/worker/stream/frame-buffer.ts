@@ -7,9 +7,10 @@
  *   allocated until a full collection. Copied, it dies young (a scavenge);
  * - the record is one allocation instead of a Buffer per frame, with no
  *   concatenation at flush.
- * The slab is sized by the stream's previous record (a real-time stream sends
- * the same bytes per record), so a steady stream copies each frame once; it
- * doubles when a record outgrows it. RecordBuilder.audio turns it into the record.
+ * The slab is sized by the stream's previous record plus a sixteenth: a
+ * real-time stream sends about the same bytes per record, give or take a frame
+ * of timer jitter, so a steady stream copies each frame once; a record that
+ * outgrows it grows it by half. RecordBuilder.audio turns it into the record.
  */
 import { FrameSizeRuns, type FrameSizeField } from '../../shared/publishing/frame-sizes';
 
@@ -21,7 +22,7 @@ export class FrameBuffer {
   private readonly sizes = new FrameSizeRuns();
   private frames = 0;
   private bytesHeld = 0;
-  /** The last record's bytes: the next one's slab (a steady stream fills it exactly). */
+  /** The last record's bytes: what the next one's slab is sized for. */
   private expectedBytes = FIRST_SLAB_BYTES;
   private startSeq = 0;
   private endSeq = 0;
@@ -94,7 +95,12 @@ export class FrameBuffer {
   /** A slab for at least `bytes`, holding what was copied so far. */
   private grow(bytes: number): Buffer {
     const old = this.slab;
-    const size = Math.max(bytes, old === undefined ? this.expectedBytes : old.length * 2);
+    // A flush timer that fires a frame late makes a record one frame longer than the last:
+    // the headroom keeps that from growing (and copying) the slab.
+    const size = Math.max(
+      bytes,
+      old === undefined ? this.expectedBytes + (this.expectedBytes >>> 4) : old.length + (old.length >>> 1),
+    );
     const slab = unpooled(size);
     if (old !== undefined && this.bytesHeld > 0) old.copy(slab, 0, 0, this.bytesHeld);
     this.slab = slab;
