@@ -7,6 +7,7 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/config-schema';
+import { BoundLog } from '../../shared/process/bound-log';
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { VerifiedIdentity } from '../admission/upgrade-guard';
 import type { WorkerStats } from '../metrics/worker-stats';
@@ -47,7 +48,7 @@ export class StreamAcceptor implements StreamSources {
 
   native(ws: WebSocket, identity: VerifiedIdentity): void {
     const { config, sessions } = this.options;
-    const logger = this.options.logger.child({ tenant_id: identity.tenantId, client: identity.clientAddress });
+    const logger = new BoundLog(this.options.logger, { tenant_id: identity.tenantId, client: identity.clientAddress });
     const session = attachNativeConnection(
       ws,
       identity,
@@ -60,7 +61,7 @@ export class StreamAcceptor implements StreamSources {
 
   telephony(ws: WebSocket, admission: TelephonyAdmission): void {
     const { config, sessions, stats } = this.options;
-    const logger = this.options.logger.child({ source: admission.source, client: admission.clientAddress });
+    const logger = new BoundLog(this.options.logger, { source: admission.source, client: admission.clientAddress });
     const register = (session: StreamSession): void => sessions.add(session, ws, { pinged: false });
     attachTelephonyConnection(
       ws,

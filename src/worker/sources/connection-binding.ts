@@ -8,7 +8,7 @@
  * it reads one message.
  */
 import type WebSocket from 'ws';
-import type { Logger } from 'pino';
+import type { Log } from '../../shared/process/bound-log';
 import { IngestError } from '../../shared/errors';
 import type { StreamSession } from '../stream/stream-session';
 import type { StreamTransport } from '../stream/stream-transport';
@@ -40,7 +40,7 @@ export class ConnectionBinding {
   constructor(
     private readonly ws: WebSocket,
     private readonly handler: MessageHandler,
-    private readonly log: Logger,
+    private readonly log: Log,
     private readonly options: ConnectionBindingOptions,
   ) {
     this.transport = wsTransport(ws);

@@ -4,7 +4,7 @@
  * exit) and logged at the level it deserves. What the stream does about an
  * outcome (a committed reply, a 1011 close) is the session's decision.
  */
-import type { Logger } from 'pino';
+import type { Log } from '../../shared/process/bound-log';
 import type { IngestError } from '../../shared/errors';
 import type { AdapterName } from '../../shared/publishing/publisher';
 import type { IngestRecord } from '../../shared/publishing/records';
@@ -35,7 +35,7 @@ export class PublishOutcomes {
     record: IngestRecord,
     outcome: FailureOutcome,
     unpublishedBytes: number,
-    log: Logger,
+    log: Log,
   ): void {
     const stats = this.stats;
     stats.count(stats.publishErrors, `${this.adapter}|${ERROR_REASONS[outcome]}`);

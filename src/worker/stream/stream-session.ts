@@ -21,8 +21,8 @@
  * gate, queue, records, replies, the worker's backlog) are their own files.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import { IngestError } from '../../shared/errors';
+import type { Log } from '../../shared/process/bound-log';
 import type { MediaFormat, ServerMessages } from '../../shared/protocol';
 import type { Publisher } from '../../shared/publishing/publisher';
 import {
@@ -61,7 +61,8 @@ export type LossReason = 'retention_expired' | 'shutdown_deadline';
 export interface SessionDeps {
   readonly limits: SessionLimits;
   readonly publisher: Publisher;
-  readonly logger: Logger;
+  /** The connection's log (its fields on every line): the session adds the stream's ids at begin(). */
+  readonly logger: Log;
   readonly stats: WorkerStats;
   /** The worker's unpublished bytes, every session's together. */
   readonly backlog: WorkerBacklog;
@@ -122,7 +123,7 @@ export class StreamSession {
   /** Its place among the sessions of its interaction, from begin(). */
   private turn: Turn | undefined;
   private endPromise: Promise<void> | undefined;
-  private log: Logger;
+  private log: Log;
 
   constructor(
     private readonly transport: StreamTransport,

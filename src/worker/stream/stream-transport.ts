@@ -3,7 +3,7 @@
  * (native-connection.ts adapts one), a fake in unit tests. Closing goes
  * through closeTransport, so that no close can leave a session unfinished.
  */
-import type { Logger } from 'pino';
+import type { Log } from '../../shared/process/bound-log';
 
 /** What a session needs from its socket. */
 export interface StreamTransport {
@@ -18,7 +18,7 @@ export interface StreamTransport {
 }
 
 /** A close that cannot throw: a session that failed to close would never finish, and hold up shutdown. */
-export function closeTransport(transport: StreamTransport, code: number, reason: string, log: Logger): void {
+export function closeTransport(transport: StreamTransport, code: number, reason: string, log: Log): void {
   try {
     transport.close(code, truncateReason(reason));
   } catch (err) {

@@ -12,8 +12,8 @@
  * further tracks (Twilio's outbound) get sessions of their own.
  */
 import type WebSocket from 'ws';
-import type { Logger } from 'pino';
 import { IngestError } from '../../../shared/errors';
+import type { Log } from '../../../shared/process/bound-log';
 import { StreamSession, type SessionDeps } from '../../stream/stream-session';
 import { ConnectionBinding, type MessageHandler } from '../connection-binding';
 import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
@@ -31,7 +31,7 @@ const MAX_REASON_LENGTH = 64;
 
 interface Track {
   readonly session: StreamSession;
-  readonly log: Logger;
+  readonly log: Log;
   readonly sampleBytes: number;
   /** Added to chunk numbers so that a provider counting from 0 still starts at seq 1. */
   chunkOffset: number | undefined;
