@@ -11,8 +11,11 @@ import { BoundLog } from '../../shared/process/bound-log';
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { VerifiedIdentity } from '../admission/upgrade-guard';
 import type { WorkerStats } from '../metrics/worker-stats';
-import { attachNativeConnection } from '../sources/native/native-connection';
-import { attachTelephonyConnection } from '../sources/telephony/telephony-connection';
+import { attachNativeConnection, type NativeConnectionOptions } from '../sources/native/native-connection';
+import {
+  attachTelephonyConnection,
+  type TelephonyConnectionOptions,
+} from '../sources/telephony/telephony-connection';
 import type { TelephonyAdmission } from '../sources/telephony/telephony-gate';
 import type { InteractionOrder } from '../stream/interaction-order';
 import type { SessionDeps, StreamSession } from '../stream/stream-session';
@@ -32,6 +35,9 @@ export interface StreamAcceptorOptions {
 
 export class StreamAcceptor implements StreamSources {
   private readonly deps: SessionDeps;
+  // One per worker, not one per connection.
+  private readonly nativeOptions: NativeConnectionOptions;
+  private readonly telephonyOptions: TelephonyConnectionOptions;
 
   constructor(private readonly options: StreamAcceptorOptions) {
     const { config, publisher, logger, stats, sessions, backlog, order } = options;
@@ -44,32 +50,23 @@ export class StreamAcceptor implements StreamSources {
       order,
       onFinished: (session) => sessions.remove(session),
     };
+    this.nativeOptions = { startTimeoutMs: config.startTimeoutMs, maxFrameBytes: config.maxFrameBytes };
+    this.telephonyOptions = { startTimeoutMs: config.startTimeoutMs };
   }
 
   native(ws: WebSocket, identity: VerifiedIdentity): void {
-    const { config, sessions } = this.options;
+    const { sessions } = this.options;
     const logger = new BoundLog(this.options.logger, { tenant_id: identity.tenantId, client: identity.clientAddress });
-    const session = attachNativeConnection(
-      ws,
-      identity,
-      { ...this.deps, logger },
-      { startTimeoutMs: config.startTimeoutMs, maxFrameBytes: config.maxFrameBytes },
-    );
+    const session = attachNativeConnection(ws, identity, this.deps, this.nativeOptions, logger);
     sessions.add(session, ws, { pinged: true });
     logger.debug({ via: identity.via }, 'stream connected');
   }
 
   telephony(ws: WebSocket, admission: TelephonyAdmission): void {
-    const { config, sessions, stats } = this.options;
+    const { sessions, stats } = this.options;
     const logger = new BoundLog(this.options.logger, { source: admission.source, client: admission.clientAddress });
     const register = (session: StreamSession): void => sessions.add(session, ws, { pinged: false });
-    attachTelephonyConnection(
-      ws,
-      admission,
-      { ...this.deps, logger },
-      { startTimeoutMs: config.startTimeoutMs },
-      register,
-    );
+    attachTelephonyConnection(ws, admission, this.deps, this.telephonyOptions, register, logger);
     stats.count(stats.telephonyConnections, admission.source);
     logger.debug('telephony stream connected');
   }

@@ -43,7 +43,7 @@ export class ConnectionBinding {
     private readonly log: Log,
     private readonly options: ConnectionBindingOptions,
   ) {
-    this.transport = wsTransport(ws);
+    this.transport = new WsTransport(ws);
   }
 
   /** A session on this socket: it hears the socket's pongs, errors and close. */
@@ -141,18 +141,35 @@ export class ConnectionBinding {
   };
 }
 
-function wsTransport(ws: WebSocket): StreamTransport {
-  return {
-    get isOpen() {
-      return ws.readyState === ws.OPEN;
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    send: (text) => ws.send(text),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
-  };
+/** A class, not an object of closures: its methods are shared by every connection, which holds one field. */
+class WsTransport implements StreamTransport {
+  constructor(private readonly ws: WebSocket) {}
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(text: string): void {
+    this.ws.send(text);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
 }

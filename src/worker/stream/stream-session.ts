@@ -61,7 +61,7 @@ export type LossReason = 'retention_expired' | 'shutdown_deadline';
 export interface SessionDeps {
   readonly limits: SessionLimits;
   readonly publisher: Publisher;
-  /** The connection's log (its fields on every line): the session adds the stream's ids at begin(). */
+  /** The worker's log; a session logs with its connection's when given one (its fields on every line). */
   readonly logger: Log;
   readonly stats: WorkerStats;
   /** The worker's unpublished bytes, every session's together. */
@@ -131,8 +131,9 @@ export class StreamSession {
     private readonly source: Source,
     private readonly deps: SessionDeps,
     messages: ServerMessages | undefined,
+    private readonly connectionLog: Log = deps.logger,
   ) {
-    this.log = deps.logger;
+    this.log = connectionLog;
     this.replies = new StreamReplies(transport, messages, {
       maxBytes: deps.limits.maxSendBufferBytes,
       onFull: (bufferedBytes) => this.onSendBufferFull(bufferedBytes),
@@ -187,7 +188,7 @@ export class StreamSession {
     this.nextSeq = start.firstSeq;
     this.state = 'streaming';
     this.deps.stats.streamsActive++;
-    this.log = this.deps.logger.child({
+    this.log = this.connectionLog.child({
       tenant_id: this.tenantId,
       interaction_id: start.interactionId,
       stream_id: streamId,

@@ -9,11 +9,32 @@ import { IngestError } from '../../../shared/errors';
 import { parseClientMessage, ServerMessages, type StartMessage } from '../../../shared/protocol';
 import type { VerifiedIdentity } from '../../admission/upgrade-guard';
 import { StreamSession, type SessionDeps } from '../../stream/stream-session';
-import { ConnectionBinding, type MessageHandler } from '../connection-binding';
+import { ConnectionBinding, type ConnectionBindingOptions, type MessageHandler } from '../connection-binding';
+import type { Log } from '../../../shared/process/bound-log';
 
 export interface NativeConnectionOptions {
   readonly startTimeoutMs: number;
   readonly maxFrameBytes: number;
+}
+
+// Stateless, so shared by every connection rather than made for each.
+const V1_REPLIES = new ServerMessages('v1');
+const LEGACY_REPLIES = new ServerMessages('legacy');
+
+/** Per options object (the acceptor keeps one), not per connection: the wording is every stream's. */
+const bindingOptions = new WeakMap<NativeConnectionOptions, ConnectionBindingOptions>();
+
+function bindingOptionsFor(options: NativeConnectionOptions): ConnectionBindingOptions {
+  let shared = bindingOptions.get(options);
+  if (!shared) {
+    shared = {
+      startTimeoutMs: options.startTimeoutMs,
+      oversizeReason: `frame exceeds MAX_FRAME_BYTES (${options.maxFrameBytes})`,
+      messageKind: 'client message',
+    };
+    bindingOptions.set(options, shared);
+  }
+  return shared;
 }
 
 /**
@@ -25,8 +46,9 @@ export function attachNativeConnection(
   identity: VerifiedIdentity,
   deps: SessionDeps,
   options: NativeConnectionOptions,
+  log: Log = deps.logger,
 ): StreamSession {
-  const connection = new NativeConnection(ws, identity, deps, options);
+  const connection = new NativeConnection(ws, identity, deps, options, log);
   connection.listen();
   return connection.session;
 }
@@ -40,20 +62,11 @@ class NativeConnection implements MessageHandler {
     private readonly identity: VerifiedIdentity,
     deps: SessionDeps,
     private readonly options: NativeConnectionOptions,
+    log: Log,
   ) {
-    this.binding = new ConnectionBinding(ws, this, deps.logger, {
-      startTimeoutMs: options.startTimeoutMs,
-      oversizeReason: `frame exceeds MAX_FRAME_BYTES (${options.maxFrameBytes})`,
-      messageKind: 'client message',
-    });
+    this.binding = new ConnectionBinding(ws, this, log, bindingOptionsFor(options));
     // Replies start in the v1 dialect; a legacy `start` switches them (begin()).
-    this.session = new StreamSession(
-      this.binding.transport,
-      identity.tenantId,
-      'native',
-      deps,
-      new ServerMessages('v1'),
-    );
+    this.session = new StreamSession(this.binding.transport, identity.tenantId, 'native', deps, V1_REPLIES, log);
     this.binding.add(this.session);
   }
 
@@ -108,7 +121,7 @@ class NativeConnection implements MessageHandler {
     this.binding.started();
     session.begin(
       { interactionId: start.interaction_id, media: start.media, firstSeq: start.first_seq, metadata: start.metadata },
-      start.dialect === 'legacy' ? new ServerMessages('legacy') : undefined,
+      start.dialect === 'legacy' ? LEGACY_REPLIES : undefined,
     );
   }
 }

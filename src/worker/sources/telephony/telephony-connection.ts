@@ -44,8 +44,9 @@ export function attachTelephonyConnection(
   deps: SessionDeps,
   options: TelephonyConnectionOptions,
   register: (session: StreamSession) => void,
+  log: Log = deps.logger,
 ): void {
-  new TelephonyConnection(ws, admission, deps, options, register).listen();
+  new TelephonyConnection(ws, admission, deps, options, register, log).listen();
 }
 
 class TelephonyConnection implements MessageHandler {
@@ -61,8 +62,9 @@ class TelephonyConnection implements MessageHandler {
     private readonly deps: SessionDeps,
     options: TelephonyConnectionOptions,
     private readonly register: (session: StreamSession) => void,
+    private readonly log: Log,
   ) {
-    this.binding = new ConnectionBinding(ws, this, deps.logger, {
+    this.binding = new ConnectionBinding(ws, this, log, {
       startTimeoutMs: options.startTimeoutMs,
       oversizeReason: 'message exceeds the WebSocket size limit',
       messageKind: 'telephony message',
@@ -76,7 +78,14 @@ class TelephonyConnection implements MessageHandler {
   }
 
   private newSession(tenantId: string): StreamSession {
-    const session = new StreamSession(this.binding.transport, tenantId, this.admission.source, this.deps, undefined);
+    const session = new StreamSession(
+      this.binding.transport,
+      tenantId,
+      this.admission.source,
+      this.deps,
+      undefined,
+      this.log,
+    );
     this.binding.add(session);
     this.register(session);
     return session;
@@ -145,7 +154,7 @@ class TelephonyConnection implements MessageHandler {
       });
       const track: Track = {
         session,
-        log: this.deps.logger.child({ tenant_id: tenantId, interaction_id: start.callSid, stream_id: spec.streamId }),
+        log: this.log.child({ tenant_id: tenantId, interaction_id: start.callSid, stream_id: spec.streamId }),
         sampleBytes: bytesPerSample(start.media.encoding, start.media.channels),
         chunkOffset: undefined,
         invalidPayloads: 0,
@@ -162,7 +171,7 @@ class TelephonyConnection implements MessageHandler {
     if (cut.length === 0) return metadata;
     const stats = this.deps.stats;
     for (const what of cut) stats.count(stats.telephonyStartTrimmed, `${this.admission.source}|${what}`);
-    this.deps.logger.warn(
+    this.log.warn(
       { interaction_id: start.callSid, trimmed: cut },
       'start over its limits: trimmed (unknown or repeated tracks, long text fields, custom parameters)',
     );
@@ -224,7 +233,7 @@ class TelephonyConnection implements MessageHandler {
     const first = !this.ignoredOnce.has(reason);
     this.ignoredOnce.add(reason);
     const fields = { reason, interaction_id: this.first.interactionId };
-    if (first) this.deps.logger.info(fields, `telephony message ignored: ${detail}`);
-    else this.deps.logger.debug(fields, `telephony message ignored: ${detail}`);
+    if (first) this.log.info(fields, `telephony message ignored: ${detail}`);
+    else this.log.debug(fields, `telephony message ignored: ${detail}`);
   }
 }
