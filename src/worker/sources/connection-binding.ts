@@ -55,11 +55,12 @@ export class ConnectionBinding {
   listen(): void {
     if (this.listening) return;
     this.listening = true;
-    this.startTimer = setTimeout(this.onStartTimeout, this.options.startTimeoutMs);
-    this.ws.on('message', this.onMessage);
-    this.ws.on('pong', this.onPong);
-    this.ws.on('error', this.onError);
-    this.ws.on('close', this.onClose);
+    (this.ws as BoundSocket)[BINDING] = this;
+    this.startTimer = setTimeout(onStartTimeout, this.options.startTimeoutMs, this);
+    this.ws.on('message', onMessage);
+    this.ws.on('pong', onPong);
+    this.ws.on('error', onError);
+    this.ws.on('close', onClose);
   }
 
   /** The start message arrived: it is no longer waited for. */
@@ -73,10 +74,10 @@ export class ConnectionBinding {
   /** Releases the timer and the socket's listeners. Idempotent; ws emits nothing after its close. */
   close(): void {
     this.started();
-    this.ws.off('message', this.onMessage);
-    this.ws.off('pong', this.onPong);
-    this.ws.off('error', this.onError);
-    this.ws.off('close', this.onClose);
+    this.ws.off('message', onMessage);
+    this.ws.off('pong', onPong);
+    this.ws.off('error', onError);
+    this.ws.off('close', onClose);
   }
 
   private get first(): StreamSession | undefined {
@@ -91,20 +92,22 @@ export class ConnectionBinding {
   // timer can expire while the client's start already waits to be read. The
   // check phase comes after the poll phase's reads, so a start that had arrived
   // in time has been handled by then.
-  private readonly onStartTimeout = (): void => {
+  /** @internal The start timer expired (onStartTimeout). */
+  startTimedOut(): void {
     this.startTimer = undefined;
-    this.startCheck = setImmediate(this.checkStarted);
-  };
+    this.startCheck = setImmediate(checkStarted, this);
+  }
 
-  private readonly checkStarted = (): void => {
+  /** @internal The check after the start timer (checkStarted). */
+  checkStarted(): void {
     this.startCheck = undefined;
     const first = this.first;
     if (first && !first.started)
       void first.fail(new IngestError('start_timeout', `no start message within ${this.options.startTimeoutMs} ms`));
-  };
+  }
 
-  // Created once per connection: a binary frame costs no allocation here.
-  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+  /** @internal A message from the socket (onMessage). */
+  message(data: Buffer, isBinary: boolean): void {
     try {
       this.handler.onMessage(data, isBinary);
     } catch (err) {
@@ -117,13 +120,15 @@ export class ConnectionBinding {
       );
       this.failAll(new IngestError('internal_error', 'the server failed to handle this message'));
     }
-  };
+  }
 
-  private readonly onPong = (data: Buffer): void => {
+  /** @internal A pong (onPong). */
+  pong(data: Buffer): void {
     for (const session of this.sessions) session.pong(data);
-  };
+  }
 
-  private readonly onError = (err: WsError): void => {
+  /** @internal A socket error (onError). */
+  error(err: WsError): void {
     // ws closes the socket itself after a protocol error (1009 for a message
     // over its maxPayload, 1002/1007 for broken framing); the close handler
     // flushes. An oversize message is still the stream's error, not a client close.
@@ -133,12 +138,51 @@ export class ConnectionBinding {
       { err: err.message, ws_code: err.code, interaction_id: this.first?.interactionId },
       'websocket error',
     );
-  };
+  }
 
-  private readonly onClose = (code: number): void => {
+  /** @internal The socket closed (onClose). */
+  closed(code: number): void {
     this.close();
     for (const session of this.sessions) session.onSocketClosed(code);
-  };
+  }
+}
+
+/**
+ * The socket's listeners and the start timer's callbacks are the same functions
+ * for every connection, which each find their binding on the socket (ws calls a
+ * listener with the socket as `this`): thousands of idle connections would
+ * otherwise each hold six closures and their context.
+ */
+const BINDING = Symbol('ConnectionBinding');
+
+type BoundSocket = WebSocket & { [BINDING]: ConnectionBinding };
+
+function bindingOf(ws: WebSocket): ConnectionBinding {
+  return (ws as BoundSocket)[BINDING];
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  bindingOf(this).message(data, isBinary);
+}
+
+function onPong(this: WebSocket, data: Buffer): void {
+  bindingOf(this).pong(data);
+}
+
+function onError(this: WebSocket, err: WsError): void {
+  bindingOf(this).error(err);
+}
+
+function onClose(this: WebSocket, code: number): void {
+  bindingOf(this).closed(code);
+}
+
+function onStartTimeout(binding: ConnectionBinding): void {
+  binding.startTimedOut();
+}
+
+function checkStarted(binding: ConnectionBinding): void {
+  binding.checkStarted();
 }
 
 /** A class, not an object of closures: its methods are shared by every connection, which holds one field. */

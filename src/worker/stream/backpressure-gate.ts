@@ -20,15 +20,24 @@ export interface GateEvents {
   onWorkerRelief(): void;
 }
 
+export interface GateLimits {
+  /** MAX_STREAM_BACKLOG_BYTES */
+  readonly streamBytes: number;
+  /** BACKPRESSURE_TIMEOUT_MS */
+  readonly timeoutMs: number;
+}
+
 export class BackpressureGate {
   private forStream = false;
   private forWorker = false;
   private transportPaused = false;
   private timer: NodeJS.Timeout | undefined;
+  /** What the worker's backlog calls when it falls below its limit: made at the first wait, as few streams wait. */
+  private relief: (() => void) | undefined;
 
   constructor(
     private readonly transport: StreamTransport,
-    private readonly limits: { readonly streamBytes: number; readonly timeoutMs: number },
+    private readonly limits: GateLimits,
     private readonly worker: WorkerBacklog,
     private readonly events: GateEvents,
   ) {}
@@ -49,7 +58,8 @@ export class BackpressureGate {
     }
     if (!this.forWorker && this.worker.full) {
       this.forWorker = true;
-      this.worker.wait(this.onWorkerRelief);
+      this.relief ??= () => this.onWorkerRelief();
+      this.worker.wait(this.relief);
       this.pause();
       return 'worker';
     }
@@ -65,16 +75,16 @@ export class BackpressureGate {
 
   /** Stops the timer and reads again (the stream is ending: its close must be read). Idempotent. */
   release(): void {
-    this.worker.cancel(this.onWorkerRelief);
+    if (this.relief) this.worker.cancel(this.relief);
     this.forStream = false;
     this.forWorker = false;
     this.resumeIfFree();
   }
 
-  private readonly onWorkerRelief = (): void => {
+  private onWorkerRelief(): void {
     this.forWorker = false;
     if (this.resumeIfFree()) this.events.onWorkerRelief();
-  };
+  }
 
   private pause(): void {
     if (this.transportPaused) return;

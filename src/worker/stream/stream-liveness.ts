@@ -20,6 +20,11 @@ export interface ReadState {
   readonly isPaused: boolean;
 }
 
+/** Told when the stream was idle for `idleMs` (at least IDLE_TIMEOUT_MS); the watch has stopped. */
+export interface IdleListener {
+  onIdle(idleMs: number): void;
+}
+
 export class StreamLiveness {
   /** The payload of the ping not answered yet; undefined when the last ping was answered. */
   private awaited: Buffer | undefined;
@@ -29,8 +34,7 @@ export class StreamLiveness {
   constructor(
     private readonly idleTimeoutMs: number,
     private readonly reading: ReadState,
-    /** The stream was idle for `idleMs` (at least IDLE_TIMEOUT_MS); the watch has stopped. */
-    private readonly onIdle: (idleMs: number) => void,
+    private readonly listener: IdleListener,
   ) {}
 
   /** Activity from the peer (a frame, a keepalive); the hot path passes the time it has already read. */
@@ -75,7 +79,7 @@ export class StreamLiveness {
     this.idleTimer = undefined;
     if (this.reading.isPaused) this.lastActivityAt = Date.now();
     const idleFor = Date.now() - this.lastActivityAt;
-    if (idleFor >= this.idleTimeoutMs) return this.onIdle(idleFor);
+    if (idleFor >= this.idleTimeoutMs) return this.listener.onIdle(idleFor);
     // Activity since the timer was armed: sleep until the idle limit counted from the last of it.
     this.idleTimer = setTimeout(this.onIdleCheck, this.idleTimeoutMs - idleFor);
   };

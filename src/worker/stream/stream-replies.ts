@@ -12,10 +12,9 @@
 import type { ServerMessages } from '../../shared/protocol';
 import type { StreamTransport } from './stream-transport';
 
-export interface SendBufferLimit {
-  readonly maxBytes: number;
+export interface SendBufferListener {
   /** Called once, with the bytes the socket held, when a reply did not fit. */
-  readonly onFull: (bufferedBytes: number) => void;
+  onSendBufferFull(bufferedBytes: number): void;
 }
 
 export class StreamReplies {
@@ -24,7 +23,8 @@ export class StreamReplies {
   constructor(
     private readonly transport: StreamTransport,
     private messages: ServerMessages | undefined,
-    private readonly limit: SendBufferLimit,
+    private readonly maxBytes: number,
+    private readonly listener: SendBufferListener,
   ) {}
 
   /** Whether this stream's peer gets replies at all (acks are counted only then). */
@@ -65,9 +65,9 @@ export class StreamReplies {
   private send(text: string): void {
     const buffered = this.transport.bufferedAmount;
     // The cap bounds memory, not bytes exactly: a reply's length in characters is near enough (ids are ASCII).
-    if (buffered + text.length <= this.limit.maxBytes) return this.transport.send(text);
+    if (buffered + text.length <= this.maxBytes) return this.transport.send(text);
     this.full = true;
-    this.limit.onFull(buffered);
+    this.listener.onSendBufferFull(buffered);
   }
 
   private writable(): ServerMessages | undefined {

@@ -33,7 +33,7 @@ import {
   type Source,
 } from '../../shared/publishing/records';
 import type { WorkerStats } from '../metrics/worker-stats';
-import { BackpressureGate, type PauseCause } from './backpressure-gate';
+import { BackpressureGate, type GateLimits, type PauseCause } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { PublishOutcomes } from './publish-outcomes';
 import { RecordBuilder } from './record-builder';
@@ -134,28 +134,13 @@ export class StreamSession {
     private readonly connectionLog: Log = deps.logger,
   ) {
     this.log = connectionLog;
-    this.replies = new StreamReplies(transport, messages, {
-      maxBytes: deps.limits.maxSendBufferBytes,
-      onFull: (bufferedBytes) => this.onSendBufferFull(bufferedBytes),
-    });
+    // The session itself hears its parts' events (its public on… methods): closures
+    // for each would cost every idle stream a dozen functions and their contexts.
+    this.replies = new StreamReplies(transport, messages, deps.limits.maxSendBufferBytes, this);
     this.outcomes = new PublishOutcomes(deps.stats, deps.publisher.adapter);
-    this.queue = new StreamPublishQueue(deps.publisher, {
-      onConfirmed: (record, ms) => this.onConfirmed(record, ms),
-      onFailed: (error, record, outcome) => this.onPublishFailed(error, record, outcome),
-      onBacklogDrained: () => this.onBacklogDrained(),
-    });
-    this.backpressure = new BackpressureGate(
-      transport,
-      { streamBytes: deps.limits.maxStreamBacklogBytes, timeoutMs: deps.limits.backpressureTimeoutMs },
-      deps.backlog,
-      {
-        onStuck: (cause) => {
-          if (this.state === 'streaming') void this.fail(makeBacklogError(cause, this.unpublishedBytes, deps.backlog));
-        },
-        onWorkerRelief: () => this.log.info('worker backlog below its limit: reading resumed'),
-      },
-    );
-    this.liveness = new StreamLiveness(deps.limits.idleTimeoutMs, this.backpressure, (idleMs) => this.onIdle(idleMs));
+    this.queue = new StreamPublishQueue(deps.publisher, this);
+    this.backpressure = new BackpressureGate(transport, gateLimits(deps.limits), deps.backlog, this);
+    this.liveness = new StreamLiveness(deps.limits.idleTimeoutMs, this.backpressure, this);
   }
 
   get started(): boolean {
@@ -472,13 +457,15 @@ export class StreamSession {
     if (this.state === 'streaming') this.flush();
   };
 
-  private onIdle(idleMs: number): void {
+  /** @internal StreamLiveness: no frame nor keepalive for IDLE_TIMEOUT_MS. */
+  onIdle(idleMs: number): void {
     if (this.state !== 'streaming') return;
     this.log.info({ idle_ms: idleMs }, 'idle timeout');
     void this.end('idle_timeout', { code: 1000, reason: 'idle timeout', waitForBackend: true });
   }
 
-  private onBacklogDrained(): void {
+  /** @internal StreamPublishQueue: the backlog fell. */
+  onBacklogDrained(): void {
     this.syncBacklog();
     if (this.state === 'streaming' && this.backpressure.relieve(this.unpublishedBytes)) {
       this.log.info('backlog below its limit: reading resumed');
@@ -490,7 +477,7 @@ export class StreamSession {
    * (it must read), and 1013 would invite it to come back and do the same. Deferred, because a reply is sent
    * from the middle of frame() and of the publish queue's callbacks.
    */
-  private onSendBufferFull(bufferedBytes: number): void {
+  onSendBufferFull(bufferedBytes: number): void {
     this.deps.stats.sendBufferOverflows++;
     const error = new IngestError(
       'send_buffer_full',
@@ -504,18 +491,31 @@ export class StreamSession {
     });
   }
 
-  private onConfirmed(record: IngestRecord, durationMs: number): void {
+  /** @internal StreamPublishQueue: the backend confirmed a record. */
+  onConfirmed(record: IngestRecord, durationMs: number): void {
     this.outcomes.confirmed(record, durationMs);
     if (record.type !== 'audio') return;
     this.lastCommitted = record.seq_end;
     this.replies.committed(record.seq_end);
   }
 
-  private onPublishFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
+  /** @internal StreamPublishQueue: a publish failed. */
+  onFailed(error: IngestError, record: IngestRecord, outcome: FailureOutcome): void {
     this.outcomes.failed(error, record, outcome, this.queue.backlogBytes, this.log);
     if (outcome !== 'stopped' || this.state !== 'streaming') return;
     this.replies.error(error.code, BACKEND_REFUSED);
     void this.end('error', { code: 1011, reason: BACKEND_REFUSED });
+  }
+
+  /** @internal BackpressureGate: paused for BACKPRESSURE_TIMEOUT_MS. */
+  onStuck(cause: PauseCause): void {
+    if (this.state === 'streaming')
+      void this.fail(makeBacklogError(cause, this.unpublishedBytes, this.deps.backlog));
+  }
+
+  /** @internal BackpressureGate: reading resumed as the worker's backlog fell below its limit. */
+  onWorkerRelief(): void {
+    this.log.info('worker backlog below its limit: reading resumed');
   }
 
   /** Every timer the session owns, and reading resumed (an ending stream must read the peer's close). Idempotent. */
@@ -543,6 +543,18 @@ export class StreamSession {
  * name the Redis address, the stream key or the Kafka topic. PublishOutcomes logs it in full, once.
  */
 const BACKEND_REFUSED = 'backend refused the data';
+
+/** The gate's limits, made once per worker's limits rather than once per stream. */
+const gateLimitsOf = new WeakMap<SessionLimits, GateLimits>();
+
+function gateLimits(limits: SessionLimits): GateLimits {
+  let shared = gateLimitsOf.get(limits);
+  if (!shared) {
+    shared = { streamBytes: limits.maxStreamBacklogBytes, timeoutMs: limits.backpressureTimeoutMs };
+    gateLimitsOf.set(limits, shared);
+  }
+  return shared;
+}
 
 function makeBacklogError(cause: PauseCause, bytes: number, worker: WorkerBacklog): IngestError {
   if (cause === 'worker') {
