@@ -145,11 +145,13 @@ export class UpgradeRouter {
     stats.count(stats.connections, 'accepted');
     // The slot taken at admission comes back when the socket closes: after the
     // stream, or when the handshake itself fails (ws never calls back then).
-    socket.once('close', route.release);
+    // `on`, not `once`: a socket closes once, and once()'s wrapper would cost
+    // every open stream two more objects.
+    socket.on('close', route.release);
     this.deps.handshake(req, socket, head, (ws) => {
       socket.off('error', destroyOnError);
       stats.connectionsActive++;
-      ws.once('close', this.onConnectionClosed);
+      ws.on('close', this.onConnectionClosed); // ws emits 'close' once
       route.accept(ws);
       this.deps.unserved.served(socket); // after accept(): the session already counts
     });
