@@ -12,10 +12,7 @@ import type { Publisher } from '../../shared/publishing/publisher';
 import type { VerifiedIdentity } from '../admission/upgrade-guard';
 import type { WorkerStats } from '../metrics/worker-stats';
 import { attachNativeConnection, type NativeConnectionOptions } from '../sources/native/native-connection';
-import {
-  attachTelephonyConnection,
-  type TelephonyConnectionOptions,
-} from '../sources/telephony/telephony-connection';
+import { attachTelephonyConnection, type TelephonyConnectionOptions } from '../sources/telephony/telephony-connection';
 import type { TelephonyAdmission } from '../sources/telephony/telephony-gate';
 import type { InteractionOrder } from '../stream/interaction-order';
 import type { SessionDeps, StreamSession } from '../stream/stream-session';

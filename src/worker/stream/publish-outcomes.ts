@@ -30,13 +30,7 @@ export class PublishOutcomes {
   }
 
   /** `unpublishedBytes`: the stream's backlog, lost for good when the backend refused a record ('stopped'). */
-  failed(
-    error: IngestError,
-    record: IngestRecord,
-    outcome: FailureOutcome,
-    unpublishedBytes: number,
-    log: Log,
-  ): void {
+  failed(error: IngestError, record: IngestRecord, outcome: FailureOutcome, unpublishedBytes: number, log: Log): void {
     const stats = this.stats;
     stats.count(stats.publishErrors, `${this.adapter}|${ERROR_REASONS[outcome]}`);
     switch (outcome) {

@@ -509,8 +509,7 @@ export class StreamSession {
 
   /** @internal BackpressureGate: paused for BACKPRESSURE_TIMEOUT_MS. */
   onStuck(cause: PauseCause): void {
-    if (this.state === 'streaming')
-      void this.fail(makeBacklogError(cause, this.unpublishedBytes, this.deps.backlog));
+    if (this.state === 'streaming') void this.fail(makeBacklogError(cause, this.unpublishedBytes, this.deps.backlog));
   }
 
   /** @internal BackpressureGate: reading resumed as the worker's backlog fell below its limit. */
