@@ -19,12 +19,34 @@ export interface Turn {
   done(): void;
 }
 
-interface Place {
-  readonly onReady: () => void;
+type Lines = Map<string, Place[]>;
+
+/** A session's place in its line, and its Turn: one object per session, its methods shared. */
+class Place implements Turn {
+  private left = false;
+
+  constructor(
+    private readonly lines: Lines,
+    private readonly key: string,
+    readonly onReady: () => void,
+    readonly ready: boolean,
+  ) {}
+
+  done(): void {
+    if (this.left) return;
+    this.left = true;
+    const line = this.lines.get(this.key);
+    if (!line) return;
+    const index = line.indexOf(this);
+    if (index < 0) return;
+    line.splice(index, 1);
+    if (line.length === 0) this.lines.delete(this.key);
+    else if (index === 0) line[0].onReady();
+  }
 }
 
 export class InteractionOrder {
-  private readonly lines = new Map<string, Place[]>();
+  private readonly lines: Lines = new Map();
 
   /** Sessions in line behind another one now. */
   get waiting(): number {
@@ -35,28 +57,10 @@ export class InteractionOrder {
 
   /** Takes a place in `key`'s line; `onReady` is called when the session reaches its head (not when ready at once). */
   join(key: string, onReady: () => void): Turn {
-    const place: Place = { onReady };
     const line = this.lines.get(key);
+    const place = new Place(this.lines, key, onReady, line === undefined);
     if (line) line.push(place);
     else this.lines.set(key, [place]);
-    let left = false;
-    return {
-      ready: line === undefined,
-      done: () => {
-        if (left) return;
-        left = true;
-        this.leave(key, place);
-      },
-    };
-  }
-
-  private leave(key: string, place: Place): void {
-    const line = this.lines.get(key);
-    if (!line) return;
-    const index = line.indexOf(place);
-    if (index < 0) return;
-    line.splice(index, 1);
-    if (line.length === 0) this.lines.delete(key);
-    else if (index === 0) line[0].onReady();
+    return place;
   }
 }

@@ -66,7 +66,7 @@ export class StreamLiveness {
   watchIdle(): void {
     this.stop();
     this.lastActivityAt = Date.now();
-    this.idleTimer = setTimeout(this.onIdleCheck, this.idleTimeoutMs);
+    this.idleTimer = setTimeout(onIdleCheck, this.idleTimeoutMs, this);
   }
 
   /** Stops the idle watch. Idempotent. */
@@ -75,12 +75,18 @@ export class StreamLiveness {
     this.idleTimer = undefined;
   }
 
-  private readonly onIdleCheck = (): void => {
+  /** @internal The idle timer fired (onIdleCheck). */
+  idleCheck(): void {
     this.idleTimer = undefined;
     if (this.reading.isPaused) this.lastActivityAt = Date.now();
     const idleFor = Date.now() - this.lastActivityAt;
     if (idleFor >= this.idleTimeoutMs) return this.listener.onIdle(idleFor);
     // Activity since the timer was armed: sleep until the idle limit counted from the last of it.
-    this.idleTimer = setTimeout(this.onIdleCheck, this.idleTimeoutMs - idleFor);
-  };
+    this.idleTimer = setTimeout(onIdleCheck, this.idleTimeoutMs - idleFor, this);
+  }
+}
+
+/** One callback for every stream's idle timer (the timer passes its watch): no closure per stream. */
+function onIdleCheck(liveness: StreamLiveness): void {
+  liveness.idleCheck();
 }

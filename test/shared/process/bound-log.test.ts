@@ -34,14 +34,18 @@ test("a stream's log carries its fields on every line, after the root's and befo
   assert.equal(entries[1].code, 'start_timeout');
 });
 
-test("a child adds the stream's ids to the connection's fields; a field named again is written once, the latest", () => {
+test("a child adds the stream's ids to the connection's fields; a field named again is written once, last", () => {
   const { logger, entries } = capturedLogger();
   const connection = new BoundLog(logger, { tenant_id: '', client: '10.0.0.1' });
   const stream = connection.child({ tenant_id: 'acme', interaction_id: 'call-1', stream_id: 's-1' });
   stream.error({ lost_bytes: 3 }, 'given up');
   connection.info('still the connection');
   assert.deepEqual(
-    { tenant_id: entries[0].tenant_id, client: entries[0].client, ids: [entries[0].interaction_id, entries[0].stream_id] },
+    {
+      tenant_id: entries[0].tenant_id,
+      client: entries[0].client,
+      ids: [entries[0].interaction_id, entries[0].stream_id],
+    },
     { tenant_id: 'acme', client: '10.0.0.1', ids: ['call-1', 's-1'] },
   );
   assert.equal(entries[0].lost_bytes, 3);
