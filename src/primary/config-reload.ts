@@ -15,6 +15,7 @@ export const FIXED_ON_RELOAD: ReadonlyArray<keyof Config> = [
   'host',
   'port',
   'workers',
+  'workerMaxSemiSpaceMb',
   'metricsPort',
   'metricsHost',
   'metricsScrapeTimeoutMs',

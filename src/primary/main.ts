@@ -102,7 +102,7 @@ function loadStartupConfig(): { config: Readonly<Config>; logger: Logger } | und
 }
 
 function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
-  const pool = new WorkerPool(config, new ClusterLauncher(logger), logger);
+  const pool = new WorkerPool(config, new ClusterLauncher(logger, config.workerMaxSemiSpaceMb), logger);
   const primaryMetrics = createPrimaryMetrics(version, () => pool.counts());
   const clusterMetrics = new ClusterMetrics(
     () => pool.workers(),

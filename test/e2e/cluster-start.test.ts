@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
@@ -125,4 +126,22 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   );
   cluster.child.kill('SIGTERM');
   assert.equal((await cluster.exited).code, 0);
+});
+
+test('workers run with the young-generation cap of WORKER_MAX_SEMI_SPACE_MB, and without one at 0', async (t) => {
+  for (const [setting, flag] of [
+    [undefined, '--max-semi-space-size=16'],
+    ['0', undefined],
+  ] as const) {
+    const env: Record<string, string> = { PORT: String(await freePort()), WORKERS: '1' };
+    if (setting !== undefined) env.WORKER_MAX_SEMI_SPACE_MB = setting;
+    const cluster = await startCluster(t, env);
+    await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
+    const [worker] = readyWorkerPids(cluster);
+    const args = readFileSync(`/proc/${worker}/cmdline`, 'utf8').split('\0');
+    const caps = args.filter((a) => a.startsWith('--max-semi-space-size'));
+    assert.deepEqual(caps, flag ? [flag] : [], `worker command line: ${args.join(' ')}`);
+    cluster.child.kill('SIGTERM');
+    assert.equal((await cluster.exited).code, 0);
+  }
 });

@@ -10,9 +10,21 @@ import type { WorkerEvents, WorkerHandle, WorkerLauncher } from './worker-launch
 
 const WORKER_MAIN = path.join(__dirname, '..', '..', 'worker', 'main.js');
 
+/**
+ * The workers' Node.js flags: the primary's own, and the semi-space cap
+ * (WORKER_MAX_SEMI_SPACE_MB) unless it is 0. Flags on the command line win
+ * over NODE_OPTIONS, so an operator's NODE_OPTIONS cap counts only with 0 here.
+ */
+export function workerExecArgv(maxSemiSpaceMb: number, primaryExecArgv: readonly string[]): string[] {
+  return maxSemiSpaceMb > 0 ? [...primaryExecArgv, `--max-semi-space-size=${maxSemiSpaceMb}`] : [...primaryExecArgv];
+}
+
 export class ClusterLauncher implements WorkerLauncher {
-  constructor(private readonly logger: Logger) {
-    cluster.setupPrimary({ exec: WORKER_MAIN });
+  constructor(
+    private readonly logger: Logger,
+    maxSemiSpaceMb: number,
+  ) {
+    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: workerExecArgv(maxSemiSpaceMb, process.execArgv) });
   }
 
   fork(env: Readonly<Record<string, string>>, events: WorkerEvents): WorkerHandle {
