@@ -7,9 +7,10 @@
 import { createHmac, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import jwt from 'jsonwebtoken';
+import type { Dialect } from './loadgen-options';
 
 export interface CredentialOptions {
-  readonly dialect: 'native' | 'exotel' | 'twilio';
+  readonly dialect: Dialect;
   readonly url: string;
   readonly token?: string;
   /** The PEM text of --private-key. */

@@ -6,6 +6,7 @@
 import type { MediaFormat, StreamResult } from './load-stream';
 import type { MeasureWindow, TallySnapshot } from './load-tally';
 import type { Dialect } from './loadgen-options';
+import type { CredentialOptions } from './stream-credentials';
 
 export interface ThreadPlan {
   readonly url: string;
@@ -33,17 +34,8 @@ export interface ThreadPlan {
   readonly keepaliveMs: number;
   /** Streams keep trying to get through until the window's end plus this. */
   readonly retryGraceMs: number;
-  readonly credentials: {
-    readonly token?: string;
-    readonly privateKeyPem?: string;
-    readonly tenant: string;
-    readonly tenantClaim: string;
-    readonly issuer?: string;
-    readonly audience?: string;
-    readonly basic?: string;
-    readonly twilioAuthToken?: string;
-    readonly twilioUrl?: string;
-  };
+  /** The dialect and URL are the plan's own. */
+  readonly credentials: Omit<CredentialOptions, 'dialect' | 'url'>;
 }
 
 /** Main → thread. `go`: the schedule's origin (epoch ms) and the measurement window; `stop`: end the traffic now. */
