@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { VerifySummary } from '../../../src/client/loadgen/frame-verifier';
 import type { StreamResult } from '../../../src/client/loadgen/load-stream';
 import { LoadTally } from '../../../src/client/loadgen/load-tally';
 import { buildReport, exitStatusOf, type ReportInput } from '../../../src/client/loadgen/loadgen-report';
+import { cleanVerify } from './clean-verify';
 
 const WINDOW = { start: 1000, end: 2000 };
 
@@ -25,18 +25,7 @@ const STREAM: StreamResult = {
   outcome: 'done',
 };
 
-const CLEAN: VerifySummary = {
-  records: 5,
-  frames_found: 50,
-  missing: 0,
-  missing_committed: 0,
-  duplicated: 0,
-  out_of_order: 0,
-  corrupt: 0,
-  foreign: 0,
-  records_before_run: 0,
-  unreadable: 0,
-};
+const CLEAN = cleanVerify(5, 50);
 
 function input(tally: LoadTally, verify?: ReportInput['verify']): ReportInput {
   return {

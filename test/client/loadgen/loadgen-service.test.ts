@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REDIS_URL } from '../../support/redis';
 import { startRedisCluster } from '../../support/redis-cluster';
+import { cleanVerify } from './clean-verify';
 import { privateKeyFile, runLoadgenCli, startLoadgenCli, verifyOf } from './loadgen-run-cli';
 
 function assertMarkersInOrder(stderr: string): void {
@@ -35,18 +36,7 @@ test('20 native streams for 5 s: every frame committed and found in Redis byte f
   assert.equal(report.lost_frames, 0);
   assert.equal(report.ack_latency_ms!.count > 0, true);
   assert.deepEqual(report.closes, { 1000: 20 });
-  assert.deepEqual(report.verify, {
-    records: verifyOf(report).records,
-    frames_found: report.frames_sent,
-    missing: 0,
-    missing_committed: 0,
-    duplicated: 0,
-    out_of_order: 0,
-    corrupt: 0,
-    foreign: 0,
-    records_before_run: 0,
-    unreadable: 0,
-  });
+  assert.deepEqual(report.verify, cleanVerify(verifyOf(report).records, report.frames_sent));
   assert.ok(report.verify.records >= 20 * 3, 'stream_started, audio and stream_ended records of every stream');
 });
 
