@@ -10,6 +10,9 @@ import type { FuzzRandom } from './fuzz-random';
 import { binary, text, type MessageCase, type WireMessage } from './fuzz-case';
 import { mutateText, mutateValue, nested } from './json-mutator';
 
+/** The bytes of `{"type":"keepalive","pad":""}` around a padding. */
+const KEEPALIVE_PAD_OVERHEAD = '{"type":"keepalive","pad":""}'.length;
+
 export interface NativeLimits {
   readonly tenantId: string;
   /** The service's MAX_FRAME_BYTES. */
@@ -162,9 +165,10 @@ export function nativeCase(rng: FuzzRandom, index: number, limits: NativeLimits)
     const size = overWs
       ? limits.maxMessageBytes + rng.int(1, 4096)
       : rng.int(limits.maxFrameBytes + 1, limits.maxMessageBytes);
+    // A text message is `size` bytes in all, its JSON included: under ws's limit means the whole message.
     const oversized = rng.chance(0.8)
       ? binary(rng.bytes(size))
-      : text(`{"type":"keepalive","pad":"${'p'.repeat(size)}"}`);
+      : text(`{"type":"keepalive","pad":"${'p'.repeat(size - KEEPALIVE_PAD_OVERHEAD)}"}`);
     // Past ws's own limit ws closes by itself, with no error message (protocol.md, Project decisions).
     const errorCode = overWs || !oversized.binary ? undefined : 'frame_too_large';
     const label = `${oversized.binary ? 'binary' : 'text'} message of ${size} bytes`;
