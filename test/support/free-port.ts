@@ -17,14 +17,28 @@ function listenOnAnyPort(): Promise<net.Server> {
 }
 
 /**
- * `count` distinct free ports. All are held until every one is picked, so the
- * OS cannot hand out the same port twice.
+ * Ports this process handed out already: released, one may be free again and
+ * the OS may give it out once more, which would make a later call's PORT equal
+ * an earlier call's METRICS_PORT (seen: one in several hundred runs).
+ */
+const handedOut = new Set<number>();
+
+/**
+ * `count` distinct free ports, none handed out before by this process. All are
+ * held until every one is picked, so the OS cannot hand out the same port twice.
  */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
+  const picked: number[] = [];
   try {
-    for (let i = 0; i < count; i++) servers.push(await listenOnAnyPort());
-    return servers.map((server) => (server.address() as net.AddressInfo).port);
+    while (picked.length < count) {
+      const server = await listenOnAnyPort();
+      servers.push(server);
+      const { port } = server.address() as net.AddressInfo;
+      if (!handedOut.has(port)) picked.push(port);
+    }
+    for (const port of picked) handedOut.add(port);
+    return picked;
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   }
