@@ -16,7 +16,7 @@ import { ChaosVerifier, type Verdict } from './chaos-verifier';
 import { FaultInjector, type FaultKind, type FaultRecord } from './fault-injector';
 import { KafkaBackend } from './kafka-backend';
 import { LoadGenerator, type LagWindow } from './load-generator';
-import { serviceCpuSeconds } from './proc-cpu';
+import { treeCpuSeconds } from '../../bench/process-tree';
 import { RedisBackend } from './redis-backend';
 import { RssSampler, workersHeap, type RssSample } from './rss-sampler';
 import { SeededRandom } from './seeded-random';
@@ -129,7 +129,9 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     sampler.start();
     const loadStart = performance.now();
     const generatorCpu = process.cpuUsage();
-    const serviceCpu = serviceCpuSeconds(running.pid, running.workerPids());
+    // The primary's tree: itself, its workers and the workers it has reaped.
+    const serviceCpuSeconds = (): number => (running.pid === undefined ? 0 : treeCpuSeconds(running.pid));
+    const serviceCpu = serviceCpuSeconds();
     const loadAvgs: number[] = [os.loadavg()[0]];
     load.start();
     faults.start();
@@ -146,7 +148,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     const generatorUsed = process.cpuUsage(generatorCpu);
     const cpu: CpuFigures = {
       generatorPct: ((generatorUsed.user + generatorUsed.system) / 1e6 / loadS) * 100,
-      servicePct: ((serviceCpuSeconds(running.pid, running.workerPids()) - serviceCpu) / loadS) * 100,
+      servicePct: ((serviceCpuSeconds() - serviceCpu) / loadS) * 100,
       loadAvgMin: Math.min(...loadAvgs),
       loadAvgMax: Math.max(...loadAvgs),
     };

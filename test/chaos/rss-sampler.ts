@@ -6,7 +6,7 @@
  * primary's /metrics reports them (summed over the workers), which says
  * whether a rising RSS is live data or memory the allocator keeps.
  */
-import { readFileSync } from 'node:fs';
+import { processRssKiB } from '../../bench/process-tree';
 
 export interface RssSample {
   /** Seconds since the sampler started. */
@@ -43,14 +43,10 @@ export async function workersHeap(metricsPort: number): Promise<HeapFigures | un
   }
 }
 
-/** VmRSS of a process in MiB, or undefined when it is gone. */
+/** VmRSS of a process in MiB, or undefined when it is gone (a live process always has some). */
 export function rssMiB(pid: number): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const kib = processRssKiB(pid);
+  return kib === 0 ? undefined : kib / 1024;
 }
 
 export class RssSampler {
