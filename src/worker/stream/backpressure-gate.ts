@@ -20,11 +20,12 @@ export interface GateEvents {
   onWorkerRelief(): void;
 }
 
+/** The settings' names: a session passes the worker's configuration itself, shared by every stream. */
 export interface GateLimits {
   /** MAX_STREAM_BACKLOG_BYTES */
-  readonly streamBytes: number;
+  readonly maxStreamBacklogBytes: number;
   /** BACKPRESSURE_TIMEOUT_MS */
-  readonly timeoutMs: number;
+  readonly backpressureTimeoutMs: number;
 }
 
 export class BackpressureGate {
@@ -51,7 +52,7 @@ export class BackpressureGate {
    * the worker is full. Returns the limit that just paused it, if any.
    */
   check(unpublishedBytes: number): PauseCause | undefined {
-    if (!this.forStream && unpublishedBytes >= this.limits.streamBytes) {
+    if (!this.forStream && unpublishedBytes >= this.limits.maxStreamBacklogBytes) {
       this.forStream = true;
       this.pause();
       return 'stream';
@@ -68,7 +69,7 @@ export class BackpressureGate {
 
   /** After a confirmation: lifts the stream's own limit below it. Returns true when reading just resumed. */
   relieve(unpublishedBytes: number): boolean {
-    if (!this.forStream || unpublishedBytes >= this.limits.streamBytes) return false;
+    if (!this.forStream || unpublishedBytes >= this.limits.maxStreamBacklogBytes) return false;
     this.forStream = false;
     return this.resumeIfFree();
   }
@@ -93,7 +94,7 @@ export class BackpressureGate {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.isPaused) this.events.onStuck(this.forStream ? 'stream' : 'worker');
-    }, this.limits.timeoutMs);
+    }, this.limits.backpressureTimeoutMs);
   }
 
   private resumeIfFree(): boolean {

@@ -33,7 +33,7 @@ import {
   type Source,
 } from '../../shared/publishing/records';
 import type { WorkerStats } from '../metrics/worker-stats';
-import { BackpressureGate, type GateLimits, type PauseCause } from './backpressure-gate';
+import { BackpressureGate, type PauseCause } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { PublishOutcomes } from './publish-outcomes';
 import { RecordBuilder } from './record-builder';
@@ -139,7 +139,7 @@ export class StreamSession {
     this.replies = new StreamReplies(transport, messages, deps.limits.maxSendBufferBytes, this);
     this.outcomes = new PublishOutcomes(deps.stats, deps.publisher.adapter);
     this.queue = new StreamPublishQueue(deps.publisher, this);
-    this.backpressure = new BackpressureGate(transport, gateLimits(deps.limits), deps.backlog, this);
+    this.backpressure = new BackpressureGate(transport, deps.limits, deps.backlog, this);
     this.liveness = new StreamLiveness(deps.limits.idleTimeoutMs, this.backpressure, this);
   }
 
@@ -542,18 +542,6 @@ export class StreamSession {
  * name the Redis address, the stream key or the Kafka topic. PublishOutcomes logs it in full, once.
  */
 const BACKEND_REFUSED = 'backend refused the data';
-
-/** The gate's limits, made once per worker's limits rather than once per stream. */
-const gateLimitsOf = new WeakMap<SessionLimits, GateLimits>();
-
-function gateLimits(limits: SessionLimits): GateLimits {
-  let shared = gateLimitsOf.get(limits);
-  if (!shared) {
-    shared = { streamBytes: limits.maxStreamBacklogBytes, timeoutMs: limits.backpressureTimeoutMs };
-    gateLimitsOf.set(limits, shared);
-  }
-  return shared;
-}
 
 function makeBacklogError(cause: PauseCause, bytes: number, worker: WorkerBacklog): IngestError {
   if (cause === 'worker') {
