@@ -11,8 +11,16 @@ import { BoundLog } from '../../shared/process/bound-log';
 import type { Publisher } from '../../shared/publishing/publisher';
 import type { VerifiedIdentity } from '../admission/upgrade-guard';
 import type { WorkerStats } from '../metrics/worker-stats';
-import { attachNativeConnection, type NativeConnectionOptions } from '../sources/native/native-connection';
-import { attachTelephonyConnection, type TelephonyConnectionOptions } from '../sources/telephony/telephony-connection';
+import {
+  attachNativeConnection,
+  nativeConnectionOptions,
+  type NativeConnectionOptions,
+} from '../sources/native/native-connection';
+import {
+  attachTelephonyConnection,
+  telephonyConnectionOptions,
+  type TelephonyConnectionOptions,
+} from '../sources/telephony/telephony-connection';
 import type { TelephonyAdmission } from '../sources/telephony/telephony-gate';
 import type { InteractionOrder } from '../stream/interaction-order';
 import type { SessionDeps, StreamSession } from '../stream/stream-session';
@@ -47,8 +55,8 @@ export class StreamAcceptor implements StreamSources {
       order,
       onFinished: (session) => sessions.remove(session),
     };
-    this.nativeOptions = { startTimeoutMs: config.startTimeoutMs, maxFrameBytes: config.maxFrameBytes };
-    this.telephonyOptions = { startTimeoutMs: config.startTimeoutMs };
+    this.nativeOptions = nativeConnectionOptions(config.startTimeoutMs, config.maxFrameBytes);
+    this.telephonyOptions = telephonyConnectionOptions(config.startTimeoutMs);
   }
 
   native(ws: WebSocket, identity: VerifiedIdentity): void {

@@ -13,29 +13,25 @@ import { ConnectionBinding, type ConnectionBindingOptions, type MessageHandler }
 import type { Log } from '../../../shared/process/bound-log';
 
 export interface NativeConnectionOptions {
-  readonly startTimeoutMs: number;
   readonly maxFrameBytes: number;
+  readonly binding: ConnectionBindingOptions;
+}
+
+/** Made once per worker (the acceptor keeps it), not per connection: the wording is every stream's. */
+export function nativeConnectionOptions(startTimeoutMs: number, maxFrameBytes: number): NativeConnectionOptions {
+  return {
+    maxFrameBytes,
+    binding: {
+      startTimeoutMs,
+      oversizeReason: `frame exceeds MAX_FRAME_BYTES (${maxFrameBytes})`,
+      messageKind: 'client message',
+    },
+  };
 }
 
 // Stateless, so shared by every connection rather than made for each.
 const V1_REPLIES = new ServerMessages('v1');
 const LEGACY_REPLIES = new ServerMessages('legacy');
-
-/** Per options object (the acceptor keeps one), not per connection: the wording is every stream's. */
-const bindingOptions = new WeakMap<NativeConnectionOptions, ConnectionBindingOptions>();
-
-function bindingOptionsFor(options: NativeConnectionOptions): ConnectionBindingOptions {
-  let shared = bindingOptions.get(options);
-  if (!shared) {
-    shared = {
-      startTimeoutMs: options.startTimeoutMs,
-      oversizeReason: `frame exceeds MAX_FRAME_BYTES (${options.maxFrameBytes})`,
-      messageKind: 'client message',
-    };
-    bindingOptions.set(options, shared);
-  }
-  return shared;
-}
 
 /**
  * Wires ws events to a new session. The start timer is the only per-connection
@@ -64,7 +60,7 @@ class NativeConnection implements MessageHandler {
     private readonly options: NativeConnectionOptions,
     log: Log,
   ) {
-    this.binding = new ConnectionBinding(ws, this, log, bindingOptionsFor(options));
+    this.binding = new ConnectionBinding(ws, this, log, options.binding);
     // Replies start in the v1 dialect; a legacy `start` switches them (begin()).
     this.session = new StreamSession(this.binding.transport, identity.tenantId, 'native', deps, V1_REPLIES, log);
     this.binding.add(this.session);

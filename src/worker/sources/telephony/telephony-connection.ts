@@ -15,14 +15,21 @@ import type WebSocket from 'ws';
 import { IngestError } from '../../../shared/errors';
 import type { Log } from '../../../shared/process/bound-log';
 import { StreamSession, type SessionDeps } from '../../stream/stream-session';
-import { ConnectionBinding, type MessageHandler } from '../connection-binding';
+import { ConnectionBinding, type ConnectionBindingOptions, type MessageHandler } from '../connection-binding';
 import type { IgnoreReason, TelephonyEvent, TelephonyStart } from './source-protocol';
 import { boundedMetadata, startIdProblem } from './start-limits';
 import type { TelephonyAdmission } from './telephony-gate';
 import { bytesPerSample, decodePayload, parseFrame } from './telephony-message';
 
-export interface TelephonyConnectionOptions {
-  readonly startTimeoutMs: number;
+/** What every telephony connection's binding is given: made once per worker (the acceptor keeps it). */
+export type TelephonyConnectionOptions = ConnectionBindingOptions;
+
+export function telephonyConnectionOptions(startTimeoutMs: number): TelephonyConnectionOptions {
+  return {
+    startTimeoutMs,
+    oversizeReason: 'message exceeds the WebSocket size limit',
+    messageKind: 'telephony message',
+  };
 }
 
 /** Log the first invalid payload of a stream, then one line per this many. */
@@ -64,11 +71,7 @@ class TelephonyConnection implements MessageHandler {
     private readonly register: (session: StreamSession) => void,
     private readonly log: Log,
   ) {
-    this.binding = new ConnectionBinding(ws, this, log, {
-      startTimeoutMs: options.startTimeoutMs,
-      oversizeReason: 'message exceeds the WebSocket size limit',
-      messageKind: 'telephony message',
-    });
+    this.binding = new ConnectionBinding(ws, this, log, options);
     // The tenant is set at begin(), once `start` names the account.
     this.first = this.newSession(admission.knownTenant ?? '');
   }
