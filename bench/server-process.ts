@@ -34,11 +34,19 @@ function entryOf(variant: Variant): string {
   return path.join(REPO_ROOT, 'dist', 'bench', 'reference', file);
 }
 
+/**
+ * BENCH_SERVER_NODE_OPTIONS, for profiling the server under the benchmark's
+ * load (docs/benchmarks.md, "Profiling"). They go on the command line, not in
+ * NODE_OPTIONS, which refuses V8's flags such as --trace-gc; the service's
+ * workers inherit the primary's flags.
+ */
+export function serverNodeFlags(value: string | undefined): string[] {
+  return (value ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 function envOf(spec: ServerSpec, port: number, metricsPort: number): Record<string, string> {
   const common = {
     PATH: process.env.PATH ?? '',
-    // For profiling the server under the benchmark's load (docs/benchmarks.md, "Profiling"); workers inherit it.
-    NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
     HOST: '127.0.0.1',
     PORT: String(port),
     JWT_PUBLIC_KEY: spec.publicKeyPem,
@@ -79,7 +87,7 @@ export class ServerProcess {
     this.port = port;
     const log = createWriteStream(this.spec.logPath);
     this.log = log;
-    const child = spawn(process.execPath, [entryOf(this.spec.variant)], {
+    const child = spawn(process.execPath, [...serverNodeFlags(process.env.BENCH_SERVER_NODE_OPTIONS), entryOf(this.spec.variant)], {
       cwd: REPO_ROOT,
       env: envOf(this.spec, port, metricsPort),
       stdio: ['ignore', 'pipe', 'pipe'],
