@@ -16,6 +16,7 @@ export const FIXED_ON_RELOAD: ReadonlyArray<keyof Config> = [
   'port',
   'workers',
   'workerMaxSemiSpaceMb',
+  'workerHeapGrowingPercent',
   'metricsPort',
   'metricsHost',
   'metricsScrapeTimeoutMs',

@@ -128,19 +128,18 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   assert.equal((await cluster.exited).code, 0);
 });
 
-test('workers run with the young-generation cap of WORKER_MAX_SEMI_SPACE_MB, and without one at 0', async (t) => {
-  for (const [setting, flag] of [
-    [undefined, '--max-semi-space-size=16'],
-    ['0', undefined],
+test('workers run with the V8 flags of WORKER_MAX_SEMI_SPACE_MB and WORKER_HEAP_GROWING_PERCENT, and without them at 0', async (t) => {
+  for (const [settings, flags] of [
+    [{}, ['--max-semi-space-size=16', '--heap-growing-percent=300']],
+    [{ WORKER_MAX_SEMI_SPACE_MB: '0', WORKER_HEAP_GROWING_PERCENT: '0' }, []],
   ] as const) {
-    const env: Record<string, string> = { PORT: String(await freePort()), WORKERS: '1' };
-    if (setting !== undefined) env.WORKER_MAX_SEMI_SPACE_MB = setting;
+    const env: Record<string, string> = { PORT: String(await freePort()), WORKERS: '1', ...settings };
     const cluster = await startCluster(t, env);
     await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
     const [worker] = readyWorkerPids(cluster);
     const args = readFileSync(`/proc/${worker}/cmdline`, 'utf8').split('\0');
-    const caps = args.filter((a) => a.startsWith('--max-semi-space-size'));
-    assert.deepEqual(caps, flag ? [flag] : [], `worker command line: ${args.join(' ')}`);
+    const v8Flags = args.filter((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--heap-growing-percent'));
+    assert.deepEqual(v8Flags, flags, `worker command line: ${args.join(' ')}`);
     cluster.child.kill('SIGTERM');
     assert.equal((await cluster.exited).code, 0);
   }

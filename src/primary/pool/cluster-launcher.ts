@@ -10,21 +10,32 @@ import type { WorkerEvents, WorkerHandle, WorkerLauncher } from './worker-launch
 
 const WORKER_MAIN = path.join(__dirname, '..', '..', 'worker', 'main.js');
 
+/** The V8 settings the primary passes to its workers as flags. */
+export interface WorkerV8Settings {
+  /** WORKER_MAX_SEMI_SPACE_MB; 0: V8's default. */
+  readonly maxSemiSpaceMb: number;
+  /** WORKER_HEAP_GROWING_PERCENT; 0: V8's default. */
+  readonly heapGrowingPercent: number;
+}
+
 /**
- * The workers' Node.js flags: the primary's own, and the semi-space cap
- * (WORKER_MAX_SEMI_SPACE_MB) unless it is 0. Flags on the command line win
- * over NODE_OPTIONS, so an operator's NODE_OPTIONS cap counts only with 0 here.
+ * The workers' Node.js flags: the primary's own, then each V8 setting that is
+ * not 0. Flags on the command line win over NODE_OPTIONS, so an operator's
+ * NODE_OPTIONS value counts only where the setting is 0 here.
  */
-export function workerExecArgv(maxSemiSpaceMb: number, primaryExecArgv: readonly string[]): string[] {
-  return maxSemiSpaceMb > 0 ? [...primaryExecArgv, `--max-semi-space-size=${maxSemiSpaceMb}`] : [...primaryExecArgv];
+export function workerExecArgv(settings: WorkerV8Settings, primaryExecArgv: readonly string[]): string[] {
+  const flags = [...primaryExecArgv];
+  if (settings.maxSemiSpaceMb > 0) flags.push(`--max-semi-space-size=${settings.maxSemiSpaceMb}`);
+  if (settings.heapGrowingPercent > 0) flags.push(`--heap-growing-percent=${settings.heapGrowingPercent}`);
+  return flags;
 }
 
 export class ClusterLauncher implements WorkerLauncher {
   constructor(
     private readonly logger: Logger,
-    maxSemiSpaceMb: number,
+    v8Settings: WorkerV8Settings,
   ) {
-    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: workerExecArgv(maxSemiSpaceMb, process.execArgv) });
+    cluster.setupPrimary({ exec: WORKER_MAIN, execArgv: workerExecArgv(v8Settings, process.execArgv) });
   }
 
   fork(env: Readonly<Record<string, string>>, events: WorkerEvents): WorkerHandle {

@@ -104,6 +104,17 @@ export const schema = {
     default: 16,
     env: 'WORKER_MAX_SEMI_SPACE_MB',
   }),
+  workerHeapGrowingPercent: setting({
+    doc:
+      "How far each worker's V8 old generation may grow past what survived the last full collection before " +
+      'the next one starts, in percent (node --heap-growing-percent); 0 leaves it to V8. V8 sizes that room by ' +
+      'how fast the old generation fills; a worker promotes little, so V8 leaves less room than the young ' +
+      'generation could promote and runs a full collection about four times a second. 300 (room for three ' +
+      'times the live heap) saves that CPU for a few MiB per worker (docs/benchmarks.md).',
+    format: intRange(0, 1000),
+    default: 300,
+    env: 'WORKER_HEAP_GROWING_PERCENT',
+  }),
   logLevel: setting({
     doc: 'pino log level.',
     format: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
