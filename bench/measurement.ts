@@ -6,6 +6,7 @@
  * and per stream started, so runs of different sizes compare.
  */
 import path from 'node:path';
+import { windowNote } from './profile-layers';
 import { runLoadgen, type Latency, type LoadgenOutcome, type LoadgenReport, type Marker } from './loadgen-run';
 import { PrivateRedis } from './private-redis';
 import { processCpuSeconds, treeCpuSeconds, treeRssKiB } from './process-tree';
@@ -180,6 +181,8 @@ export async function measure(spec: MeasurementSpec, round: number, context: Run
     const outcome = await runLoadgen(
       loadgenArgs(spec, context, server.port, `bench-${name}`),
       (marker) => {
+        // On the monotonic clock a .cpuprofile's timestamps use: profile-layers --window cuts a profile to it.
+        server?.note(windowNote(marker, process.hrtime.bigint()));
         at[marker] = {
           cpu: treeCpuSeconds(pid),
           redisCpu: redis ? processCpuSeconds(redis.pid) : 0,

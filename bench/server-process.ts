@@ -87,11 +87,15 @@ export class ServerProcess {
     this.port = port;
     const log = createWriteStream(this.spec.logPath);
     this.log = log;
-    const child = spawn(process.execPath, [...serverNodeFlags(process.env.BENCH_SERVER_NODE_OPTIONS), entryOf(this.spec.variant)], {
-      cwd: REPO_ROOT,
-      env: envOf(this.spec, port, metricsPort),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...serverNodeFlags(process.env.BENCH_SERVER_NODE_OPTIONS), entryOf(this.spec.variant)],
+      {
+        cwd: REPO_ROOT,
+        env: envOf(this.spec, port, metricsPort),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     child.stderr?.pipe(log, { end: false });
@@ -117,6 +121,11 @@ export class ServerProcess {
       await this.close();
       throw new Error(`${this.spec.variant} server did not become ready (${outcome}); its log: ${this.spec.logPath}`);
     }
+  }
+
+  /** Adds a line of the benchmark's own to the server's log (the window's edges, for profiles). */
+  note(line: string): void {
+    this.log?.write(`${line}\n`);
   }
 
   /** SIGTERM (the graceful stop), SIGKILL if it overruns; idempotent. */

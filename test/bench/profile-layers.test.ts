@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { layerOf, summarize, type CpuProfile } from '../../bench/profile-layers';
+import { layerOf, summarize, windowNote, windowOfLog, type CpuProfile } from '../../bench/profile-layers';
 
 test('samples are put in the layer of their function', () => {
   const of = (functionName: string, url: string): string => layerOf({ functionName, url }).layer;
@@ -17,6 +17,7 @@ test('samples are put in the layer of their function', () => {
 
 test('busy time leaves idle out and adds each sample to its layer and own function', () => {
   const profile: CpuProfile = {
+    startTime: 1_000,
     nodes: [
       { id: 1, callFrame: { functionName: '(idle)', url: '' } },
       { id: 2, callFrame: { functionName: 'add', url: 'file:///app/dist/src/worker/stream/frame-buffer.js' } },
@@ -32,4 +33,34 @@ test('busy time leaves idle out and adds each sample to its layer and own functi
     ['V8 garbage collector', 100],
   ]);
   assert.deepEqual(summary.ownFunctions, [['add stream/frame-buffer.js', 400]]);
+});
+
+test('with a window, only the samples taken inside it count', () => {
+  const profile: CpuProfile = {
+    startTime: 1_000,
+    nodes: [
+      { id: 1, callFrame: { functionName: 'writev', url: '' } },
+      { id: 2, callFrame: { functionName: '(garbage collector)', url: '' } },
+    ],
+    // Taken at 1100, 1200, 1300 and 1400 µs.
+    samples: [1, 2, 1, 2],
+    timeDeltas: [100, 100, 100, 100],
+  };
+  const summary = summarize([profile], { fromMicros: 1_150, toMicros: 1_300 });
+  assert.equal(summary.busyMicros, 200);
+  assert.deepEqual(summary.layers, [
+    ['V8 garbage collector', 100],
+    ['socket writes', 100],
+  ]);
+});
+
+test('the window the benchmark notes in a server log is read back, in microseconds', () => {
+  const log = [
+    '{"msg":"worker ready"}',
+    windowNote('measuring', 5_000_123_456n),
+    'some other line',
+    windowNote('measured', 15_000_000_999n),
+  ].join('\n');
+  assert.deepEqual(windowOfLog(log), { fromMicros: 5_000_123, toMicros: 15_000_000 });
+  assert.equal(windowOfLog(windowNote('measuring', 1n)), undefined);
 });
