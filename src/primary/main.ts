@@ -102,10 +102,14 @@ function loadStartupConfig(): { config: Readonly<Config>; logger: Logger } | und
 }
 
 function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
-  const pool = new WorkerPool(config, new ClusterLauncher(logger, {
+  const pool = new WorkerPool(
+    config,
+    new ClusterLauncher(logger, {
       maxSemiSpaceMb: config.workerMaxSemiSpaceMb,
       heapGrowingPercent: config.workerHeapGrowingPercent,
-    }), logger);
+    }),
+    logger,
+  );
   const primaryMetrics = createPrimaryMetrics(version, () => pool.counts());
   const clusterMetrics = new ClusterMetrics(
     () => pool.workers(),

@@ -128,7 +128,7 @@ test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
   assert.equal((await cluster.exited).code, 0);
 });
 
-test('workers run with the V8 flags of WORKER_MAX_SEMI_SPACE_MB and WORKER_HEAP_GROWING_PERCENT, and without them at 0', async (t) => {
+test('workers get the V8 flags of WORKER_MAX_SEMI_SPACE_MB and WORKER_HEAP_GROWING_PERCENT, none at 0', async (t) => {
   for (const [settings, flags] of [
     [{}, ['--max-semi-space-size=16', '--heap-growing-percent=300']],
     [{ WORKER_MAX_SEMI_SPACE_MB: '0', WORKER_HEAP_GROWING_PERCENT: '0' }, []],
