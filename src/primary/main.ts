@@ -110,7 +110,12 @@ function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
     }),
     logger,
   );
-  const primaryMetrics = createPrimaryMetrics(version, () => pool.counts());
+  const view = new ClusterViewBroadcaster(pool, logger);
+  const primaryMetrics = createPrimaryMetrics(
+    version,
+    () => pool.counts(),
+    () => view.current().status,
+  );
   const clusterMetrics = new ClusterMetrics(
     () => pool.workers(),
     primaryMetrics.registry,
@@ -119,7 +124,6 @@ function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
   pool.on('restart', () => primaryMetrics.workerRestarts.inc());
   pool.on('metrics', (workerId, requestId, metrics) => clusterMetrics.onResponse(workerId, requestId, metrics));
   pool.on('exit', (record) => clusterMetrics.retire(record.worker.id));
-  const view = new ClusterViewBroadcaster(pool, logger);
   const metricsServer = new MetricsServer(
     {
       metrics: () => clusterMetrics.scrape(),

@@ -107,6 +107,9 @@ test(
     assert.equal(scrape.value('ingest_streams_active'), 0);
     assert.equal(scrape.value('ingest_workers', { state: 'ready' }), 2);
     assert.equal(scrape.value('ingest_workers', { state: 'expected' }), 2);
+    assert.equal(scrape.value('ingest_health', { status: 'healthy' }), 1, 'the /health status, as a gauge');
+    assert.equal(scrape.value('ingest_health', { status: 'degraded' }), 0);
+    assert.equal(scrape.value('ingest_health', { status: 'unhealthy' }), 0);
     assert.equal(scrape.value('ingest_worker_restarts_total'), 0);
     assert.equal(scrape.value('ingest_metrics_workers_missing'), 0);
     assert.equal(scrape.value('ingest_build_info', { version, node: process.version }), 1);

@@ -65,6 +65,8 @@ test(
       `restarts counted: ${scrape.value('ingest_worker_restarts_total')}`,
     );
     assert.equal(scrape.value('ingest_workers', { state: 'ready' }), 0);
+    assert.equal(scrape.value('ingest_health', { status: 'unhealthy' }), 1, 'the gauge says what /health says');
+    assert.equal(scrape.value('ingest_health', { status: 'healthy' }), 0);
 
     const signalledAt = Date.now();
     cluster.child.kill('SIGTERM');

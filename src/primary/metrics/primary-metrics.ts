@@ -1,10 +1,11 @@
 /**
  * The primary's own metrics, merged into the cluster exposition: worker
- * counts by state, restarts, build info, and the primary process's default
+ * counts by state, the cluster's /health status, restarts, build info, and the primary process's default
  * metrics under the `ingest_primary_` prefix (so they never collide with the
  * workers' summed process metrics).
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { HEALTH_STATUSES, type HealthStatus } from '../../shared/health/health-status';
 import { collectLintCleanDefaultMetrics } from '../../shared/process/process-metrics';
 
 export interface PrimaryMetrics {
@@ -15,6 +16,7 @@ export interface PrimaryMetrics {
 export function createPrimaryMetrics(
   version: string,
   workerCounts: () => Record<'expected' | 'alive' | 'ready', number>,
+  health: () => HealthStatus,
 ): PrimaryMetrics {
   const registry = new Registry();
   const registers = [registry];
@@ -25,6 +27,18 @@ export function createPrimaryMetrics(
     registers,
     collect() {
       for (const [state, n] of Object.entries(workerCounts())) this.set({ state }, n);
+    },
+  });
+  // One series per status, 1 for the current one: alerts and dashboards see what /health answers
+  // (the JSON body is not something Prometheus can scrape).
+  new Gauge({
+    name: 'ingest_health',
+    help: "The cluster's /health status: 1 for the current one of healthy, degraded, unhealthy, 0 for the others.",
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const current = health();
+      for (const status of HEALTH_STATUSES) this.set({ status }, status === current ? 1 : 0);
     },
   });
   const workerRestarts = new Counter({

@@ -9,7 +9,8 @@
  */
 import type { BackendHealthSnapshot } from '../publishing/backend-health';
 
-export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'unhealthy'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 
 /** Workers ready vs expected: known only where the primary's view of the cluster is. */
 export interface WorkerCounts {
