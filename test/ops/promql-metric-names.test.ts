@@ -17,7 +17,9 @@ test('metricNamesIn finds bare names and leaves out functions, keywords, label n
   assert.deepEqual(metricNamesIn('sum(rate(ingest_frames_received_total[1m])) without (instance) or vector(0)'), [
     'ingest_frames_received_total',
   ]);
-  assert.deepEqual(metricNamesIn('label_replace(ingest_workers, "w", "$1", "state", "(.*)") * 1e3'), ['ingest_workers']);
+  assert.deepEqual(metricNamesIn('label_replace(ingest_workers, "w", "$1", "state", "(.*)") * 1e3'), [
+    'ingest_workers',
+  ]);
 });
 
 test('metricNamesIn maps a histogram series back to its family, and reads {__name__="…"}', () => {

@@ -89,6 +89,11 @@ export function promtoolCheckMetrics(exposition: string): Promise<{ code: number
   return runTool('promtool', ['check', 'metrics'], exposition);
 }
 
+/** `promtool <args>` (e.g. `check rules FILE`), nothing on stdin; exit code 0 means success. */
+export function promtool(args: string[]): Promise<{ code: number | null; output: string }> {
+  return runTool('promtool', args, '');
+}
+
 export interface PrometheusServer {
   readonly url: string;
   readonly child: ChildProcess;
@@ -101,23 +106,39 @@ export interface PrometheusServer {
  * second, with its data in a temporary directory; killed and cleaned up
  * after the test. Resolves once /-/ready answers 200.
  */
-export async function startPrometheus(t: TestContext, targetPort: number): Promise<PrometheusServer> {
+export function startPrometheus(t: TestContext, targetPort: number): Promise<PrometheusServer> {
+  return startPrometheusWith(t, (dir) => {
+    const configFile = path.join(dir, 'prometheus.yml');
+    fs.writeFileSync(
+      configFile,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: ingest',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${targetPort}']`,
+        '',
+      ].join('\n'),
+    );
+    return configFile;
+  });
+}
+
+/**
+ * Starts `prometheus` on a free port with the configuration `writeConfig`
+ * writes into a fresh temporary directory (it returns the file's path), its
+ * data there too; killed and cleaned up after the test. Resolves once
+ * /-/ready answers 200.
+ */
+export async function startPrometheusWith(
+  t: TestContext,
+  writeConfig: (dir: string) => string,
+): Promise<PrometheusServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-prometheus-'));
-  const configFile = path.join(dir, 'prometheus.yml');
-  fs.writeFileSync(
-    configFile,
-    [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: ingest',
-      '    static_configs:',
-      `      - targets: ['127.0.0.1:${targetPort}']`,
-      '',
-    ].join('\n'),
-  );
+  const configFile = writeConfig(dir);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
