@@ -7,7 +7,6 @@
  * in use, a fatal worker start-up failure, or stopped while workers kept
  * failing at start-up); 70 shutdown left data unpublished; 78 bad configuration.
  */
-import net from 'node:net';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../shared/config/config';
 import { errorMessage } from '../shared/errors';
@@ -21,6 +20,7 @@ import { createDevCredentials, devClientCommand, needsDevCredentials } from './d
 import { ClusterMetrics } from './metrics/cluster-metrics';
 import { MetricsServer } from './metrics/metrics-server';
 import { createPrimaryMetrics } from './metrics/primary-metrics';
+import { isPortFree, listenAddresses } from './port-free';
 import { ClusterLauncher } from './pool/cluster-launcher';
 import { ClusterViewBroadcaster } from './pool/cluster-view-broadcaster';
 import { RollingRestart } from './pool/rolling-restart';
@@ -41,20 +41,9 @@ interface Primary {
 }
 
 /** Fails fast, with one clear line, when something already listens on the port. */
-function checkPortFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EADDRINUSE'));
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
-  });
-}
-
 async function checkPortsFree(config: Readonly<Config>): Promise<boolean> {
-  for (const [name, port, host] of [
-    ['PORT', config.port, config.host],
-    ['METRICS_PORT', config.metricsPort, config.metricsHost],
-  ] as const) {
-    if (await checkPortFree(port, host)) continue;
+  for (const [name, port, host] of listenAddresses(config)) {
+    if (await isPortFree(port, host)) continue;
     process.stderr.write(
       `error: ${name} ${port} is already in use on ${host}; stop the other process or set ${name}\n`,
     );

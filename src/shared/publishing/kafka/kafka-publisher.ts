@@ -41,6 +41,7 @@ import {
   Partitioners,
   logLevel,
   type Admin,
+  type KafkaConfig,
   type Message,
   type PartitionMetadata,
   type Producer,
@@ -192,16 +193,8 @@ export class KafkaPublisher extends ConnectedPublisher {
     this.brokers = config.kafkaBrokers.join(',');
     this.batchLimit = largestRecordBytes(config);
     this.kafka = new Kafka({
-      clientId: config.kafkaClientId,
-      brokers: config.kafkaBrokers,
-      connectionTimeout: Math.min(config.backendConnectTimeoutMs, 10_000),
+      ...kafkaConnection(config),
       requestTimeout: REQUEST_TIMEOUT_MS,
-      ssl: config.kafkaSsl
-        ? config.kafkaSslCaFile
-          ? { ca: [fs.readFileSync(config.kafkaSslCaFile, 'utf8')] }
-          : true
-        : false,
-      ...(config.kafkaSaslMechanism ? { sasl: saslOptions(config) } : {}),
       retry: { retries: SEND_RETRIES, initialRetryTime: 100, maxRetryTime: 1000 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => this.logKafkajs(entry.level, entry.log.message, entry.log),
@@ -471,7 +464,38 @@ export class KafkaPublisher extends ConnectedPublisher {
   }
 }
 
-function saslOptions(config: KafkaPublisherConfig): SASLOptions {
+/**
+ * How a client reaches the brokers (addresses, timeout, TLS, SASL): the
+ * publisher's and `npm run validate:deployment`'s probe, so the probe tests
+ * the connection the workers will make.
+ */
+export function kafkaConnection(
+  config: Pick<
+    KafkaPublisherConfig,
+    | 'kafkaBrokers'
+    | 'kafkaClientId'
+    | 'kafkaSsl'
+    | 'kafkaSslCaFile'
+    | 'kafkaSaslMechanism'
+    | 'kafkaSaslUsername'
+    | 'kafkaSaslPassword'
+    | 'backendConnectTimeoutMs'
+  >,
+): Pick<KafkaConfig, 'clientId' | 'brokers' | 'connectionTimeout' | 'ssl' | 'sasl'> {
+  return {
+    clientId: config.kafkaClientId,
+    brokers: config.kafkaBrokers,
+    connectionTimeout: Math.min(config.backendConnectTimeoutMs, 10_000),
+    ssl: config.kafkaSsl
+      ? config.kafkaSslCaFile
+        ? { ca: [fs.readFileSync(config.kafkaSslCaFile, 'utf8')] }
+        : true
+      : false,
+    ...(config.kafkaSaslMechanism ? { sasl: saslOptions(config) } : {}),
+  };
+}
+
+function saslOptions(config: Pick<KafkaPublisherConfig, 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>): SASLOptions {
   const credentials = { username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
   switch (config.kafkaSaslMechanism) {
     case 'plain':
