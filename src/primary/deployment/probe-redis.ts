@@ -16,7 +16,9 @@ async function probeRedis(url: string, timeoutMs: number): Promise<Verdict> {
     connectTimeout: timeoutMs,
     retryStrategy: () => null, // one attempt: the verdict is about now
   });
-  redis.on('error', () => {}); // the failure is the rejected connect or PING below
+  // The socket's own error (ECONNREFUSED, ETIMEDOUT) says more than the rejection's "Connection is closed".
+  let socketError: unknown;
+  redis.on('error', (err) => (socketError = err));
   const started = Date.now();
   try {
     await within(
@@ -30,7 +32,7 @@ async function probeRedis(url: string, timeoutMs: number): Promise<Verdict> {
       level: 'red',
       message:
         `REDIS_URL ${target} did not answer PING within BACKEND_CONNECT_TIMEOUT_MS (${timeoutMs} ms): ` +
-        `${errorMessage(err)}; start Redis or correct REDIS_URL (host, port, password, firewall)`,
+        `${errorMessage(socketError ?? err).replace(/\.$/, '')}; start Redis or correct REDIS_URL (host, port, password, firewall)`,
     };
   } finally {
     redis.disconnect();

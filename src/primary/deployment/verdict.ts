@@ -35,7 +35,9 @@ export function runProbe(probe: () => Promise<Verdict> | Verdict): void {
  * invalid one is the configuration check's red line; the probes that need it
  * skip rather than repeat it.
  */
-export function configuredOr(check: (config: Readonly<Config>) => Promise<Verdict> | Verdict): Promise<Verdict> | Verdict {
+export function configuredOr(
+  check: (config: Readonly<Config>) => Promise<Verdict> | Verdict,
+): Promise<Verdict> | Verdict {
   const result = loadConfig(process.env);
   if (!result.ok) return { level: 'skip', message: 'not checked: the configuration is invalid (see its line)' };
   return check(result.config);

@@ -495,7 +495,9 @@ export function kafkaConnection(
   };
 }
 
-function saslOptions(config: Pick<KafkaPublisherConfig, 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>): SASLOptions {
+function saslOptions(
+  config: Pick<KafkaPublisherConfig, 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>,
+): SASLOptions {
   const credentials = { username: config.kafkaSaslUsername, password: config.kafkaSaslPassword };
   switch (config.kafkaSaslMechanism) {
     case 'plain':
