@@ -15,7 +15,9 @@ runProbe(() =>
     if (taken.length > 0) {
       return {
         level: 'red',
-        message: `${taken.join('; ')}: stop what listens there (\`ss -ltnp\` names it; an ingest still running?) or change the port`,
+        message:
+          `${taken.join('; ')}: stop what listens there (\`ss -ltnp\` names it; an ingest still running?) ` +
+          'or change the port',
       };
     }
     return {

@@ -32,7 +32,8 @@ async function probeRedis(url: string, timeoutMs: number): Promise<Verdict> {
       level: 'red',
       message:
         `REDIS_URL ${target} did not answer PING within BACKEND_CONNECT_TIMEOUT_MS (${timeoutMs} ms): ` +
-        `${errorMessage(socketError ?? err).replace(/\.$/, '')}; start Redis or correct REDIS_URL (host, port, password, firewall)`,
+        `${errorMessage(socketError ?? err).replace(/\.$/, '')}; ` +
+        'start Redis or correct REDIS_URL (host, port, password, firewall)',
     };
   } finally {
     redis.disconnect();
