@@ -11,7 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { scrapeMetrics } from '../support/prometheus';
+import { IngestClient, UpgradeRefused } from '../../src/client/ingest-client';
+import { pollUntil } from '../support/http-get';
+import { frameBytes } from '../support/ingest-server';
+import { scrapeMetrics, startPrometheus } from '../support/prometheus';
 import { metricNamesIn, scrapedMetricFamilies } from '../support/promql-metric-names';
 import { startRedisCluster } from '../support/redis-cluster';
 import { REPO_ROOT } from '../support/repo-root';
@@ -69,9 +72,9 @@ const GRAFANA_VARIABLES: Record<string, string> = {
   __range: '1h',
 };
 
-function asPromql(expr: string): string {
+function asPromql(expr: string, variables: Record<string, string> = GRAFANA_VARIABLES): string {
   return expr.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => {
-    const value = GRAFANA_VARIABLES[name];
+    const value = variables[name];
     if (value === undefined) throw new Error(`unknown Grafana variable ${whole} in ${expr}`);
     return value;
   });
@@ -139,7 +142,7 @@ test('every panel and every query uses the datasource variable and selects the c
 
 test('promtool parses every expression of the dashboard (and rejects a broken one)', { timeout: 30_000 }, async () => {
   const selector = LABEL_VALUES.exec(variableQuery(variable('instance')!))![1];
-  const exprs = [...expressions, selector].map(asPromql);
+  const exprs = [...expressions, selector].map((e) => asPromql(e));
   const checked = await promtoolCheckRules(exprs);
   assert.equal(checked.code, 0, `promtool check rules:\n${checked.output}`);
   assert.match(checked.output, new RegExp(`SUCCESS: ${exprs.length} rules found`));
@@ -163,5 +166,62 @@ test(
     assert.deepEqual(unknown, [], 'metrics the dashboard reads that the service does not export');
     cluster.child.kill('SIGTERM');
     assert.equal((await cluster.exited).code, 0);
+  },
+);
+
+interface QueryAnswer {
+  result: Array<{ metric: Record<string, string> }>;
+}
+
+test(
+  "a real Prometheus scraping the service: the instance variable finds it, every panel's query answers " +
+    'for that instance only, with series wherever the scrape had samples of every metric the query reads',
+  { timeout: 120_000 },
+  async (t) => {
+    const setup = await startRedisCluster(t, 'dashboard-prom', { BUFFER_DURATION_MS: '200' });
+    const client = await IngestClient.connect(setup.url, { token: setup.token });
+    await client.start({ interactionId: 'dashboard' });
+    for (let seq = 1; seq <= 50; seq++) client.sendFrame(frameBytes(0, seq));
+    assert.equal((await client.stop()).close.code, 1000);
+    await assert.rejects(IngestClient.connect(setup.url, { token: 'not-a-jwt' }), UpgradeRefused);
+    const prometheus = await startPrometheus(t, setup.cluster.metricsPort);
+    const instance = `127.0.0.1:${setup.cluster.metricsPort}`;
+
+    const selector = LABEL_VALUES.exec(variableQuery(variable('instance')!))![1];
+    const instances = await pollUntil(
+      async () => {
+        const answer = await prometheus.api(`/api/v1/series?match[]=${encodeURIComponent(selector)}`);
+        const found = (answer.data as Array<Record<string, string>>).map((s) => s.instance);
+        return found.length > 0 ? found : undefined;
+      },
+      'Prometheus to scrape the service',
+      60_000,
+      200,
+    );
+    assert.deepEqual(instances, [instance], 'the instance variable lists the scraped service');
+
+    const scraped = new Set((await scrapeMetrics(setup.cluster.metricsPort)).samples.map((s) => s.name));
+    const hasSamples = (family: string): boolean =>
+      ['', '_bucket', '_sum', '_count'].some((suffix) => scraped.has(family + suffix));
+    // Grafana puts a selected instance into the regex escaped; 5s covers a few 1s scrapes.
+    const variables = { ...GRAFANA_VARIABLES, instance: instance.replace(/\./g, '\\\\.'), __rate_interval: '5s' };
+    for (const expr of expressions) {
+      const promql = asPromql(expr, variables);
+      const expectSeries = metricNamesIn(promql).every(hasSamples);
+      const result = await pollUntil(
+        async () => {
+          const answer = await prometheus.api(`/api/v1/query?query=${encodeURIComponent(promql)}`);
+          assert.equal(answer.status, 'success', promql);
+          const series = (answer.data as QueryAnswer).result;
+          return series.length > 0 || !expectSeries ? series : undefined;
+        },
+        `series for ${promql}`,
+        30_000,
+        200,
+      );
+      for (const series of result) assert.equal(series.metric.instance, instance, promql);
+    }
+    setup.cluster.child.kill('SIGTERM');
+    assert.equal((await setup.cluster.exited).code, 0);
   },
 );
