@@ -119,6 +119,12 @@ test(
       scrape.value('ingest_publish_duration_seconds_count')! >= STREAMS * 2,
       'publish durations from both workers',
     );
+    assert.equal(
+      scrape.value('ingest_commit_latency_seconds_count'),
+      scrape.value('ingest_records_published_total', { adapter: 'redis_streams', type: 'audio' }),
+      'a commit latency for each audio record',
+    );
+    assert.ok(scrape.value('ingest_commit_latency_seconds_sum')! > 0);
     cluster.child.kill('SIGTERM');
     assert.equal((await cluster.exited).code, 0);
   },

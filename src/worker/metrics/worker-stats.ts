@@ -53,22 +53,29 @@ export class WorkerStats {
     /** Upgrades waiting for a fetch now. */
     waiting: 0,
   };
-  /** Publish durations in seconds since the last scrape (takePublishDurations). */
-  private publishDurations: number[] = [];
+  /** Publish durations in seconds since the last scrape: from publishing a record to its confirmation. */
+  readonly publishDurations = new ScrapeSamples();
+  /** Commit latencies in seconds since the last scrape: from an audio record's oldest frame to its confirmation. */
+  readonly commitLatencies = new ScrapeSamples();
 
   count(map: Map<string, number>, key: string, by = 1): void {
     map.set(key, (map.get(key) ?? 0) + by);
   }
+}
 
-  observePublish(seconds: number): void {
+/** Observations kept until the next scrape drains them into a histogram. */
+export class ScrapeSamples {
+  private values: number[] = [];
+
+  add(value: number): void {
     // Bounded: if nobody scrapes, keep a recent sample rather than grow forever.
-    if (this.publishDurations.length < 100_000) this.publishDurations.push(seconds);
+    if (this.values.length < 100_000) this.values.push(value);
   }
 
-  /** The durations observed since the last call: the scrape drains them into its histogram. */
-  takePublishDurations(): number[] {
-    const durations = this.publishDurations;
-    this.publishDurations = [];
-    return durations;
+  /** The observations since the last call. */
+  take(): number[] {
+    const values = this.values;
+    this.values = [];
+    return values;
   }
 }

@@ -26,7 +26,9 @@ export class PublishOutcomes {
 
   confirmed(record: IngestRecord, durationMs: number): void {
     this.stats.count(this.stats.recordsPublished, `${this.adapter}|${record.type}`);
-    this.stats.observePublish(durationMs / 1000);
+    this.stats.publishDurations.add(durationMs / 1000);
+    // What `committed` tells the client: the buffer's wait plus publishing, from the oldest frame's arrival.
+    if (record.type === 'audio') this.stats.commitLatencies.add((Date.now() - Date.parse(record.received_at)) / 1000);
   }
 
   /** `unpublishedBytes`: the stream's backlog, lost for good when the backend refused a record ('stopped'). */
