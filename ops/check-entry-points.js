@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run build`'s postbuild step: fails the build, naming each file, when an
+// entry point is missing from dist/. tsc succeeds without emitting a file whose
+// source was deleted or renamed, and nothing else would notice until the
+// service (or a worker fork, or a CLI) fails to start on a host.
+//
+// The entry points, each named in one place: ops/entry-points.json (what a
+// deployed host runs: the primary, the worker the primary forks, validate-env,
+// the container's health probe), package.json `bin` (the CLIs), and the
+// `node dist/….js` files package.json's scripts run.
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** Every entry point as [path relative to root, where it is named]; each path once. */
+function entryPoints(root) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const listed = JSON.parse(fs.readFileSync(path.join(root, 'ops', 'entry-points.json'), 'utf8'));
+  const named = new Map();
+  const add = (file, where) => {
+    const normal = path.posix.normalize(file);
+    if (!named.has(normal)) named.set(normal, where);
+  };
+  for (const file of listed) add(file, 'ops/entry-points.json');
+  for (const [name, file] of Object.entries(pkg.bin ?? {})) add(file, `package.json bin ${name}`);
+  for (const [name, command] of Object.entries(pkg.scripts ?? {})) {
+    for (const [, file] of command.matchAll(/\bnode (dist\/\S+\.js)\b/g)) add(file, `package.json script ${name}`);
+  }
+  return [...named];
+}
+
+/** The entry points not present as files under root. */
+function missingEntryPoints(root) {
+  return entryPoints(root).filter(([file]) => !fs.statSync(path.join(root, file), { throwIfNoEntry: false })?.isFile());
+}
+
+function main() {
+  const root = path.resolve(__dirname, '..');
+  const missing = missingEntryPoints(root);
+  if (missing.length === 0) {
+    process.stdout.write(`postbuild: all ${entryPoints(root).length} entry points built\n`);
+    return;
+  }
+  process.stderr.write(`postbuild: the build is missing ${missing.length} entry point(s):\n`);
+  for (const [file, where] of missing) process.stderr.write(`  ${file} (named in ${where})\n`);
+  process.exitCode = 1;
+}
+
+module.exports = { entryPoints, missingEntryPoints };
+
+if (require.main === module) main();
