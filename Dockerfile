@@ -32,6 +32,19 @@ COPY --from=build --chown=root:root /app/dist/src ./dist/src
 # The image's own non-root user; the code it runs is owned by root and read-only to it.
 USER node
 EXPOSE 5000
-# The primary handles SIGTERM itself (graceful drain) and reaps its workers.
+# Docker's health status, from GET /health on the container's own PORT: healthy or
+# degraded pass, unhealthy (no worker can publish, none ready, shutting down) fails.
+# The probe is node running dist/src/primary/health-probe.js (copied above with
+# dist/src; the slim image has no curl): it finds PORT, HOST and TLS through the
+# service's own configuration, so `-e PORT=…` moves the probe too, and gives up
+# after 3 s, inside --timeout. The start period covers the backend connection
+# (BACKEND_CONNECT_TIMEOUT_MS, 10 s by default). Plain Docker only reports the
+# status; an orchestrator that restarts unhealthy containers would also restart
+# one during a backend outage (docs/operations.md, "Container").
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "dist/src/primary/health-probe.js"]
+# The primary is PID 1 (exec-form CMD, no shell or init in between). It handles
+# SIGTERM and SIGINT itself (graceful drain; PID 1 gets no default signal action),
+# and reaps its workers, the only processes it starts; so no init is needed.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/primary/main.js"]
