@@ -4,7 +4,9 @@
  * and SSL_* from the environment or CONFIG_FILE), so the probe follows whatever
  * the container is given. Exit 0 on 200 (`healthy` or `degraded`), 1 on
  * anything else or no answer within PROBE_TIMEOUT_MS. Node itself runs it: the
- * slim image has no curl or wget.
+ * slim image has no curl or wget. An argument `/live` or `/ready` probes that
+ * route instead, for a supervisor that restarts unhealthy containers
+ * (docs/operations.md, "Container").
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -20,6 +22,9 @@ export const PROBE_TIMEOUT_MS = 3000;
 const HEALTHY = 0;
 const UNHEALTHY = 1;
 
+/** The routes a probe may ask; /health unless told. */
+const PROBED_ROUTES: readonly string[] = [ROUTES.health, ROUTES.live, ROUTES.ready];
+
 /** The address a probe inside the host reaches a listener bound to `host` at. */
 function probeAddress(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
@@ -27,7 +32,10 @@ function probeAddress(host: string): string {
   return host;
 }
 
-function probe(env: NodeJS.ProcessEnv): Promise<{ healthy: boolean; line: string }> {
+function probe(env: NodeJS.ProcessEnv, route: string): Promise<{ healthy: boolean; line: string }> {
+  if (!PROBED_ROUTES.includes(route)) {
+    return Promise.resolve({ healthy: false, line: `usage: health-probe.js [${PROBED_ROUTES.join(' | ')}]` });
+  }
   const result = loadConfig(env);
   if (!result.ok) {
     const problems = result.problems.map(problemLine).join('; ');
@@ -38,13 +46,13 @@ function probe(env: NodeJS.ProcessEnv): Promise<{ healthy: boolean; line: string
   const options: https.RequestOptions = {
     host: probeAddress(host),
     port,
-    path: ROUTES.health,
+    path: route,
     agent: false,
     signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
     // The probe asks whether this instance answers; the certificate is for clients (and validate-deployment).
     ...(tls ? { rejectUnauthorized: false } : {}),
   };
-  const url = `${tls ? 'https' : 'http'}://${options.host}:${port}${ROUTES.health}`;
+  const url = `${tls ? 'https' : 'http'}://${options.host}:${port}${route}`;
   return new Promise((resolve) => {
     const fail = (err: unknown): void => {
       const why = err instanceof Error && err.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : '';
@@ -62,7 +70,7 @@ function probe(env: NodeJS.ProcessEnv): Promise<{ healthy: boolean; line: string
 }
 
 async function main(): Promise<void> {
-  const { healthy, line } = await probe(process.env);
+  const { healthy, line } = await probe(process.env, process.argv[2] ?? ROUTES.health);
   // Docker keeps the probe's output in `docker inspect` (State.Health.Log).
   process.stdout.write(`${line}\n`);
   process.exitCode = healthy ? HEALTHY : UNHEALTHY;

@@ -31,10 +31,10 @@ interface ProbeRun {
 }
 
 /** The probe with exactly `env` (nothing inherited: the host's PORT or NODE_ENV must not leak in). */
-function runProbe(env: Record<string, string>): Promise<ProbeRun> {
+function runProbe(env: Record<string, string>, args: string[] = []): Promise<ProbeRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PROBE], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [PROBE, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -125,4 +125,14 @@ test('a configuration the service would refuse: exit 1, naming the variable', as
   const run = await runProbe({ PORT: '70000' });
   assert.equal(run.code, 1, run.output);
   assert.match(run.output, /^configuration invalid: PORT: got "70000"/);
+});
+
+test('an argument picks /live or /ready instead; any other is refused without a request', async (t) => {
+  const service = await fakeService(t, (req, res) => res.writeHead(req.url === ROUTES.live ? 200 : 503).end());
+  assert.equal((await runProbe({ PORT: String(service.port) }, [ROUTES.live])).code, 0);
+  assert.equal((await runProbe({ PORT: String(service.port) }, [ROUTES.ready])).code, 1);
+  const other = await runProbe({ PORT: String(service.port) }, [ROUTES.metrics]);
+  assert.equal(other.code, 1);
+  assert.match(other.output, /^usage: health-probe\.js \[\/health \| \/live \| \/ready\]/);
+  assert.deepEqual(service.paths, [ROUTES.live, ROUTES.ready]);
 });
