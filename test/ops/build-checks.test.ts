@@ -43,7 +43,7 @@ function npmRun(dir: string, script: string, env: NodeJS.ProcessEnv): { status: 
 
 test('ops/entry-points.json is a JSON array of paths under dist/, with the primary, the worker and the probe', () => {
   assert.ok(Array.isArray(listed) && listed.every((p) => typeof p === 'string'), 'an array of strings');
-  const paths = listed as string[];
+  const paths = listed;
   for (const file of paths) assert.match(file, /^dist\/\S+\.js$/, file);
   for (const file of [pkg.main, 'dist/src/worker/main.js', 'dist/src/primary/health-probe.js']) {
     assert.ok(paths.includes(file), `${file} is listed`);

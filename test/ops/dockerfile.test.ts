@@ -47,7 +47,7 @@ function execForm(args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined;
   const argv: unknown = JSON.parse(args);
   assert.ok(Array.isArray(argv) && argv.every((a) => typeof a === 'string'), `an array of strings: ${args}`);
-  return argv as string[];
+  return argv;
 }
 
 /** A Docker duration (`30s`, `1m30s`, `500ms`) in milliseconds. */
