@@ -12,16 +12,27 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+/** The list of what a deployed host runs, relative to the repository root. */
+const LIST_FILE = 'ops/entry-points.json';
+
+/** The paths LIST_FILE holds (read here only; the tests use this too). */
+function listedEntryPoints(root) {
+  const listed = JSON.parse(fs.readFileSync(path.join(root, LIST_FILE), 'utf8'));
+  if (!Array.isArray(listed) || !listed.every((p) => typeof p === 'string')) {
+    throw new Error(`${LIST_FILE} is not a JSON array of paths`);
+  }
+  return listed;
+}
+
 /** Every entry point as [path relative to root, where it is named]; each path once. */
 function entryPoints(root) {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const listed = JSON.parse(fs.readFileSync(path.join(root, 'ops', 'entry-points.json'), 'utf8'));
   const named = new Map();
   const add = (file, where) => {
     const normal = path.posix.normalize(file);
     if (!named.has(normal)) named.set(normal, where);
   };
-  for (const file of listed) add(file, 'ops/entry-points.json');
+  for (const file of listedEntryPoints(root)) add(file, LIST_FILE);
   for (const [name, file] of Object.entries(pkg.bin ?? {})) add(file, `package.json bin ${name}`);
   for (const [name, command] of Object.entries(pkg.scripts ?? {})) {
     for (const [, file] of command.matchAll(/\bnode (dist\/\S+\.js)\b/g)) add(file, `package.json script ${name}`);
@@ -46,6 +57,6 @@ function main() {
   process.exitCode = 1;
 }
 
-module.exports = { entryPoints, missingEntryPoints };
+module.exports = { LIST_FILE, listedEntryPoints, entryPoints, missingEntryPoints };
 
 if (require.main === module) main();

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { ENTRY_POINT_LIST, listedEntryPoints } from '../support/entry-points';
 import { REPO_ROOT } from '../support/repo-root';
 
 interface PackageJson {
@@ -20,7 +21,7 @@ interface PackageJson {
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as PackageJson;
-const listed = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'ops', 'entry-points.json'), 'utf8')) as unknown;
+const listed = listedEntryPoints();
 
 /** The repository as a clone has it, without dist/; node_modules shared (the build writes nothing there). */
 function copyRepository(dir: string): void {
@@ -41,12 +42,10 @@ function npmRun(dir: string, script: string, env: NodeJS.ProcessEnv): { status: 
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-test('ops/entry-points.json is a JSON array of paths under dist/, with the primary, the worker and the probe', () => {
-  assert.ok(Array.isArray(listed) && listed.every((p) => typeof p === 'string'), 'an array of strings');
-  const paths = listed;
-  for (const file of paths) assert.match(file, /^dist\/\S+\.js$/, file);
+test('the entry-point list holds paths under dist/, with the primary, the worker and the probe', () => {
+  for (const file of listed) assert.match(file, /^dist\/\S+\.js$/, file);
   for (const file of [pkg.main, 'dist/src/worker/main.js', 'dist/src/primary/health-probe.js']) {
-    assert.ok(paths.includes(file), `${file} is listed`);
+    assert.ok(listed.includes(file), `${file} is in ${ENTRY_POINT_LIST}`);
   }
 });
 
@@ -65,12 +64,12 @@ test('npm run build on a fresh copy: a bad environment is reported, not fatal; a
   assert.match(build.output, /^ {2}REDIS_URL: got "" \(not set\)/m);
   assert.match(build.output, /the service would not start with it; the build goes on/);
   const total = Number(/postbuild: all (\d+) entry points built/.exec(build.output)?.[1]);
-  const named = new Set([...(listed as string[]), ...Object.values(pkg.bin)]);
+  const named = new Set([...listed, ...Object.values(pkg.bin)]);
   assert.ok(total >= named.size, `postbuild checked ${total} entry points`);
 
   // What a deleted or renamed source leaves: tsc succeeds, the file is simply not there.
   const removed = {
-    'dist/src/worker/main.js': 'ops/entry-points.json',
+    'dist/src/worker/main.js': ENTRY_POINT_LIST,
     [pkg.bin['ingest-client']]: 'package.json bin ingest-client',
     'dist/bench/bench-run.js': 'package.json script bench',
   };

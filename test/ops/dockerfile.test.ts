@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROBE_TIMEOUT_MS } from '../../src/primary/health-probe';
+import { ENTRY_POINT_LIST, listedEntryPoints } from '../support/entry-points';
 import { REPO_ROOT } from '../support/repo-root';
 
 interface Instruction {
@@ -61,7 +62,7 @@ function durationMs(text: string): number {
 const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, file), 'utf8')) as T;
 const stage = runtimeStage(parseDockerfile(fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8')));
 const pkg = readJson<{ main: string }>('package.json');
-const entryPoints = readJson<string[]>('ops/entry-points.json');
+const entryPoints = listedEntryPoints();
 const one = (keyword: string): Instruction => {
   const found = stage.filter((i) => i.keyword === keyword);
   assert.equal(found.length, 1, `one ${keyword} in the runtime stage`);
@@ -99,7 +100,7 @@ test('HEALTHCHECK runs the compiled health probe with node itself (no curl in th
   assert.ok(argv, `exec form: ${command}`);
   assert.equal(argv[0], 'node');
   assert.equal(argv[1], 'dist/src/primary/health-probe.js');
-  assert.ok(entryPoints.includes(argv[1]), 'the probe is an entry point the build checks (ops/entry-points.json)');
+  assert.ok(entryPoints.includes(argv[1]), `the probe is an entry point the build checks (${ENTRY_POINT_LIST})`);
   assert.ok(fs.existsSync(path.join(REPO_ROOT, argv[1])), `${argv[1]} is built`);
 });
 
