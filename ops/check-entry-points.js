@@ -5,23 +5,23 @@
 // source was deleted or renamed, and nothing else would notice until the
 // service (or a worker fork, or a CLI) fails to start on a host.
 //
-// The entry points, each named in one place: ops/entry-points.json (what a
-// deployed host runs: the primary, the worker the primary forks, validate-env,
-// the container's health probe), package.json `bin` (the CLIs), and the
-// `node dist/….js` files package.json's scripts run.
+// The entry points, each named in one place: ops/entry-points.txt (what a
+// deployed host runs: the primary, the worker the primary forks, the CLIs, the
+// container's health probe, the deployment probes), package.json `bin`, and
+// the `node dist/….js` files package.json's scripts run.
 const fs = require('node:fs');
 const path = require('node:path');
 
 /** The list of what a deployed host runs, relative to the repository root. */
-const LIST_FILE = 'ops/entry-points.json';
+const LIST_FILE = 'ops/entry-points.txt';
 
-/** The paths LIST_FILE holds (read here only; the tests use this too). */
+/** The paths LIST_FILE holds, one a line; blank lines and `#` comments left out (read here only; the tests use this too). */
 function listedEntryPoints(root) {
-  const listed = JSON.parse(fs.readFileSync(path.join(root, LIST_FILE), 'utf8'));
-  if (!Array.isArray(listed) || !listed.every((p) => typeof p === 'string')) {
-    throw new Error(`${LIST_FILE} is not a JSON array of paths`);
-  }
-  return listed;
+  return fs
+    .readFileSync(path.join(root, LIST_FILE), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
 /** Every entry point as [path relative to root, where it is named]; each path once. */

@@ -70,7 +70,10 @@ test('npm run build on a fresh copy: a bad environment is reported, not fatal; a
   // What a deleted or renamed source leaves: tsc succeeds, the file is simply not there.
   const removed = {
     'dist/src/worker/main.js': ENTRY_POINT_LIST,
-    [pkg.bin['ingest-client']]: 'package.json bin ingest-client',
+    // A bin entry the list also holds is named where the list names it.
+    [pkg.bin['ingest-client']]: listed.includes(pkg.bin['ingest-client'])
+      ? ENTRY_POINT_LIST
+      : 'package.json bin ingest-client',
     'dist/bench/bench-run.js': 'package.json script bench',
   };
   for (const file of Object.keys(removed)) fs.rmSync(path.join(dir, file));
