@@ -14,6 +14,8 @@ export interface ConnectOptions {
   readonly headers?: Record<string, string>;
   /** Accept self-signed certificates (development TLS). */
   readonly insecure?: boolean;
+  /** The local address to connect from (a test's client distinct from its proxy on loopback). */
+  readonly localAddress?: string;
 }
 
 export interface StartOptions {
@@ -84,6 +86,7 @@ export class IngestClient {
       headers,
       rejectUnauthorized: !options.insecure,
       perMessageDeflate: false,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
     });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new IngestClient(ws)));
