@@ -4,7 +4,7 @@
  * runtime API socket: server states, drain and ready. A missing binary fails
  * the test with how to install it.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -47,6 +47,9 @@ export async function haproxyEnv(t: TestContext, backendPorts: readonly [number,
       // HAProxy refuses to start when it cannot raise its file-descriptor limit to fit maxconn.
       INGEST_LB_MAXCONN: '1000',
       INGEST_LB_CHECK_INTER: '200ms',
+      // Whoever runs the test: HAProxy cannot switch to another user without root.
+      INGEST_LB_USER: os.userInfo().username,
+      INGEST_LB_GROUP: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
     },
   };
 }
