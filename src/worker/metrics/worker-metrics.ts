@@ -9,8 +9,10 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectLintCleanDefaultMetrics } from '../../shared/process/process-metrics';
-import type { WorkerStats } from './worker-stats';
+import { LOSS_REASONS, type WorkerStats } from './worker-stats';
 
+/** The close codes ops/prometheus/ingest-alerts.yml alerts on (the backend refused, or could not keep up). */
+export const ALERTED_CLOSE_CODES = ['1011', '1013'] as const;
 export const PUBLISH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /**
  * Commit latency is the buffer's wait plus publishing: fine steps just above the default BUFFER_DURATION_MS
@@ -39,14 +41,27 @@ function setTotal(counter: Counter<string>, value: number, labels?: Record<strin
   else counter.inc(value);
 }
 
-function copyMap(counter: Counter<string>, map: Map<string, number>, labelNames: string[]): void {
+/**
+ * Copies a map of totals into a counter's series. `seeded` keys are exposed at 0 until they
+ * count: a series that first appears at its value is one increase() never sees, and the
+ * alerts on data lost and on 1011/1013 closes (ops/prometheus) must see the first one.
+ */
+function copyMap(
+  counter: Counter<string>,
+  map: Map<string, number>,
+  labelNames: string[],
+  seeded: readonly string[] = [],
+): void {
   counter.reset();
-  for (const [key, value] of map) {
-    const parts = key.split('|');
-    const labels: Record<string, string> = {};
-    labelNames.forEach((name, i) => (labels[name] = parts[i] ?? ''));
-    setTotal(counter, value, labels);
-  }
+  for (const key of seeded) if (!map.has(key)) setTotal(counter, 0, labelsOf(key, labelNames));
+  for (const [key, value] of map) setTotal(counter, value, labelsOf(key, labelNames));
+}
+
+function labelsOf(key: string, labelNames: string[]): Record<string, string> {
+  const parts = key.split('|');
+  const labels: Record<string, string> = {};
+  labelNames.forEach((name, i) => (labels[name] = parts[i] ?? ''));
+  return labels;
 }
 
 export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
@@ -66,7 +81,13 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
       },
     });
   };
-  const mapCounter = (name: string, help: string, labelNames: string[], map: Map<string, number>): void => {
+  const mapCounter = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    map: Map<string, number>,
+    seeded: readonly string[] = [],
+  ): void => {
     new Counter({
       name,
       help,
@@ -74,7 +95,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
       registers,
       aggregator: 'sum',
       collect() {
-        copyMap(this, map, labelNames);
+        copyMap(this, map, labelNames, seeded);
       },
     });
   };
@@ -109,12 +130,14 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     'Unpublished bytes given up, by reason: retention_expired (CLOSED_STREAM_RETENTION_MS), shutdown_deadline.',
     ['reason'],
     stats.lostBytes,
+    LOSS_REASONS,
   );
   mapCounter(
     'ingest_lost_frames_total',
     'Audio frames given up unpublished, by reason: retention_expired, shutdown_deadline.',
     ['reason'],
     stats.lostFrames,
+    LOSS_REASONS,
   );
   mapCounter(
     'ingest_connections_total',
@@ -128,7 +151,13 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     ['reason'],
     stats.authFailures,
   );
-  mapCounter('ingest_stream_closes_total', 'Closed connections by WebSocket close code.', ['code'], stats.streamCloses);
+  mapCounter(
+    'ingest_stream_closes_total',
+    'Closed connections by WebSocket close code.',
+    ['code'],
+    stats.streamCloses,
+    ALERTED_CLOSE_CODES,
+  );
   mapCounter(
     'ingest_records_published_total',
     'Records confirmed by the backend.',

@@ -4,6 +4,10 @@
  * Labelled counts that happen per connection or per record (not per frame) go
  * through the small `count*` helpers.
  */
+/** Why unpublished audio is given up: a closed stream's retention ran out, or the shutdown's deadline did. */
+export const LOSS_REASONS = ['retention_expired', 'shutdown_deadline'] as const;
+export type LossReason = (typeof LOSS_REASONS)[number];
+
 export class WorkerStats {
   framesReceived = 0;
   bytesReceived = 0;
@@ -36,7 +40,7 @@ export class WorkerStats {
   readonly telephonyIgnored = new Map<string, number>();
   /** Telephony starts cut to their limits, by `source|what` (tracks, text_field, custom_parameters). */
   readonly telephonyStartTrimmed = new Map<string, number>();
-  /** Bytes given up unpublished, by reason: retention_expired, shutdown_deadline (stream-session.ts LossReason). */
+  /** Bytes given up unpublished, by LossReason. */
   readonly lostBytes = new Map<string, number>();
   /** Audio frames given up unpublished, by the same reasons. */
   readonly lostFrames = new Map<string, number>();

@@ -32,7 +32,7 @@ import {
   type RecordBase,
   type Source,
 } from '../../shared/publishing/records';
-import type { WorkerStats } from '../metrics/worker-stats';
+import type { LossReason, WorkerStats } from '../metrics/worker-stats';
 import { BackpressureGate, type PauseCause } from './backpressure-gate';
 import { FrameBuffer } from './frame-buffer';
 import { PublishOutcomes } from './publish-outcomes';
@@ -56,7 +56,6 @@ export interface SessionLimits {
 }
 
 /** Why unpublished data was given up (the `reason` of ingest_lost_bytes_total). */
-export type LossReason = 'retention_expired' | 'shutdown_deadline';
 
 export interface SessionDeps {
   readonly limits: SessionLimits;
