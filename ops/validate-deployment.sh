@@ -65,13 +65,18 @@ check_node() {
   fi
 }
 
-# Every entry point of ops/entry-points.txt exists.
+# Every entry point of ops/entry-points.txt exists (read by the build's own
+# reader, ops/check-entry-points.js, so that both read the list alike).
 check_build() {
-  local path missing=()
+  local path listed missing=()
+  if ! listed="$("$NODE" -e 'process.stdout.write(require("./ops/check-entry-points.js").listedEntryPoints(".").join("\n"))')"; then
+    report red build "could not read ops/entry-points.txt with ops/check-entry-points.js"
+    return 1
+  fi
   while IFS= read -r path; do
-    case "$path" in '' | '#'*) continue ;; esac
+    [ -n "$path" ] || continue
     [ -f "$path" ] || missing+=("$path")
-  done <ops/entry-points.txt
+  done <<<"$listed"
   if [ "${#missing[@]}" -gt 0 ]; then
     report red build "missing ${missing[*]}: run \`npm ci\` (it builds) or \`npm run build\` in $ROOT"
     return 1

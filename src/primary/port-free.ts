@@ -6,11 +6,16 @@ import net from 'node:net';
 import type { Config } from '../shared/config/config-schema';
 
 /** Binds `host:port` exclusively and lets it go; false only when the address is in use. */
-export function isPortFree(port: number, host: string): Promise<boolean> {
+export async function isPortFree(port: number, host: string): Promise<boolean> {
+  return (await bindError(port, host)) !== 'EADDRINUSE';
+}
+
+/** Why binding host:port fails (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, …); undefined when it succeeds. */
+export function bindError(port: number, host: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const probe = net.createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EADDRINUSE'));
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(undefined)));
   });
 }
 

@@ -16,6 +16,7 @@ import { REDIS_URL } from '../support/redis';
 import { REPO_ROOT } from '../support/repo-root';
 import { expiredCertificate, selfSignedCertificate } from '../support/self-signed-certificate';
 import { uniqueName } from '../support/unique-name';
+import { fdsForStreams } from '../../src/primary/deployment/fd-budget';
 
 const SCRIPT = path.join('ops', 'validate-deployment.sh');
 
@@ -56,6 +57,8 @@ async function goodSettings(): Promise<NodeJS.ProcessEnv> {
     HOST: '127.0.0.1',
     METRICS_HOST: '127.0.0.1',
     WORKERS: '2',
+    // Small, so that the green path does not depend on this machine's descriptor limit.
+    MAX_CONNECTIONS_PER_WORKER: '100',
     BACKEND_CONNECT_TIMEOUT_MS: '2000',
   };
 }
@@ -188,7 +191,7 @@ test('a file-descriptor limit below MAX_CONNECTIONS_PER_WORKER: red, with the ar
     output,
     'fds',
     'FAIL',
-    /ulimit -Hn is 64, below the 11024 a worker needs \(MAX_CONNECTIONS_PER_WORKER 10000/,
+    new RegExp(`ulimit -Hn is 64, below the ${fdsForStreams(100)} a worker needs \\(MAX_CONNECTIONS_PER_WORKER 100,`),
   );
 });
 
@@ -202,9 +205,28 @@ test('PORT and METRICS_PORT in use: red, naming both', async (t) => {
   assertLevel(output, 'ports', 'FAIL', new RegExp(`METRICS_PORT ${settings.METRICS_PORT} is already in use`));
 });
 
+test('a HOST this machine lacks: the ports check is red with the bind error, not only for a port in use', async () => {
+  const settings = await goodSettings();
+  // 192.0.2.1 (TEST-NET-1) is on no interface here.
+  const { code, output } = await validate({ ...settings, HOST: '192.0.2.1' });
+  assert.equal(code, 1, output);
+  assertLevel(
+    output,
+    'ports',
+    'FAIL',
+    new RegExp(`PORT ${settings.PORT} cannot be bound on 192\\.0\\.2\\.1 \\(EADDRNOTAVAIL\\)`),
+  );
+});
+
 test('an entry point missing from the build: red, naming it; the rest is not checked', async (t) => {
   const root = tempDir(t);
-  for (const file of ['package.json', 'ops/validate-deployment.sh', 'ops/entry-points.txt', 'ops/dev/node.sh']) {
+  for (const file of [
+    'package.json',
+    'ops/validate-deployment.sh',
+    'ops/entry-points.txt',
+    'ops/check-entry-points.js',
+    'ops/dev/node.sh',
+  ]) {
     fs.cpSync(path.join(REPO_ROOT, file), path.join(root, file));
   }
   fs.cpSync(path.join(REPO_ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'), { recursive: true });
@@ -222,7 +244,7 @@ test('no Node.js where NODE points: red, and nothing else is checked', async () 
   assert.doesNotMatch(output, /^(OK|FAIL|SKIP) +build/m);
 });
 
-test('ops/validate-deployment.sh is shellcheck clean', async () => {
-  const { code, output } = await run(['shellcheck', SCRIPT, 'ops/dev/node.sh'], {});
+test("the repository's shell scripts are shellcheck clean", async () => {
+  const { code, output } = await run(['shellcheck', SCRIPT, 'ops/dev/node.sh', 'ops/dev/kafka.sh', '.ci/run'], {});
   assert.equal(code, 0, output);
 });
