@@ -16,6 +16,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
+# What `npm run build`'s postbuild checks: tsc succeeds without a file nothing imports
+# (the worker, the health probe), so an image could build without its own entry points.
+COPY ops/check-entry-points.js ops/entry-points.txt ./ops/
+RUN node ops/check-entry-points.js --listed-only
 
 # The runtime's node_modules: the lockfile's production packages, installed afresh.
 FROM node:24-bookworm-slim AS production-deps

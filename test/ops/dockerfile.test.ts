@@ -123,10 +123,23 @@ test('the probe and the primary are among the files copied into the image, compi
     build.some((i) => i.keyword === 'COPY' && /^src\s/.test(i.args)),
     'the build stage copies src/',
   );
-  assert.ok(
-    build.some((i) => i.keyword === 'RUN' && /\btsc\b/.test(i.args)),
-    'the build stage compiles it',
+  const compile = build.findIndex((i) => i.keyword === 'RUN' && /\btsc\b/.test(i.args));
+  assert.ok(compile >= 0, 'the build stage compiles it');
+  // The image's build runs tsc, not `npm run build`, so postbuild's check of the entry points runs here itself.
+  const check = build.findIndex(
+    (i) => i.keyword === 'RUN' && /node ops\/check-entry-points\.js --listed-only/.test(i.args),
   );
+  assert.ok(check > compile, 'the build stage checks the listed entry points after compiling');
+  assert.ok(
+    build.some(
+      (i) => i.keyword === 'COPY' && i.args.includes('ops/check-entry-points.js') && i.args.includes(ENTRY_POINT_LIST),
+    ),
+    'with the checker and the list copied in',
+  );
+  const ignore = fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+  for (const file of ['ops/check-entry-points.js', ENTRY_POINT_LIST]) {
+    assert.ok(ignore.includes(`!${file}`), `.dockerignore lets ${file} into the build context`);
+  }
   const workdir = one('WORKDIR').args;
   const copied = stage.filter((i) => i.keyword === 'COPY').flatMap((i) => copiedPaths(workdir, i.args));
   assert.ok(
