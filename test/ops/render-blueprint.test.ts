@@ -7,7 +7,7 @@
  * stop grace covers the shutdown deadline.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -102,7 +102,11 @@ test('every variable is one the configuration schema knows (or Render reads), ea
     if (v.value !== undefined) assert.equal(typeof v.value, 'string', `${v.key}: a quoted string, as Render wants`);
   }
   const nodeVersion = envVars.find((v) => v.key === 'NODE_VERSION')?.value ?? '';
-  assert.ok(['22', '24'].includes(nodeVersion), `NODE_VERSION ${nodeVersion}: a supported line (${pkg.engines.node})`);
+  // The supported lines, where they are pinned (ops/dev/node.sh, the one list).
+  const lines = execFileSync('bash', [path.join(REPO_ROOT, 'ops', 'dev', 'node.sh'), '--lines'], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/);
+  assert.ok(lines.includes(nodeVersion), `NODE_VERSION ${nodeVersion}: a supported line (${lines.join(', ')})`);
 });
 
 test('a secret never has its value in the file: Render asks for it, or takes it from another service', () => {
