@@ -4,7 +4,7 @@
  * runtime API socket: server states, drain and ready. A missing binary fails
  * the test with how to install it.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { ROUTES } from '../../src/shared/routes';
 import { freePorts } from './free-port';
+import { startForeground } from './foreground-process';
 import { pollUntil } from './http-get';
 import { REPO_ROOT } from './repo-root';
 
@@ -126,27 +127,12 @@ function parseSessions(csv: string): Map<string, number> {
 
 /** Starts HAProxy in the foreground; killed after the test. Resolves once its runtime API answers. */
 export async function startHaproxy(t: TestContext, setup: HaproxyEnv): Promise<RunningHaproxy> {
-  const child = spawn('haproxy', ['-db', '-f', HAPROXY_CFG], {
+  const tool = startForeground(t, 'haproxy', ['-db', '-f', HAPROXY_CFG], MISSING, {
     env: { PATH: process.env.PATH ?? '', ...setup.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let failure: Error | undefined;
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.once('error', (err) => {
-    failure = (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(MISSING) : err;
-  });
-  child.once('exit', (code, signal) => {
-    failure ??= new Error(`haproxy exited (${code ?? signal}): ${output}`);
-  });
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
+
   const command = async (line: string): Promise<string> => {
-    if (failure) throw failure;
+    tool.assertRunning();
     return runtimeCommand(setup.socket, line);
   };
   const servers = async (): Promise<Map<string, ServerState>> =>
@@ -165,7 +151,7 @@ export async function startHaproxy(t: TestContext, setup: HaproxyEnv): Promise<R
       let last = '';
       await pollUntil(
         async () => {
-          if (failure) throw failure;
+          tool.assertRunning();
           const states = await servers();
           last = JSON.stringify([...states.values()]);
           return Object.entries(want).every(([name, op]) => states.get(name)?.opState === op) ? true : undefined;
@@ -173,16 +159,16 @@ export async function startHaproxy(t: TestContext, setup: HaproxyEnv): Promise<R
         `${what} (servers: ${last || 'none yet'})`,
         30_000,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}; last states ${last}; haproxy output:\n${output}`);
+        throw new Error(`${err.message}; last states ${last}; haproxy output:\n${tool.output()}`);
       });
     },
   };
   await pollUntil(async () => {
-    if (failure) throw failure;
+    tool.assertRunning();
     await command('show info');
     return true;
   }, 'the HAProxy runtime API to answer').catch((err: Error) => {
-    throw failure ?? new Error(`${err.message}; haproxy output:\n${output}`);
+    throw tool.failure() ?? new Error(`${err.message}; haproxy output:\n${tool.output()}`);
   });
   return haproxy;
 }

@@ -4,7 +4,7 @@
  * listener's addresses and the access log's path. A missing binary fails the
  * test with how to install it.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { ROUTES } from '../../src/shared/routes';
 import { freePort } from './free-port';
+import { startForeground } from './foreground-process';
 import { pollUntil } from './http-get';
 import { REPO_ROOT } from './repo-root';
 
@@ -68,28 +69,18 @@ export function checkNginxConfig(setup: NginxSetup): Promise<{ code: number; out
 
 /** nginx in the foreground as one process (so a SIGKILL after the test leaves nothing behind), listening. */
 export async function startNginx(t: TestContext, setup: NginxSetup): Promise<void> {
-  const child = spawn('nginx', ['-p', setup.prefix, '-c', setup.mainConf, '-g', 'daemon off; master_process off;'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  let failure: Error | undefined;
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.once('error', (err) => {
-    failure = (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(MISSING) : err;
-  });
-  child.once('exit', (code, signal) => {
-    failure ??= new Error(`nginx exited (${code ?? signal}): ${output}`);
-  });
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
+  const tool = startForeground(
+    t,
+    'nginx',
+    ['-p', setup.prefix, '-c', setup.mainConf, '-g', 'daemon off; master_process off;'],
+    MISSING,
+  );
+
   await pollUntil(
     () =>
       new Promise<true>((resolve, reject) => {
-        if (failure) return reject(failure);
+        const failed = tool.failure();
+        if (failed) return reject(failed);
         const socket = net.connect(setup.port, '127.0.0.1', () => {
           socket.destroy();
           resolve(true);
@@ -98,6 +89,6 @@ export async function startNginx(t: TestContext, setup: NginxSetup): Promise<voi
       }),
     'nginx to listen',
   ).catch((err: Error) => {
-    throw failure ?? err;
+    throw tool.failure() ?? err;
   });
 }

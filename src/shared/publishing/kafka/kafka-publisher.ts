@@ -55,24 +55,30 @@ import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
 import { FreshProducerAfterFailure } from './fresh-producer-after-failure';
 
-export type KafkaPublisherConfig = Pick<
+/** What reaching the brokers takes: the publisher's and validate:deployment's probe's (kafkaConnection). */
+export type KafkaConnectionConfig = Pick<
   Config,
   | 'kafkaBrokers'
-  | 'kafkaTopic'
   | 'kafkaClientId'
   | 'kafkaSsl'
   | 'kafkaSslCaFile'
   | 'kafkaSaslMechanism'
   | 'kafkaSaslUsername'
   | 'kafkaSaslPassword'
-  | 'kafkaCompression'
-  | 'kafkaCreateTopic'
-  | 'kafkaTopicPartitions'
-  | 'kafkaTopicReplication'
   | 'backendConnectTimeoutMs'
-  | 'maxChunkBytes'
-  | 'maxFrameBytes'
 >;
+
+export type KafkaPublisherConfig = KafkaConnectionConfig &
+  Pick<
+    Config,
+    | 'kafkaTopic'
+    | 'kafkaCompression'
+    | 'kafkaCreateTopic'
+    | 'kafkaTopicPartitions'
+    | 'kafkaTopicReplication'
+    | 'maxChunkBytes'
+    | 'maxFrameBytes'
+  >;
 
 interface KafkajsRequestQueue {
   pending: unknown[];
@@ -470,17 +476,7 @@ export class KafkaPublisher extends ConnectedPublisher {
  * the connection the workers will make.
  */
 export function kafkaConnection(
-  config: Pick<
-    KafkaPublisherConfig,
-    | 'kafkaBrokers'
-    | 'kafkaClientId'
-    | 'kafkaSsl'
-    | 'kafkaSslCaFile'
-    | 'kafkaSaslMechanism'
-    | 'kafkaSaslUsername'
-    | 'kafkaSaslPassword'
-    | 'backendConnectTimeoutMs'
-  >,
+  config: KafkaConnectionConfig,
 ): Pick<KafkaConfig, 'clientId' | 'brokers' | 'connectionTimeout' | 'ssl' | 'sasl'> {
   return {
     clientId: config.kafkaClientId,
