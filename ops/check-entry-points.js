@@ -40,9 +40,9 @@ function entryPoints(root) {
   return [...named];
 }
 
-/** The entry points not present as files under root. */
-function missingEntryPoints(root) {
-  return entryPoints(root).filter(([file]) => !isFile(path.join(root, file)));
+/** Those of `named` (default: every entry point) not present as files under root. */
+function missingEntryPoints(root, named = entryPoints(root)) {
+  return named.filter(([file]) => !isFile(path.join(root, file)));
 }
 
 function isFile(file) {
@@ -53,7 +53,7 @@ function main(args) {
   const root = path.resolve(__dirname, '..');
   // --listed-only: the Docker build, which compiles src/ alone (no bench/ or test/ that scripts name).
   const named = args.includes('--listed-only') ? listedEntryPoints(root).map((f) => [f, LIST_FILE]) : entryPoints(root);
-  const missing = named.filter(([file]) => !isFile(path.join(root, file)));
+  const missing = missingEntryPoints(root, named);
   if (missing.length === 0) {
     process.stdout.write(`postbuild: all ${named.length} entry points built\n`);
     return;

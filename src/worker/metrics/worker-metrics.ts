@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectLintCleanDefaultMetrics } from '../../shared/process/process-metrics';
-import { LOSS_REASONS, type WorkerStats } from './worker-stats';
+import { LOSS_REASONS, type ScrapeSamples, type WorkerStats } from './worker-stats';
 
 /** The close codes ops/prometheus/ingest-alerts.yml alerts on (the backend refused, or could not keep up). */
 export const ALERTED_CLOSE_CODES = ['1011', '1013'] as const;
@@ -96,6 +96,19 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
       aggregator: 'sum',
       collect() {
         copyMap(this, map, labelNames, seeded);
+      },
+    });
+  };
+  /** A histogram fed at each scrape with what was observed since the last one. */
+  const drainedHistogram = (name: string, help: string, buckets: number[], samples: ScrapeSamples): void => {
+    new Histogram({
+      name,
+      help,
+      buckets,
+      registers,
+      aggregator: 'sum',
+      collect() {
+        for (const value of samples.take()) this.observe(value);
       },
     });
   };
@@ -266,26 +279,18 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
     'Unhandled promise rejections (each is logged).',
     () => stats.unhandledRejections,
   );
-  new Histogram({
-    name: 'ingest_publish_duration_seconds',
-    help: "Time from publishing a record to the backend's confirmation.",
-    buckets: PUBLISH_BUCKETS,
-    registers,
-    aggregator: 'sum',
-    collect() {
-      for (const seconds of stats.publishDurations.take()) this.observe(seconds);
-    },
-  });
-  new Histogram({
-    name: 'ingest_commit_latency_seconds',
-    help: "Time from an audio record's oldest frame arriving to the backend's confirmation (what committed reports).",
-    buckets: COMMIT_BUCKETS,
-    registers,
-    aggregator: 'sum',
-    collect() {
-      for (const seconds of stats.commitLatencies.take()) this.observe(seconds);
-    },
-  });
+  drainedHistogram(
+    'ingest_publish_duration_seconds',
+    "Time from publishing a record to the backend's confirmation.",
+    PUBLISH_BUCKETS,
+    stats.publishDurations,
+  );
+  drainedHistogram(
+    'ingest_commit_latency_seconds',
+    "Time from an audio record's oldest frame arriving to the backend's confirmation (what committed reports).",
+    COMMIT_BUCKETS,
+    stats.commitLatencies,
+  );
   collectLintCleanDefaultMetrics(registry);
   return registry;
 }
