@@ -25,6 +25,7 @@ import { ClusterLauncher } from './pool/cluster-launcher';
 import { ClusterViewBroadcaster } from './pool/cluster-view-broadcaster';
 import { RollingRestart } from './pool/rolling-restart';
 import { ShutdownCoordinator } from './pool/shutdown-coordinator';
+import { TenantSlots } from './pool/tenant-slots';
 import { WorkerPool } from './pool/worker-pool';
 
 // package.json sits outside rootDir's compiled tree: it is read at run time.
@@ -113,6 +114,9 @@ function buildPrimary(config: Readonly<Config>, logger: Logger): Primary {
   pool.on('restart', () => primaryMetrics.workerRestarts.inc());
   pool.on('metrics', (workerId, requestId, metrics) => clusterMetrics.onResponse(workerId, requestId, metrics));
   pool.on('exit', (record) => clusterMetrics.retire(record.worker.id));
+  const tenantSlots = new TenantSlots(logger);
+  pool.on('lease', (record, msg) => tenantSlots.serve(record.worker, msg));
+  pool.on('exit', (record) => tenantSlots.releaseWorker(record.worker.id));
   const metricsServer = new MetricsServer(
     {
       metrics: () => clusterMetrics.scrape(),

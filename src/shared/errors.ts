@@ -48,6 +48,12 @@ export const ERRORS = {
       'under TWILIO_AUTH_TOKEN.',
   },
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
+  tenant_stream_limit: {
+    status: 429,
+    doc:
+      'The tenant holds MAX_STREAMS_PER_TENANT open streams across the fleet (or the instance, without a ' +
+      'Redis for the limits); retry after Retry-After seconds.',
+  },
   jwks_unavailable: {
     status: 503,
     doc: "The token's kid names a key this worker lacks and JWT_JWKS_URL could not be fetched; retry later.",
@@ -128,6 +134,12 @@ export const ERRORS = {
     doc:
       'Fetching the key set at JWT_JWKS_URL failed (unreachable, timeout, HTTP error, not a key set): ' +
       'logged and counted; the cached keys keep verifying tokens.',
+  },
+  tenant_leases_unavailable: {
+    doc:
+      'The store of the MAX_STREAMS_PER_TENANT leases (Redis, or the primary) did not answer in time: streams ' +
+      'are admitted without a lease (fail open), counted in ingest_tenant_lease_errors_total, logged once ' +
+      'per outage.',
   },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -27,6 +27,9 @@ import { IngestServer } from './http/ingest-server';
 import { toHealthBody, type HealthBody } from '../shared/health/health-status';
 import type { JwksKeySource } from './admission/jwks-key-source';
 import { createTokenVerification } from './admission/token-verifier';
+import { PrimaryLeaseStore } from './admission/primary-lease-store';
+import { createTenantLeaseStore, leaseCallTimeoutMs } from './admission/tenant-lease-store';
+import { TenantStreamLeases } from './admission/tenant-stream-leases';
 import { createWorkerMetrics } from './metrics/worker-metrics';
 import { WorkerStats } from './metrics/worker-stats';
 import { SERVER_CLOSE } from '../shared/protocol';
@@ -40,8 +43,11 @@ function readConfig(): Readonly<Config> {
   return result.config;
 }
 
-function send(body: WorkerToPrimary): void {
-  if (process.send && process.connected) process.send(body);
+/** Sends to the primary; false when the channel is closed (the primary is gone). */
+function send(body: WorkerToPrimary): boolean {
+  if (!process.send || !process.connected) return false;
+  process.send(body);
+  return true;
 }
 
 /** Exits once `body` has left over IPC (an exit right after send() can drop it), or after a second at most. */
@@ -73,6 +79,17 @@ async function main(): Promise<void> {
 
   const publisher = createPublisher(config, logger);
   const { verifier, keySource } = createTokenVerification(config, { logger, stats });
+  const leaseStore = createTenantLeaseStore(config, send);
+  const leases =
+    leaseStore &&
+    new TenantStreamLeases({
+      store: leaseStore,
+      limit: config.maxStreamsPerTenant,
+      ttlMs: config.tenantLeaseTtlMs,
+      callTimeoutMs: leaseCallTimeoutMs(config.tenantLeaseTtlMs),
+      stats,
+      logger,
+    });
   let clusterView: ClusterView | undefined;
   const healthView = (local: HealthBody): HealthBody => {
     // The primary's view covers every worker (this one's backend included);
@@ -82,7 +99,16 @@ async function main(): Promise<void> {
     if (server.serverState !== 'ready') return toHealthBody({ status: local.status, pubsub: local.pubsub, workers });
     return toHealthBody({ status: clusterView.status, pubsub: clusterView.pubsub, workers });
   };
-  const server = new IngestServer({ config, publisher, verifier, keySet: keySource, logger, stats, healthView });
+  const server = new IngestServer({
+    config,
+    publisher,
+    verifier,
+    keySet: keySource,
+    logger,
+    stats,
+    healthView,
+    ...(leases ? { leases } : {}),
+  });
   const metrics = createWorkerMetrics({
     stats,
     backlogBytes: () => server.backlogBytes(),
@@ -109,7 +135,7 @@ async function main(): Promise<void> {
   ): Promise<void> => {
     if (shuttingDown && drainTimeoutMs === undefined) server.cutDrainShort();
     shuttingDown ??= runShutdown(
-      { server, publisher, keySource, stats, config, logger },
+      { server, publisher, keySource, leases, stats, config, logger },
       { closeCode, reason, drainTimeoutMs },
     );
     return shuttingDown;
@@ -122,6 +148,9 @@ async function main(): Promise<void> {
         return shutdown(msg.closeCode, msg.reason, msg.drainTimeoutMs);
       case 'cluster_view':
         clusterView = msg.view;
+        return;
+      case 'lease_reply':
+        if (leaseStore instanceof PrimaryLeaseStore) leaseStore.onReply(msg);
         return;
       case 'metrics_request':
         send(
@@ -143,7 +172,8 @@ async function main(): Promise<void> {
   try {
     // The key set's first fetch is bounded by JWT_JWKS_TIMEOUT_MS and never fails the start: a worker
     // that cannot reach it serves the PEM keys and retries after the cooldown.
-    await Promise.all([publisher.start(), keySource?.start()]);
+    // The lease store never fails the start either: until it answers, streams are admitted (fail open).
+    await Promise.all([publisher.start(), keySource?.start(), leases?.start()]);
     const port = await server.listen(config.port, config.host);
     send(message({ type: 'ready', port }));
     logger.info({ port, adapter: publisher.adapter }, 'worker ready');
@@ -153,6 +183,7 @@ async function main(): Promise<void> {
     const text = errorMessage(err);
     logger.error({ code }, `worker start-up failed: ${text}`);
     keySource?.close();
+    await leases?.close();
     await publisher.close().catch(() => undefined);
     logger.flush();
     reportAndExit(message({ type: 'startup_failed', code, message: text }), EXIT.startupFailed);
@@ -177,13 +208,14 @@ interface WorkerParts {
   readonly server: IngestServer;
   readonly publisher: ReturnType<typeof createPublisher>;
   readonly keySource: JwksKeySource | undefined;
+  readonly leases: TenantStreamLeases | undefined;
   readonly stats: WorkerStats;
   readonly config: Readonly<Config>;
   readonly logger: ReturnType<typeof createLogger>;
 }
 
 async function runShutdown(parts: WorkerParts, options: ShutdownOptions): Promise<void> {
-  const { server, publisher, keySource, stats, config, logger } = parts;
+  const { server, publisher, keySource, leases, stats, config, logger } = parts;
   const draining = options.drainTimeoutMs !== undefined;
   logger.info(
     { streams: server.activeSessions, close_code: options.closeCode, drain_timeout_ms: options.drainTimeoutMs },
@@ -207,6 +239,8 @@ async function runShutdown(parts: WorkerParts, options: ShutdownOptions): Promis
   }
   // After the server: upgrades admitted during a drain's grace may still have needed a key.
   keySource?.close();
+  // Every stream's lease went back as its socket closed; this gives back those of streams cut by the deadline.
+  await leases?.close();
   await Promise.race([publisher.close(), new Promise((r) => setTimeout(r, 2000).unref())]).catch((err) => {
     logger.error({ err }, 'closing the publisher failed');
   });

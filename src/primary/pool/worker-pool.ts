@@ -31,6 +31,8 @@ export interface PoolEvents {
   /** Something the cluster view depends on changed: a backend's state, a worker retiring. */
   change: () => void;
   metrics: (workerId: number, requestId: number, metrics: WorkerMetricsJson) => void;
+  /** A worker asks for or gives back a tenant stream slot (MAX_STREAMS_PER_TENANT counted by the primary). */
+  lease: (record: WorkerRecord, msg: Extract<WorkerToPrimary, { type: 'lease_acquire' | 'lease_release' }>) => void;
 }
 
 export class WorkerPool {
@@ -216,6 +218,11 @@ export class WorkerPool {
       case 'shutdown_complete':
         record.lostBytes = msg.lostBytes;
         record.lostStreams = msg.lostStreams;
+        return;
+      case 'lease_acquire':
+      case 'lease_release':
+        // A message that arrives after the exit would take a slot nobody frees.
+        if (this.records.has(record.worker.id)) this.emit('lease', record, msg);
         return;
     }
   }

@@ -32,6 +32,7 @@ export function applyRules(ctx: Loaded): void {
   checkTls(ctx);
   checkSizes(ctx);
   checkTelephony(ctx);
+  checkTenantLimits(ctx);
   collectWarnings(ctx);
 }
 
@@ -45,6 +46,14 @@ function checkBackend(ctx: Loaded): void {
     ctx.problem('kafkaBrokers', 'at least one host:port (required when PUBSUB_ADAPTER=kafka)');
   }
   if (pubsubAdapter === 'kafka') checkKafkaSecurity(ctx);
+}
+
+/** Where the MAX_STREAMS_PER_TENANT leases live (docs/operations.md): an ignored LIMITS_REDIS_URL is said. */
+function checkTenantLimits(ctx: Loaded): void {
+  const { pubsubAdapter, limitsRedisUrl, maxStreamsPerTenant } = ctx.values;
+  if (pubsubAdapter === 'redis_streams' && limitsRedisUrl && maxStreamsPerTenant !== 0) {
+    ctx.warn('LIMITS_REDIS_URL is ignored with PUBSUB_ADAPTER=redis_streams: the tenant leases live in REDIS_URL');
+  }
 }
 
 function checkKafkaSecurity(ctx: Loaded): void {

@@ -456,6 +456,40 @@ export const schema = {
     default: 0,
     env: 'MAX_CONNECTIONS_PER_IP',
   }),
+  maxStreamsPerTenant: setting({
+    doc:
+      'Open streams per tenant across every worker of every instance before upgrades get 429 ' +
+      "(tenant_stream_limit; 0: no limit). Counted through leases in Redis (the adapter's REDIS_URL with " +
+      'redis_streams, else LIMITS_REDIS_URL), or per instance through the primary when neither applies.',
+    format: intRange(0, 10000000),
+    default: 0,
+    env: 'MAX_STREAMS_PER_TENANT',
+  }),
+  tenantLeaseTtlMs: setting({
+    doc:
+      "Lease period of a stream's slot under MAX_STREAMS_PER_TENANT: renewed every third of it while the " +
+      "stream lives, so a killed instance's slots free themselves within it.",
+    format: intRange(300, 3600000),
+    default: 15000,
+    env: 'TENANT_LEASE_TTL_MS',
+  }),
+  limitsRedisUrl: setting({
+    doc:
+      'Redis for the MAX_STREAMS_PER_TENANT leases when PUBSUB_ADAPTER is kafka or in_memory (ignored with ' +
+      'redis_streams, whose REDIS_URL holds them). Empty: the limit holds per instance, counted by the primary.',
+    format: redisUrl,
+    default: '',
+    env: 'LIMITS_REDIS_URL',
+    sensitive: true,
+  }),
+  tenantLeaseKeyPrefix: setting({
+    doc:
+      'Prefix of the lease keys: one sorted set per tenant, `<prefix>{<tenant>}` (the tenant is the Redis ' +
+      'Cluster hash tag). Instances that share a limit share the prefix.',
+    format: str,
+    default: 'ingest:stream_leases:',
+    env: 'TENANT_LEASE_KEY_PREFIX',
+  }),
   trustedProxies: setting({
     doc:
       'Proxies (IPs or CIDR ranges) whose X-Forwarded-For is believed; also tells the service TLS ends in ' +

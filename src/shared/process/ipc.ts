@@ -2,8 +2,8 @@
  * The typed messages between the primary and its workers over the cluster IPC
  * channel. Every message carries `ingest: 1` so that anything else on the
  * channel (Node's own internal messages) is ignored by these guards.
- * Requests that expect an answer (metrics) carry a request id; the primary
- * times them out and ignores late or duplicate replies.
+ * Requests that expect an answer (metrics, a tenant's stream slot) carry a
+ * request id; the asking side times them out and ignores late or duplicate replies.
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { BackendHealthSnapshot } from '../publishing/backend-health';
@@ -21,22 +21,34 @@ export type PrimaryToWorker =
   | { ingest: 1; type: 'shutdown'; closeCode: number; reason: string }
   | { ingest: 1; type: 'drain'; closeCode: number; reason: string; drainTimeoutMs: number }
   | { ingest: 1; type: 'metrics_request'; requestId: number }
-  | { ingest: 1; type: 'cluster_view'; view: ClusterView };
+  | { ingest: 1; type: 'cluster_view'; view: ClusterView }
+  | { ingest: 1; type: 'lease_reply'; requestId: number; granted: boolean };
 
 export type WorkerToPrimary =
   | { ingest: 1; type: 'ready'; port: number }
   | { ingest: 1; type: 'startup_failed'; code: string; message: string }
   | { ingest: 1; type: 'backend_health'; health: BackendHealthSnapshot }
   | { ingest: 1; type: 'metrics_response'; requestId: number; metrics: WorkerMetricsJson }
-  | { ingest: 1; type: 'shutdown_complete'; lostStreams: number; lostBytes: number };
+  | { ingest: 1; type: 'shutdown_complete'; lostStreams: number; lostBytes: number }
+  /** MAX_STREAMS_PER_TENANT counted by the primary (no Redis for the limits): a slot for `leaseId`, within `limit`. */
+  | { ingest: 1; type: 'lease_acquire'; requestId: number; tenant: string; leaseId: string; limit: number }
+  | { ingest: 1; type: 'lease_release'; tenant: string; leaseIds: string[] };
 
-const PRIMARY_TYPES: ReadonlySet<string> = new Set(['shutdown', 'drain', 'metrics_request', 'cluster_view']);
+const PRIMARY_TYPES: ReadonlySet<string> = new Set([
+  'shutdown',
+  'drain',
+  'metrics_request',
+  'cluster_view',
+  'lease_reply',
+]);
 const WORKER_TYPES: ReadonlySet<string> = new Set([
   'ready',
   'startup_failed',
   'backend_health',
   'metrics_response',
   'shutdown_complete',
+  'lease_acquire',
+  'lease_release',
 ]);
 
 function isIngestMessage(value: unknown): value is { ingest: 1; type: string } {

@@ -14,6 +14,7 @@ import type { Publisher } from '../../shared/publishing/publisher';
 import { ClientAddressResolver } from '../admission/client-address';
 import { ConnectionLimiter } from '../admission/connection-limiter';
 import type { JwksKeySource } from '../admission/jwks-key-source';
+import type { TenantStreamLimit } from '../admission/tenant-stream-leases';
 import type { TokenVerifier } from '../admission/token-verifier';
 import { UpgradeGuard } from '../admission/upgrade-guard';
 import { WorkerStats } from '../metrics/worker-stats';
@@ -38,6 +39,8 @@ export interface IngestServerOptions {
   /** The key set of JWT_JWKS_URL: /health is degraded while it is stale. */
   readonly keySet?: Pick<JwksKeySource, 'stale'>;
   readonly logger: Logger;
+  /** MAX_STREAMS_PER_TENANT's leases (absent: that limit is off). */
+  readonly leases?: TenantStreamLimit;
   readonly stats?: WorkerStats;
   /** Replaces the worker-local health body (the cluster view, when the primary shares one). */
   readonly healthView?: (local: HealthBody) => HealthBody;
@@ -67,8 +70,8 @@ export class IngestServer {
     const limiter = new ConnectionLimiter(config);
     const routes = new HealthRoutes(this);
     const router = new UpgradeRouter({
-      guard: new UpgradeGuard(options.verifier, limiter),
-      telephony: new TelephonyGate(config, limiter),
+      guard: new UpgradeGuard(options.verifier, limiter, options.leases),
+      telephony: new TelephonyGate(config, limiter, options.leases),
       addresses: new ClientAddressResolver(config.trustedProxies),
       admitting: () => this.admitting(),
       backlogFull: () => this.backlog.full,

@@ -170,7 +170,7 @@ export class UpgradeRouter {
     // Before any proof is checked: a full worker takes no stream, whoever asks.
     if (this.deps.backlogFull()) throw backlogFull();
     if (provider) {
-      const admission = telephony.admit(provider, req, clientAddress);
+      const admission = await telephony.admit(provider, req, clientAddress);
       return { release: admission.release, accept: (ws) => sources.telephony(ws, admission) };
     }
     const identity = await guard.admit(req, clientAddress);

@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectLintCleanDefaultMetrics } from '../../shared/process/process-metrics';
-import { LOSS_REASONS, type ScrapeSamples, type WorkerStats } from './worker-stats';
+import { LEASE_OPS, LOSS_REASONS, type ScrapeSamples, type WorkerStats } from './worker-stats';
 
 /** The close codes ops/prometheus/ingest-alerts.yml alerts on (the backend refused, or could not keep up). */
 export const ALERTED_CLOSE_CODES = ['1011', '1013'] as const;
@@ -251,6 +251,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
       'max',
     );
   }
+  addTenantLeaseMetrics(gauge, mapCounter, plainCounter, stats);
   plainCounter(
     'ingest_duplicate_frames_total',
     'Telephony frames dropped because their sequence number was already received.',
@@ -296,6 +297,40 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): Registry {
 }
 
 type GaugeMaker = (name: string, help: string, read: () => number) => void;
+type MapCounterMaker = (
+  name: string,
+  help: string,
+  labelNames: string[],
+  map: Map<string, number>,
+  seeded?: readonly string[],
+) => void;
+
+function addTenantLeaseMetrics(
+  gauge: GaugeMaker,
+  mapCounter: MapCounterMaker,
+  plainCounter: GaugeMaker,
+  stats: WorkerStats,
+): void {
+  gauge(
+    'ingest_tenant_leases_held',
+    'MAX_STREAMS_PER_TENANT leases the workers hold (one per admitted stream while the limit is on).',
+    () => stats.tenantLeases.held,
+  );
+  mapCounter(
+    'ingest_tenant_lease_errors_total',
+    'Calls to the tenant lease store (Redis, or the primary) that failed or timed out, by op: acquire (the ' +
+      'stream was admitted anyway: fail open), renew, release.',
+    ['op'],
+    stats.tenantLeases.errors,
+    LEASE_OPS,
+  );
+  plainCounter(
+    'ingest_tenant_leases_readded_total',
+    'Leases a renewal found missing in Redis (expired during an outage longer than TENANT_LEASE_TTL_MS, or ' +
+      'admitted while the store was down) and added again.',
+    () => stats.tenantLeases.readded,
+  );
+}
 
 function addBacklogGauges(gauge: GaugeMaker, backlog: NonNullable<WorkerMetricsSources['backlog']>): void {
   gauge(

@@ -7,6 +7,9 @@
 /** Why unpublished audio is given up: a closed stream's retention ran out, or the shutdown's deadline did. */
 export const LOSS_REASONS = ['retention_expired', 'shutdown_deadline'] as const;
 export type LossReason = (typeof LOSS_REASONS)[number];
+/** The calls to the tenant lease store (the `op` of ingest_tenant_lease_errors_total). */
+export const LEASE_OPS = ['acquire', 'renew', 'release'] as const;
+export type LeaseOp = (typeof LEASE_OPS)[number];
 
 export class WorkerStats {
   framesReceived = 0;
@@ -56,6 +59,14 @@ export class WorkerStats {
     unknownKids: new Map<string, number>(),
     /** Upgrades waiting for a fetch now. */
     waiting: 0,
+  };
+  /** MAX_STREAMS_PER_TENANT's leases: those this worker holds, the store's failures, the renewals that re-added. */
+  readonly tenantLeases = {
+    held: 0,
+    /** Store calls that failed or timed out, by LEASE_OPS (acquire failures admitted the stream: fail open). */
+    errors: new Map<string, number>(),
+    /** Leases a renewal found missing in the store and added again (a partition longer than the lease period). */
+    readded: 0,
   };
   /** Publish durations in seconds since the last scrape: from publishing a record to its confirmation. */
   readonly publishDurations = new ScrapeSamples();

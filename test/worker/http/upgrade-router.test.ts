@@ -102,7 +102,7 @@ function setUp(options: Options = {}) {
     telephony: {
       route: (path) =>
         path === PHONE_PATH || (options.phoneClaimsIngest && path === '/v1/ingest') ? provider : undefined,
-      admit: () => {
+      admit: async () => {
         calls.push('telephony');
         return admission;
       },

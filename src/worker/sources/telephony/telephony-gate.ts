@@ -1,11 +1,16 @@
 /**
  * The upgrade handler's door for telephony: finds the provider an upgrade
  * belongs to (none: the native protocol, or an unknown path), has it check its
- * proof, and takes a connection slot like native streams do.
+ * proof, and takes a connection slot like native streams do. A tenant known at
+ * the upgrade (Exotel's Basic user) also takes its MAX_STREAMS_PER_TENANT lease
+ * there; a tenant learnt only from `start` (Twilio, Exotel by account_sid) is
+ * not counted by that limit: a refusal must come before the handshake.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../../../shared/config/config-schema';
 import type { ConnectionLimiter } from '../../admission/connection-limiter';
+import type { TenantStreamLimit } from '../../admission/tenant-stream-leases';
+import { withTenantLease } from '../../admission/upgrade-guard';
 import { exotelProvider } from './exotel/exotel-source';
 import type { ProviderAdmission, ProviderFactory, TelephonySource, TelephonyProvider } from './source-protocol';
 import { twilioProvider } from './twilio/twilio-source';
@@ -26,6 +31,7 @@ export class TelephonyGate {
   constructor(
     config: Readonly<Config>,
     private readonly limiter: ConnectionLimiter,
+    private readonly leases?: TenantStreamLimit,
   ) {
     this.providers = PROVIDERS.flatMap((factory) => factory(config) ?? []);
   }
@@ -35,12 +41,14 @@ export class TelephonyGate {
     return this.providers.find((p) => p.claims(path, req));
   }
 
-  /** Throws IngestError (401, 429) or returns the admitted connection. */
-  admit(provider: TelephonyProvider, req: IncomingMessage, clientAddress: string): TelephonyAdmission {
+  /** Rejects with IngestError (401, 429) or resolves with the admitted connection. */
+  async admit(provider: TelephonyProvider, req: IncomingMessage, clientAddress: string): Promise<TelephonyAdmission> {
     const admission = provider.admit(req, clientAddress);
     // A tenant learnt only from `start` is not known yet: such connections
     // share one per-source count (a key no real tenant id can be).
-    const release = this.limiter.acquire(admission.knownTenant ?? `\0${provider.source}`, clientAddress);
+    const slot = this.limiter.acquire(admission.knownTenant ?? `\0${provider.source}`, clientAddress);
+    const known = admission.knownTenant;
+    const release = known === undefined ? slot : await withTenantLease(this.leases, known, slot);
     return {
       protocol: admission.protocol,
       knownTenant: admission.knownTenant,

@@ -1,0 +1,68 @@
+/**
+ * MAX_STREAMS_PER_TENANT without a Redis for the limits (PUBSUB_ADAPTER kafka
+ * or in_memory, no LIMITS_REDIS_URL): the primary counts each tenant's slots
+ * over all its workers, so the limit holds per instance. Acquire is an IPC
+ * request with an id, answered once (late and duplicate replies are
+ * ignored); release is a plain message. The primary frees a worker's slots
+ * when it exits, so these leases never expire.
+ */
+import { message, type PrimaryToWorker, type WorkerToPrimary } from '../../shared/process/ipc';
+import type { TenantLeaseStore } from './tenant-lease-store';
+
+type LeaseReply = Extract<PrimaryToWorker, { type: 'lease_reply' }>;
+
+export class PrimaryLeaseStore implements TenantLeaseStore {
+  readonly kind = 'primary';
+  readonly expires = false;
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, (granted: boolean) => void>();
+
+  constructor(
+    /** Sends to the primary; false when the channel is closed. */
+    private readonly send: (body: WorkerToPrimary) => boolean,
+    private readonly limit: number,
+    /** A request unanswered this long is given up (the caller fails open) and its late reply ignored. */
+    private readonly timeoutMs: number,
+  ) {}
+
+  async start(): Promise<void> {}
+
+  acquire(tenant: string, leaseId: string): Promise<boolean> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new Error(`the primary did not answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(requestId, (granted) => {
+        clearTimeout(timer);
+        resolve(granted);
+      });
+      if (this.send(message({ type: 'lease_acquire', requestId, tenant, leaseId, limit: this.limit }))) return;
+      clearTimeout(timer);
+      this.pending.delete(requestId);
+      reject(new Error('the channel to the primary is closed'));
+    });
+  }
+
+  /** The primary's answer to an acquire; one the caller stopped waiting for is dropped. */
+  onReply(reply: LeaseReply): void {
+    const resolve = this.pending.get(reply.requestId);
+    this.pending.delete(reply.requestId);
+    resolve?.(reply.granted);
+  }
+
+  async renew(): Promise<number> {
+    return 0;
+  }
+
+  async release(tenant: string, leaseIds: readonly string[]): Promise<void> {
+    if (!this.send(message({ type: 'lease_release', tenant, leaseIds: [...leaseIds] })))
+      throw new Error('the channel to the primary is closed');
+  }
+
+  async close(): Promise<void> {
+    for (const resolve of this.pending.values()) resolve(true); // clears each timer; the worker is stopping
+    this.pending.clear();
+  }
+}

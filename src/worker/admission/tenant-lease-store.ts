@@ -1,0 +1,71 @@
+/**
+ * Where MAX_STREAMS_PER_TENANT's leases are kept, and the seam every place
+ * implements: PUBSUB_ADAPTER=redis_streams → the adapter's Redis (REDIS_URL);
+ * otherwise LIMITS_REDIS_URL when set; otherwise the primary, which counts per
+ * instance over IPC. MAX_STREAMS_PER_TENANT=0: no store at all.
+ */
+import type { Config } from '../../shared/config/config-schema';
+import type { WorkerToPrimary } from '../../shared/process/ipc';
+import { createLimitsRedisClient } from './limits-redis-client';
+import { PrimaryLeaseStore } from './primary-lease-store';
+import { RedisLeaseStore } from './redis-lease-store';
+
+/** A place that keeps leases. Every method may reject when the place cannot answer (the caller fails open). */
+export interface TenantLeaseStore {
+  readonly kind: 'redis' | 'primary';
+  /** Leases that expire unless renewed (Redis); the primary's live as long as the worker. */
+  readonly expires: boolean;
+  start(): Promise<void>;
+  /** True when `leaseId` was added within the limit (or was held already), false at the limit. */
+  acquire(tenant: string, leaseId: string): Promise<boolean>;
+  /** Pushes the expiry of `leaseIds` one lease period on; resolves with how many were missing (added again). */
+  renew(tenant: string, leaseIds: readonly string[]): Promise<number>;
+  release(tenant: string, leaseIds: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type LeaseLocation =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'redis'; readonly url: string; readonly via: 'REDIS_URL' | 'LIMITS_REDIS_URL' }
+  | { readonly kind: 'primary' };
+
+/** The deadline of one call to the store: past it the stream is admitted without a lease (fail open). */
+export const LEASE_CALL_TIMEOUT_MS = 1000;
+
+/** Where this configuration keeps the leases. */
+export function leaseLocation(
+  config: Pick<Config, 'maxStreamsPerTenant' | 'pubsubAdapter' | 'redisUrl' | 'limitsRedisUrl'>,
+): LeaseLocation {
+  if (config.maxStreamsPerTenant === 0) return { kind: 'off' };
+  if (config.pubsubAdapter === 'redis_streams') return { kind: 'redis', url: config.redisUrl, via: 'REDIS_URL' };
+  if (config.limitsRedisUrl) return { kind: 'redis', url: config.limitsRedisUrl, via: 'LIMITS_REDIS_URL' };
+  return { kind: 'primary' };
+}
+
+/** The store for `config`, or undefined when MAX_STREAMS_PER_TENANT is 0. */
+export function createTenantLeaseStore(
+  config: Readonly<Config>,
+  sendToPrimary: (body: WorkerToPrimary) => boolean,
+): TenantLeaseStore | undefined {
+  const location = leaseLocation(config);
+  const callTimeoutMs = leaseCallTimeoutMs(config.tenantLeaseTtlMs);
+  switch (location.kind) {
+    case 'off':
+      return undefined;
+    case 'primary':
+      return new PrimaryLeaseStore(sendToPrimary, config.maxStreamsPerTenant, callTimeoutMs);
+    case 'redis':
+      return new RedisLeaseStore(
+        createLimitsRedisClient(location.url, {
+          connectTimeoutMs: config.backendConnectTimeoutMs,
+          commandTimeoutMs: callTimeoutMs,
+        }),
+        { keyPrefix: config.tenantLeaseKeyPrefix, limit: config.maxStreamsPerTenant, ttlMs: config.tenantLeaseTtlMs },
+      );
+  }
+}
+
+/** LEASE_CALL_TIMEOUT_MS, or a third of a shorter lease period (a renewal must end before the next one). */
+export function leaseCallTimeoutMs(ttlMs: number): number {
+  return Math.min(LEASE_CALL_TIMEOUT_MS, Math.floor(ttlMs / 3));
+}

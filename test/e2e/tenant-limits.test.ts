@@ -1,0 +1,163 @@
+/**
+ * MAX_STREAMS_PER_TENANT on the real processes: two instances (two primaries,
+ * two workers each) sharing the real Redis's leases, and one instance without
+ * a Redis for the limits, where its primary counts. Refusals are 429
+ * tenant_stream_limit with Retry-After and counted; a SIGKILLed instance's
+ * slots free themselves within one lease period; no slot outlives its stream.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { IngestClient } from '../../src/client/ingest-client';
+import { tenantLeaseKey } from '../../src/worker/admission/redis-lease-store';
+import { readyWorkerPids, startCluster, type RunningCluster } from '../support/cluster';
+import { freePort } from '../support/free-port';
+import { pollUntil } from '../support/http-get';
+import { scrapeMetrics } from '../support/prometheus';
+import { redisScratch } from '../support/redis';
+import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
+import { refusedUpgrade } from '../support/refused-upgrade';
+import { makeKeyPair, signToken } from '../support/tokens';
+import { uniqueName } from '../support/unique-name';
+
+const LIMIT = 4;
+const TTL_MS = 2000;
+
+/** Connects and starts a stream; the socket is terminated after the test if still open. */
+async function openStream(t: TestContext, url: string, token: string, interactionId: string): Promise<IngestClient> {
+  const client = await IngestClient.connect(url, { token });
+  t.after(() => {
+    if (!client.closeState) client.ws.terminate();
+  });
+  await client.start({ interactionId });
+  return client;
+}
+
+/** The next stream must be refused with 429 tenant_stream_limit and Retry-After. */
+async function assertAtLimit(url: string, token: string): Promise<void> {
+  const refusal = await refusedUpgrade(IngestClient.connect(url, { token }), 429, 'tenant_stream_limit');
+  assert.equal(refusal.headers['retry-after'], '5');
+}
+
+/** SIGKILLs an instance, primary and workers in one go: nothing of it gets to release a lease. */
+function killInstance(cluster: RunningCluster): void {
+  for (const pid of readyWorkerPids(cluster)) process.kill(pid, 'SIGKILL');
+  cluster.child.kill('SIGKILL');
+}
+
+async function refusals(metricsPort: number): Promise<number> {
+  return (await scrapeMetrics(metricsPort)).value('ingest_connections_total', { result: 'tenant_stream_limit' }) ?? 0;
+}
+
+test(
+  'MAX_STREAMS_PER_TENANT holds across two instances through leases in Redis: the 5th stream on either gets 429, ' +
+    "another tenant does not; a SIGKILLed instance's slots free within one lease period; no slot is left over",
+  { timeout: 180_000 },
+  async (t) => {
+    const tenant = uniqueName('tenant');
+    const other = uniqueName('other');
+    const limits = { MAX_STREAMS_PER_TENANT: String(LIMIT), TENANT_LEASE_TTL_MS: String(TTL_MS) };
+    // Both instances share the lease keys (TENANT_LEASE_KEY_PREFIX); each has its own stream key.
+    const { admin, prefix } = redisScratch(t, 'tenant-limits');
+    const leasePrefix = `${prefix}:stream_leases:`;
+    const shared = { ...limits, TENANT_LEASE_KEY_PREFIX: leasePrefix };
+    const a = await startRedisCluster(t, 'tenant-limits-a', shared);
+    const b = await startRedisCluster(t, 'tenant-limits-b', shared);
+    const instances: RedisCluster[] = [a, b];
+    const tokenOn = (i: RedisCluster, tenantId = tenant): string => i.sign({ tenant_id: tenantId });
+    const leases = (tenantId: string): Promise<number> => admin.zcard(tenantLeaseKey(leasePrefix, tenantId));
+
+    const onA = [await openStream(t, a.url, tokenOn(a), 'a-1'), await openStream(t, a.url, tokenOn(a), 'a-2')];
+    const onB = [await openStream(t, b.url, tokenOn(b), 'b-1'), await openStream(t, b.url, tokenOn(b), 'b-2')];
+    assert.equal(await leases(tenant), LIMIT);
+    for (const i of instances) await assertAtLimit(i.url, tokenOn(i));
+    for (const i of instances) assert.equal(await refusals(i.cluster.metricsPort), 1, 'each refusal is counted');
+    const otherStream = await openStream(t, a.url, tokenOn(a, other), 'other-1');
+    assert.equal(
+      (await scrapeMetrics(a.cluster.metricsPort)).value('ingest_tenant_leases_held'),
+      3,
+      "instance A's gauge: its two streams of the tenant and the other tenant's",
+    );
+
+    // Closing one stream frees its slot, for a stream on the other instance.
+    await onA.pop()!.stop();
+    const third = await pollUntil(
+      () => openStream(t, b.url, tokenOn(b), 'b-3'),
+      'a stream on B once one on A stopped',
+      10_000,
+      100,
+    );
+    onB.push(third);
+    await assertAtLimit(a.url, tokenOn(a));
+
+    // B holds three of the four slots; killed, it releases nothing: its leases expire.
+    killInstance(b.cluster);
+    await b.cluster.exited;
+    const killedAt = Date.now();
+    const replacements = [];
+    for (let i = 0; i < 3; i++) {
+      replacements.push(
+        await pollUntil(
+          () => openStream(t, a.url, tokenOn(a), `after-kill-${i}`),
+          "B's slots to free themselves",
+          TTL_MS * 2,
+          100,
+        ),
+      );
+    }
+    assert.ok(Date.now() - killedAt <= TTL_MS * 2, 'within about one lease period');
+    await assertAtLimit(a.url, tokenOn(a));
+
+    for (const client of [...onA, ...replacements, otherStream]) assert.equal((await client.stop()).close.code, 1000);
+    await pollUntil(
+      async () => ((await leases(tenant)) + (await leases(other)) === 0 ? true : undefined),
+      'every lease released',
+    );
+    assert.equal(await admin.exists(tenantLeaseKey(leasePrefix, tenant)), 0, 'no key left for an idle tenant');
+    a.cluster.child.kill('SIGTERM');
+    assert.equal((await a.cluster.exited).code, 0);
+  },
+);
+
+test(
+  'without a Redis for the limits (in_memory), the primary counts: the limit holds across both workers, ' +
+    "and a SIGKILLed worker's slots free once the primary sees its exit",
+  { timeout: 120_000 },
+  async (t) => {
+    const keys = makeKeyPair('ec');
+    const port = await freePort();
+    const cluster = await startCluster(t, {
+      PORT: String(port),
+      WORKERS: '2',
+      PUBSUB_ADAPTER: 'in_memory',
+      JWT_PUBLIC_KEY: keys.publicKeyPem,
+      MAX_STREAMS_PER_TENANT: '3',
+    });
+    await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
+    const url = `ws://127.0.0.1:${port}/v1/ingest`;
+    const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
+    const byPid = new Map<number, number>();
+    for (let i = 0; i < 3; i++) {
+      await openStream(t, url, token, `s-${i}`);
+      const started = await cluster.waitForLog(
+        (e) => e.msg === 'stream started' && e.interaction_id === `s-${i}`,
+        `stream s-${i} started`,
+      );
+      byPid.set(started.pid as number, (byPid.get(started.pid as number) ?? 0) + 1);
+    }
+    assert.equal(byPid.size, 2, 'the streams landed on both workers');
+    await assertAtLimit(url, token);
+    await assertAtLimit(url, token);
+    assert.equal(await refusals(cluster.metricsPort), 2);
+    await openStream(t, url, signToken(keys.privateKey, { tenant_id: 'tenant-b' }), 'b-1');
+
+    const [victim, held] = [...byPid].sort((x, y) => y[1] - x[1])[0];
+    process.kill(victim, 'SIGKILL');
+    await cluster.waitForLog((e) => e.msg === 'freed the tenant stream slots of an exited worker', 'slots freed');
+    for (let i = 0; i < held; i++) {
+      await pollUntil(() => openStream(t, url, token, `after-${i}`), 'a freed slot', 10_000, 100);
+    }
+    await assertAtLimit(url, token);
+    cluster.child.kill('SIGTERM');
+    await cluster.exited;
+  },
+);
