@@ -13,7 +13,7 @@ import { readyWorkerPids, startCluster, type RunningCluster } from '../support/c
 import { freePort } from '../support/free-port';
 import { pollUntil } from '../support/http-get';
 import { scrapeMetrics } from '../support/prometheus';
-import { redisScratch } from '../support/redis';
+import { redisScratch, startTcpProxy } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
 import { refusedUpgrade } from '../support/refused-upgrade';
 import { makeKeyPair, signToken } from '../support/tokens';
@@ -42,6 +42,24 @@ async function assertAtLimit(url: string, token: string): Promise<void> {
 function killInstance(cluster: RunningCluster): void {
   for (const pid of readyWorkerPids(cluster)) process.kill(pid, 'SIGKILL');
   cluster.child.kill('SIGKILL');
+}
+
+/** One instance of WORKERS workers on the in_memory adapter, ready; `token` streams for tenant-a. */
+async function startInMemoryInstance(
+  t: TestContext,
+  env: Record<string, string>,
+): Promise<{ cluster: RunningCluster; url: string; sign: (tenantId: string) => string; token: string }> {
+  const keys = makeKeyPair('ec');
+  const port = await freePort();
+  const cluster = await startCluster(t, {
+    PORT: String(port),
+    PUBSUB_ADAPTER: 'in_memory',
+    JWT_PUBLIC_KEY: keys.publicKeyPem,
+    ...env,
+  });
+  await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
+  const sign = (tenantId: string): string => signToken(keys.privateKey, { tenant_id: tenantId });
+  return { cluster, url: `ws://127.0.0.1:${port}/v1/ingest`, sign, token: sign('tenant-a') };
 }
 
 async function refusals(metricsPort: number): Promise<number> {
@@ -123,18 +141,7 @@ test(
     "and a SIGKILLed worker's slots free once the primary sees its exit",
   { timeout: 120_000 },
   async (t) => {
-    const keys = makeKeyPair('ec');
-    const port = await freePort();
-    const cluster = await startCluster(t, {
-      PORT: String(port),
-      WORKERS: '2',
-      PUBSUB_ADAPTER: 'in_memory',
-      JWT_PUBLIC_KEY: keys.publicKeyPem,
-      MAX_STREAMS_PER_TENANT: '3',
-    });
-    await cluster.waitForLog((e) => e.msg === 'all workers ready', 'workers ready');
-    const url = `ws://127.0.0.1:${port}/v1/ingest`;
-    const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
+    const { cluster, url, sign, token } = await startInMemoryInstance(t, { WORKERS: '2', MAX_STREAMS_PER_TENANT: '3' });
     const byPid = new Map<number, number>();
     for (let i = 0; i < 3; i++) {
       await openStream(t, url, token, `s-${i}`);
@@ -148,7 +155,7 @@ test(
     await assertAtLimit(url, token);
     await assertAtLimit(url, token);
     assert.equal(await refusals(cluster.metricsPort), 2);
-    await openStream(t, url, signToken(keys.privateKey, { tenant_id: 'tenant-b' }), 'b-1');
+    await openStream(t, url, sign('tenant-b'), 'b-1');
 
     const [victim, held] = [...byPid].sort((x, y) => y[1] - x[1])[0];
     process.kill(victim, 'SIGKILL');
@@ -159,5 +166,52 @@ test(
     await assertAtLimit(url, token);
     cluster.child.kill('SIGTERM');
     await cluster.exited;
+  },
+);
+
+test(
+  'with kafka or in_memory, LIMITS_REDIS_URL holds the leases; while it is unreachable streams are admitted ' +
+    '(fail open, counted, logged once), and once it is back the renewal adds their leases and the limit holds',
+  { timeout: 120_000 },
+  async (t) => {
+    const { admin, prefix } = redisScratch(t, 'tenant-limits-open');
+    const leasePrefix = `${prefix}:stream_leases:`;
+    const proxy = await startTcpProxy(t);
+    const { cluster, url, token } = await startInMemoryInstance(t, {
+      WORKERS: '1',
+      MAX_STREAMS_PER_TENANT: '1',
+      TENANT_LEASE_TTL_MS: '900',
+      LIMITS_REDIS_URL: proxy.url,
+      TENANT_LEASE_KEY_PREFIX: leasePrefix,
+    });
+    const leases = (): Promise<number> => admin.zcard(tenantLeaseKey(leasePrefix, 'tenant-a'));
+    const first = await openStream(t, url, token, 'first');
+    assert.equal(await leases(), 1, 'the lease is in the Redis of LIMITS_REDIS_URL');
+    await assertAtLimit(url, token);
+
+    proxy.cut();
+    const admitted = await openStream(t, url, token, 'while-down');
+    const warning = await cluster.waitForLog((e) => e.code === 'tenant_leases_unavailable', 'the fail-open warning');
+    assert.equal(warning.level, 'warn');
+    const scrape = await scrapeMetrics(cluster.metricsPort);
+    assert.ok(scrape.value('ingest_tenant_lease_errors_total', { op: 'acquire' })! >= 1, 'the fail-open is counted');
+    assert.equal(scrape.value('ingest_tenant_leases_held'), 2);
+
+    proxy.restore();
+    await cluster.waitForLog((e) => e.msg === 'the tenant lease store answers again', 'the store back');
+    await pollUntil(async () => ((await leases()) === 2 ? true : undefined), 'the renewal to add the lease');
+    const after = await scrapeMetrics(cluster.metricsPort);
+    assert.ok(after.value('ingest_tenant_leases_readded_total')! >= 1, 'the re-added lease is counted');
+    await assertAtLimit(url, token);
+    assert.equal(
+      cluster.logs().filter((e) => e.code === 'tenant_leases_unavailable').length,
+      1,
+      'one warning for the outage, not one per stream or renewal',
+    );
+
+    for (const client of [first, admitted]) assert.equal((await client.stop()).close.code, 1000);
+    await pollUntil(async () => ((await leases()) === 0 ? true : undefined), 'every lease released');
+    cluster.child.kill('SIGTERM');
+    assert.equal((await cluster.exited).code, 0);
   },
 );
