@@ -28,8 +28,7 @@ import { toHealthBody, type HealthBody } from '../shared/health/health-status';
 import type { JwksKeySource } from './admission/jwks-key-source';
 import { createTokenVerification } from './admission/token-verifier';
 import { PrimaryLeaseStore } from './admission/primary-lease-store';
-import { createTenantLeaseStore, leaseCallTimeoutMs } from './admission/tenant-lease-store';
-import { TenantStreamLeases } from './admission/tenant-stream-leases';
+import { createTenantStreamLeases, type TenantStreamLeases } from './admission/tenant-stream-leases';
 import { createWorkerMetrics } from './metrics/worker-metrics';
 import { WorkerStats } from './metrics/worker-stats';
 import { SERVER_CLOSE } from '../shared/protocol';
@@ -79,17 +78,8 @@ async function main(): Promise<void> {
 
   const publisher = createPublisher(config, logger);
   const { verifier, keySource } = createTokenVerification(config, { logger, stats });
-  const leaseStore = createTenantLeaseStore(config, send);
-  const leases =
-    leaseStore &&
-    new TenantStreamLeases({
-      store: leaseStore,
-      limit: config.maxStreamsPerTenant,
-      ttlMs: config.tenantLeaseTtlMs,
-      callTimeoutMs: leaseCallTimeoutMs(config.tenantLeaseTtlMs),
-      stats,
-      logger,
-    });
+  const tenantLimit = createTenantStreamLeases(config, { stats, logger, sendToPrimary: send });
+  const leases = tenantLimit?.leases;
   let clusterView: ClusterView | undefined;
   const healthView = (local: HealthBody): HealthBody => {
     // The primary's view covers every worker (this one's backend included);
@@ -150,7 +140,7 @@ async function main(): Promise<void> {
         clusterView = msg.view;
         return;
       case 'lease_reply':
-        if (leaseStore instanceof PrimaryLeaseStore) leaseStore.onReply(msg);
+        if (tenantLimit?.store instanceof PrimaryLeaseStore) tenantLimit.store.onReply(msg);
         return;
       case 'metrics_request':
         send(

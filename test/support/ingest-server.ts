@@ -14,6 +14,7 @@ import { createPublisher } from '../../src/shared/publishing/publisher-factory';
 import type { Publisher } from '../../src/shared/publishing/publisher';
 import { IngestServer } from '../../src/worker/http/ingest-server';
 import type { JwksKeySource } from '../../src/worker/admission/jwks-key-source';
+import { createTenantStreamLeases } from '../../src/worker/admission/tenant-stream-leases';
 import { createTokenVerification } from '../../src/worker/admission/token-verifier';
 import { WorkerStats } from '../../src/worker/metrics/worker-stats';
 import { IngestClient, type ConnectOptions } from '../../src/client/ingest-client';
@@ -64,10 +65,22 @@ export async function startTestServer(t: TestContext, env: Record<string, string
   const stats = new WorkerStats();
   const { verifier, keySource } = createTokenVerification(config, { logger, stats });
   await keySource?.start();
-  const server = new IngestServer({ config, publisher, verifier, keySet: keySource, logger, stats });
+  // No primary here: with MAX_STREAMS_PER_TENANT, a test names a Redis for the limits (LIMITS_REDIS_URL).
+  const leases = createTenantStreamLeases(config, { stats, logger, sendToPrimary: () => false })?.leases;
+  await leases?.start();
+  const server = new IngestServer({
+    config,
+    publisher,
+    verifier,
+    keySet: keySource,
+    logger,
+    stats,
+    ...(leases ? { leases } : {}),
+  });
   const port = await server.listen(0, '127.0.0.1');
   t.after(async () => {
     await server.close();
+    await leases?.close();
     keySource?.close();
     await publisher.close();
   });

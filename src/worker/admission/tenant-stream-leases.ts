@@ -14,8 +14,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage, IngestError } from '../../shared/errors';
+import type { Config } from '../../shared/config/config-schema';
+import type { WorkerToPrimary } from '../../shared/process/ipc';
 import type { LeaseOp, WorkerStats } from '../metrics/worker-stats';
-import type { TenantLeaseStore } from './tenant-lease-store';
+import { createTenantLeaseStore, leaseCallTimeoutMs, type TenantLeaseStore } from './tenant-lease-store';
 
 export interface TenantStreamLeasesOptions {
   readonly store: TenantLeaseStore;
@@ -30,6 +32,28 @@ export interface TenantStreamLeasesOptions {
 /** What admission needs: a lease for a stream of `tenant`, and the function that gives it back (once). */
 export interface TenantStreamLimit {
   acquire(tenant: string): Promise<() => void>;
+}
+
+/** A worker's leases for `config` and their store, or undefined when MAX_STREAMS_PER_TENANT is 0. */
+export function createTenantStreamLeases(
+  config: Readonly<Config>,
+  deps: {
+    readonly stats: WorkerStats;
+    readonly logger: Logger;
+    readonly sendToPrimary: (body: WorkerToPrimary) => boolean;
+  },
+): { readonly leases: TenantStreamLeases; readonly store: TenantLeaseStore } | undefined {
+  const store = createTenantLeaseStore(config, deps.sendToPrimary);
+  if (!store) return undefined;
+  const leases = new TenantStreamLeases({
+    store,
+    limit: config.maxStreamsPerTenant,
+    ttlMs: config.tenantLeaseTtlMs,
+    callTimeoutMs: leaseCallTimeoutMs(config.tenantLeaseTtlMs),
+    stats: deps.stats,
+    logger: deps.logger,
+  });
+  return { leases, store };
 }
 
 /** Rejects with a timeout error unless `work` settles within `ms`. */

@@ -16,6 +16,7 @@ import {
   type SimulatorOptions,
 } from '../../../support/telephony-simulator';
 import { memoryPublisher as memory } from '../../../support/in-memory-records';
+import { redisScratch, REDIS_URL } from '../../../support/redis';
 
 function url(server: TestServer, path: string, userinfo = ''): string {
   return `ws://${userinfo ? `${userinfo}@` : ''}127.0.0.1:${server.port}${path}`;
@@ -228,5 +229,32 @@ test(
 
     const withDefault = await startTestServer(t, { ...env, EXOTEL_DEFAULT_TENANT: 'tenant-def' });
     await callLandsAs(withDefault, url(withDefault, '/v1/exotel'), 'tenant-def', { accountSid: 'acct-unknown' });
+  },
+);
+
+test(
+  'MAX_STREAMS_PER_TENANT: an Exotel Basic user names its tenant at the upgrade and takes a lease (429 beyond ' +
+    'it); a stream whose tenant comes from start is not counted',
+  async (t) => {
+    const { prefix } = redisScratch(t, 'exotel-leases');
+    const server = await startTestServer(t, {
+      ...BASIC_ENV,
+      EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8',
+      MAX_STREAMS_PER_TENANT: '1',
+      LIMITS_REDIS_URL: REDIS_URL,
+      TENANT_LEASE_KEY_PREFIX: `${prefix}:leases:`,
+    });
+    const held = await connectProvider(url(server, '/v1/exotel', 'exo:s3cret'));
+    t.after(() => held.terminate());
+    assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'exo:s3cret'))), {
+      status: 429,
+      error: 'tenant_stream_limit',
+    });
+    await callLandsAs(server, url(server, '/v1/exotel', 'ops:pw2'), 'tenant-c');
+    const unmapped = [
+      await connectProvider(url(server, '/v1/exotel')),
+      await connectProvider(url(server, '/v1/exotel')),
+    ];
+    for (const ws of unmapped) ws.terminate();
   },
 );
