@@ -30,7 +30,15 @@ export interface HaproxyEnv {
   readonly socket: string;
 }
 
-export async function haproxyEnv(t: TestContext, backendPorts: readonly [number, number]): Promise<HaproxyEnv> {
+/**
+ * INGEST_BACKEND_1 … INGEST_BACKEND_<n> for `backendPorts` (2 to 8, as haproxy.cfg has server lines for).
+ * Health checks every 200 ms unless `checkInter` says otherwise (e.g. haproxy.cfg's own 2s).
+ */
+export async function haproxyEnv(
+  t: TestContext,
+  backendPorts: readonly number[],
+  checkInter = '200ms',
+): Promise<HaproxyEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-haproxy-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const [port, statsPort] = await freePorts(2);
@@ -40,14 +48,13 @@ export async function haproxyEnv(t: TestContext, backendPorts: readonly [number,
     statsPort,
     socket,
     env: {
-      INGEST_BACKEND_1: `127.0.0.1:${backendPorts[0]}`,
-      INGEST_BACKEND_2: `127.0.0.1:${backendPorts[1]}`,
+      ...Object.fromEntries(backendPorts.map((p, k) => [`INGEST_BACKEND_${k + 1}`, `127.0.0.1:${p}`])),
       INGEST_LB_BIND: `127.0.0.1:${port}`,
       INGEST_LB_STATS_BIND: `127.0.0.1:${statsPort}`,
       INGEST_LB_SOCKET: socket,
       // HAProxy refuses to start when it cannot raise its file-descriptor limit to fit maxconn.
       INGEST_LB_MAXCONN: '1000',
-      INGEST_LB_CHECK_INTER: '200ms',
+      INGEST_LB_CHECK_INTER: checkInter,
       // Whoever runs the test: HAProxy cannot switch to another user without root.
       INGEST_LB_USER: os.userInfo().username,
       INGEST_LB_GROUP: execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
@@ -79,6 +86,10 @@ export interface RunningHaproxy {
   /** A runtime API command's answer. */
   command(line: string): Promise<string>;
   servers(): Promise<Map<string, ServerState>>;
+  /** What HAProxy wrote so far: its log, one line per connection (haproxy.cfg's log-format). */
+  output(): string;
+  /** Open sessions (streams) per server of the backend. */
+  sessions(): Promise<Map<string, number>>;
   /** Resolves once no server of the backend has a session open (closed streams all counted out). */
   waitForNoSessions(): Promise<void>;
   /** Resolves once every named server has this operational state. */
@@ -119,7 +130,8 @@ function parseSessions(csv: string): Map<string, number> {
   const sessions = new Map<string, number>();
   for (const row of rows) {
     const f = row.split(',');
-    if (f[col('pxname')] !== HAPROXY_BACKEND || f[col('svname')] === 'BACKEND') continue;
+    // The frontend has the backend's name too: its row and the backend's total are not servers.
+    if (f[col('pxname')] !== HAPROXY_BACKEND || ['FRONTEND', 'BACKEND'].includes(f[col('svname')])) continue;
     sessions.set(f[col('svname')], Number(f[col('scur')]));
   }
   return sessions;
@@ -137,13 +149,16 @@ export async function startHaproxy(t: TestContext, setup: HaproxyEnv): Promise<R
   };
   const servers = async (): Promise<Map<string, ServerState>> =>
     parseServersState(await command(`show servers state ${HAPROXY_BACKEND}`));
+  const sessions = async (): Promise<Map<string, number>> => parseSessions(await command('show stat'));
   const haproxy: RunningHaproxy = {
     url: `ws://127.0.0.1:${setup.port}${ROUTES.ingest}`,
     command,
     servers,
+    sessions,
+    output: () => tool.output(),
     async waitForNoSessions() {
       await pollUntil(async () => {
-        const sessions = parseSessions(await command('show stat'));
+        const sessions = await haproxy.sessions();
         return sessions.size > 0 && [...sessions.values()].every((n) => n === 0) ? true : undefined;
       }, 'no open session on any server');
     },
