@@ -3,13 +3,15 @@
  * real HAProxy in front of two real instances (one worker each, Redis Streams)
  * passes native streams through (start, frames, ack, committed, stop), spreads
  * them over both, forwards the client's address, and takes an instance out
- * when the runtime API drains it, when its /ready fails and when it shuts down.
+ * when the runtime API drains it, when its /ready fails and when it shuts down;
+ * an upgrade that a shutting-down instance answers 503 is retried on the other.
+ * The file takes up to eight instances (tests with three: test/scale).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { ROUTES } from '../../src/shared/routes';
-import { httpGet } from '../support/http-get';
+import { httpGet, pollUntil } from '../support/http-get';
 import { testConfig } from '../support/ingest-server';
 import { startTcpProxy } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
@@ -26,8 +28,11 @@ import {
 } from '../support/haproxy';
 import {
   CLIENT_ADDRESS,
+  FRAMES,
+  finishStream,
   INSTANCE_ENV,
   loggedClients,
+  openStream,
   streamsThrough,
   whereStored,
   type ProxiedStream,
@@ -52,6 +57,24 @@ test("haproxy.cfg probes the service's /ready and outlasts its pings on an upgra
   assert.ok(tunnel, 'timeout tunnel set in seconds');
   const { pingIntervalMs } = testConfig();
   assert.ok(Number(tunnel[1]) * 1000 > 2 * pingIntervalMs, `timeout tunnel ${tunnel[1]}s > 2 × ${pingIntervalMs} ms`);
+});
+
+test('haproxy.cfg takes up to eight instances, a server line for each INGEST_BACKEND_<n> set', async (t) => {
+  const cfg = fs.readFileSync(HAPROXY_CFG, 'utf8');
+  for (let n = 3; n <= 8; n++) {
+    const block = `.if defined(INGEST_BACKEND_${n})\n    server ingest${n} "\${INGEST_BACKEND_${n}}"\n.endif\n`;
+    assert.ok(cfg.includes(block), `ingest${n} only when INGEST_BACKEND_${n} is set`);
+  }
+  const eight = await checkHaproxyConfig((await haproxyEnv(t, [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008])).env);
+  assert.equal(eight.code, 0, eight.output);
+});
+
+test('haproxy.cfg retries a failed upgrade on another server: failed connect, no answer, timeout, 503', () => {
+  const cfg = fs.readFileSync(HAPROXY_CFG, 'utf8');
+  assert.match(cfg, /^\s*retry-on conn-failure empty-response response-timeout 503$/m);
+  assert.match(cfg, /^\s*option redispatch 1$/m, 'every retry on another server');
+  const retries = /^\s*retries (\d+)$/m.exec(cfg);
+  assert.ok(retries && Number(retries[1]) >= 2, 'a retry for each of the other instances at least');
 });
 
 /** Streams held open together once HAProxy counts no open session, so leastconn sees every server equal. */
@@ -119,5 +142,55 @@ test(
       const failedOver = await balanced(t, lb, token, 'stopped', 2);
       assert.deepEqual(await whereStored(instances, failedOver), ['ingest1', 'ingest1']);
     });
+  },
+);
+
+test(
+  'an upgrade that a shutting-down instance answers 503 is retried by HAProxy on the other one: the client gets 101',
+  { timeout: 120_000 },
+  async (t) => {
+    const keys = makeKeyPair('ec');
+    const token = signToken(keys.privateKey, { tenant_id: 'tenant-a' });
+    // Cut from Redis, instance 1 cannot finish its shutdown: it stays up, answering 503, until the link is back.
+    const redisLink = await startTcpProxy(t);
+    const env = { ...INSTANCE_ENV, JWT_PUBLIC_KEY: keys.publicKeyPem };
+    const instances = [
+      await startRedisCluster(t, 'retry-1', env, { redisUrl: redisLink.url }),
+      await startRedisCluster(t, 'retry-2', env),
+    ];
+    // Checks a minute apart: HAProxy keeps instance 1 up for the whole test, so only retry-on keeps 503s from clients.
+    const lb = await startHaproxy(t, await haproxyEnv(t, [instances[0].port, instances[1].port], '60s'));
+    await lb.waitForServers({ ingest1: SERVER_UP, ingest2: SERVER_UP }, 'both servers up');
+
+    // Two streams held on instance 2 and one on instance 1, so leastconn offers every new stream to instance 1 first.
+    assert.equal((await lb.command(`set server ${HAPROXY_BACKEND}/ingest1 state drain`)).trim(), '');
+    const held = [await openStream(t, lb.url, token, 'held-0'), await openStream(t, lb.url, token, 'held-1')];
+    assert.equal((await lb.command(`set server ${HAPROXY_BACKEND}/ingest1 state ready`)).trim(), '');
+    const stranded = await openStream(t, lb.url, token, 'stranded');
+    await instances[0].cluster.waitForLog(
+      (e) => e.msg === 'stream started' && e.interaction_id === 'stranded',
+      'the stranded stream on instance 1',
+    );
+    redisLink.cut();
+    for (const frame of stranded.sent.frames) stranded.client.sendFrame(frame);
+    await stranded.client.waitForMessage((m) => m.type === 'ack' && m.seq === FRAMES);
+    instances[0].cluster.child.kill('SIGTERM');
+    await instances[0].cluster.waitForLog(
+      (e) => e.msg === 'shutting down: workers flush and publish every stream',
+      'instance 1 shutting down',
+    );
+
+    for (let i = 0; i < 3; i++) await streamsThrough(t, lb.url, token, `retried-${i}`, 1);
+    await pollUntil(async () => (lb.retriedUpgrades() >= 3 ? true : undefined), 'three retried upgrades logged');
+    const retried = ['retried-0-0', 'retried-1-0', 'retried-2-0'];
+    assert.ok(
+      instances[0].cluster.logs().every((e) => !retried.includes(String(e.interaction_id))),
+      'instance 1 took none of them',
+    );
+
+    redisLink.restore();
+    assert.equal((await stranded.client.closed).code, 1001, 'the stranded stream ends once published');
+    assert.deepEqual(await instances[0].cluster.exited, { code: 0, signal: null });
+    await Promise.all(held.map(finishStream));
   },
 );

@@ -139,7 +139,7 @@ async function finishCalls(t: TestContext, fleet: Fleet, cli: Calls): Promise<Lo
   t.diagnostic(
     `closes ${JSON.stringify(report.closes)}, resumes ${report.resumes}, frames sent ${report.frames_sent} ` +
       `(resent ${report.frames_resent}), records ${verify.records}, duplicated frames ${verify.duplicated}, ` +
-      `upgrades HAProxy retried ${retriedUpgrades(fleet.lb)}`,
+      `upgrades HAProxy retried ${fleet.lb.retriedUpgrades()}`,
   );
   assert.equal(report.streams_started, CALLS);
   assert.equal(report.streams_failed, 0, 'every call ended with stopped');
@@ -155,14 +155,6 @@ async function finishCalls(t: TestContext, fleet: Fleet, cli: Calls): Promise<Lo
   assert.equal(verify.foreign, 0);
   assert.equal(verify.frames_found, report.frames_sent);
   return report;
-}
-
-/** Log lines (one per connection) whose retry count (%rc, after the 4 connection counts) is not 0. */
-function retriedUpgrades(lb: RunningHaproxy): number {
-  return lb
-    .output()
-    .split('\n')
-    .filter((line) => / \d+\/\d+\/\d+\/\d+\/\+?[1-9]\d* GET /.test(line)).length;
 }
 
 async function timed(t: TestContext, scenario: () => Promise<void>): Promise<void> {

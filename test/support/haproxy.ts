@@ -88,6 +88,8 @@ export interface RunningHaproxy {
   servers(): Promise<Map<string, ServerState>>;
   /** What HAProxy wrote so far: its log, one line per connection (haproxy.cfg's log-format). */
   output(): string;
+  /** Log lines of upgrades answered 101 after one retry or more (retry-on): the last of %ac/%fc/%bc/%sc/%rc. */
+  retriedUpgrades(): number;
   /** Open sessions (streams) per server of the backend. */
   sessions(): Promise<Map<string, number>>;
   /** Resolves once no server of the backend has a session open (closed streams all counted out). */
@@ -156,6 +158,11 @@ export async function startHaproxy(t: TestContext, setup: HaproxyEnv): Promise<R
     servers,
     sessions,
     output: () => tool.output(),
+    retriedUpgrades: () =>
+      tool
+        .output()
+        .split('\n')
+        .filter((line) => / 101 .* \d+\/\d+\/\d+\/\d+\/\+?[1-9]\d* GET /.test(line)).length,
     async waitForNoSessions() {
       await pollUntil(async () => {
         const sessions = await haproxy.sessions();
