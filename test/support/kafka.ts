@@ -1,13 +1,13 @@
 /**
  * Helpers for tests against the real Kafka broker (started by test/run-tests.js
  * from Apache's jars, or a private one or a private cluster a test starts
- * itself): deleting a test's topic afterwards, finding a partition's leader,
- * and reading a topic back from the beginning up to its high watermark,
- * byte-exact, with headers.
+ * itself): deleting a test's topic afterwards, a topic's partitions (leaders,
+ * replicas, in-sync replicas) and settings, and reading a topic back from the
+ * beginning up to its high watermark, byte-exact, with headers.
  */
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type PartitionMetadata } from 'kafkajs';
 // The tests' own kafkajs clients get the adapter's request-queue fix too (no 1 ms poll, no TimeoutNegativeWarning).
 import '../../src/shared/publishing/kafka/kafka-publisher';
 import { uniqueName } from './unique-name';
@@ -98,15 +98,38 @@ export async function createTopic(
   }
 }
 
-/** The node id leading `partition` of `topic` now (for a test that stops the leader of a kafkaCluster). */
-export async function partitionLeader(brokers: string[], topic: string, partition: number): Promise<number> {
+/**
+ * Each partition of `topic` now, by partition id: its leader (-1: none), replicas and in-sync replicas
+ * (for a test that stops a node of a kafkaCluster and waits for new leaders, or for a node to catch up).
+ */
+export async function topicPartitions(brokers: string[], topic: string): Promise<PartitionMetadata[]> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
     const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-    const leader = metadata?.partitions.find((p) => p.partitionId === partition)?.leader;
-    if (leader === undefined || leader < 0) throw new Error(`${topic}/${partition} has no leader`);
-    return leader;
+    return [...(metadata?.partitions ?? [])].sort((a, b) => a.partitionId - b.partitionId);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The node id leading `partition` of `topic` now (for a test that stops the leader of a kafkaCluster). */
+export async function partitionLeader(brokers: string[], topic: string, partition: number): Promise<number> {
+  const leader = (await topicPartitions(brokers, topic)).find((p) => p.partitionId === partition)?.leader;
+  if (leader === undefined || leader < 0) throw new Error(`${topic}/${partition} has no leader`);
+  return leader;
+}
+
+/** A topic's setting as the broker applies it (its own, or the broker's default), e.g. min.insync.replicas. */
+export async function topicConfigValue(brokers: string[], topic: string, name: string): Promise<string | undefined> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
+    });
+    return described.resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
   } finally {
     await admin.disconnect();
   }

@@ -7,7 +7,9 @@
  * is never answered is abandoned after a timeout and retried (connectWithin).
  *
  * Frames go out in batches of ACK_INTERVAL, each batch waiting for its ack:
- * flow control like a real client's, and no timing assumption. A `hold`
+ * flow control like a real client's, and no timing assumption; a
+ * `batchIntervalMs` spreads the batches out, as a client sending audio as it
+ * is spoken does (the stream then lasts while the test does its damage). A `hold`
  * parks the stream mid-flight (every frame before it acked) until the test
  * has done its damage (killed a worker, rolled the cluster).
  *
@@ -16,6 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { IngestClient, type CloseInfo, type ServerMessage } from '../../src/client/ingest-client';
 import { field, type FieldMap } from './field-map';
 import type { SentStream } from './stream-check';
@@ -47,6 +50,8 @@ export interface ResumingStreamOptions {
   readonly maxConnections?: number;
   /** A connect attempt not answered within this is abandoned and retried. Default 5000. */
   readonly connectTimeoutMs?: number;
+  /** Pause between two batches (ackInterval frames of 20 ms each: 200 ms is real time). Default 0: none. */
+  readonly batchIntervalMs?: number;
 }
 
 /** One connection of a resumed stream. */
@@ -109,6 +114,10 @@ export async function runResumingStream(t: TestContext, options: ResumingStreamO
           await client.waitForMessage((m) => m.type === 'ack' && m.seq === end);
         }
         next = end + 1;
+        if (options.batchIntervalMs && next <= last) {
+          await Promise.race([delay(options.batchIntervalMs), client.closed]);
+          if (client.closeState) break;
+        }
       }
       if (!client.closeState) stopped = (await client.stop()).stopped;
     } catch (err) {
