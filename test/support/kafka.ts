@@ -137,8 +137,10 @@ export async function topicConfigValue(brokers: string[], topic: string, name: s
 
 /**
  * Every message in `topic` from offset 0 to the current high watermark of each
- * partition, read with a plain consumer (fresh group). Messages keep their
- * order within each partition.
+ * partition, read with a plain consumer (fresh group), each once. Messages keep
+ * their order within each partition. A consumer delivers some messages again
+ * after its group rebalances (as when a leader change moves the group
+ * coordinator): those are skipped, never counted twice.
  */
 export async function readTopic(brokers: string[], topic: string, timeoutMs = 30_000): Promise<TopicMessage[]> {
   const kafka = client(brokers);
@@ -155,13 +157,21 @@ export async function readTopic(brokers: string[], topic: string, timeoutMs = 30
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`reading ${topic}: ${remaining} messages missing after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      /** Next offset to keep, by partition: a partition's messages come in order, so a repeat is below it. */
+      const next = new Map<number, bigint>();
+      const timer = setTimeout(() => {
+        const short = [...wanted]
+          .filter(([p, high]) => (next.get(p) ?? 0n) < high)
+          .map(([p, high]) => `${p}: ${next.get(p) ?? 0n} of ${high}`);
+        reject(
+          new Error(`reading ${topic}: ${remaining} messages missing after ${timeoutMs} ms (${short.join(', ')})`),
+        );
+      }, timeoutMs);
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
-          if (BigInt(message.offset) >= (wanted.get(partition) ?? 0n)) return;
+          const offset = BigInt(message.offset);
+          if (offset >= (wanted.get(partition) ?? 0n) || offset < (next.get(partition) ?? 0n)) return;
+          next.set(partition, offset + 1n);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(message.headers ?? {}))
             headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
