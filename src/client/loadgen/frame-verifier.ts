@@ -14,6 +14,7 @@
  */
 import { splitFrames } from '../../shared/publishing/frame-sizes';
 import type { FrameSource } from './frame-content';
+import type { PartitionTally } from './partition-spread';
 
 /** A stored record: each attribute's bytes by name, and `payload` for audio. */
 export type RecordFields = ReadonlyMap<string, Buffer>;
@@ -42,6 +43,8 @@ export interface VerifySummary {
   readonly records_before_run: number;
   /** Audio records of this run that could not be read (bad seqs or sizes). */
   readonly unreadable: number;
+  /** Kafka only: this run's records and interactions by partition of the topic (partition-spread.ts). */
+  readonly partitions?: readonly PartitionTally[];
 }
 
 interface Entry {
@@ -80,14 +83,19 @@ export class FrameVerifier {
   /**
    * One stored record, in backend order; records of other interactions are
    * ignored. `beforeRun`: the backend held it before this run began, so its
-   * frames are foreign whatever their bytes.
+   * frames are foreign whatever their bytes. True when it counts as one of
+   * this run's `records`.
    */
-  add(record: RecordFields, beforeRun = false): void {
+  add(record: RecordFields, beforeRun = false): boolean {
     const entry = this.byId.get(record.get('interaction_id')?.toString() ?? '');
-    if (!entry) return;
+    if (!entry) return false;
     if (beforeRun) this.recordsBeforeRun++;
     else this.records++;
-    if (record.get('type')?.toString() !== 'audio') return;
+    if (record.get('type')?.toString() === 'audio') this.addAudio(record, entry, beforeRun);
+    return !beforeRun;
+  }
+
+  private addAudio(record: RecordFields, entry: Entry, beforeRun: boolean): void {
     const start = Number(record.get('seq_start')?.toString());
     const end = Number(record.get('seq_end')?.toString());
     const payload = record.get('payload');

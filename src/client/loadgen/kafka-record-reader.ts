@@ -8,10 +8,13 @@
  * copies after the last frame found are counted too; caught up with frames
  * still missing, it looks for new end offsets until the deadline (at twice
  * the deadline it stops whatever it has read). A crashed consumer fails it.
+ * It also tallies this run's records and interactions by partition (the
+ * report's `verify.partitions`, partition-spread.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { FrameVerifier } from './frame-verifier';
+import { PartitionSpread, type PartitionTally } from './partition-spread';
 
 const POLL_MS = 250;
 
@@ -22,10 +25,15 @@ function kafkaOf(brokers: string): Kafka {
   return new Kafka({ clientId: 'ingest-loadgen', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 }
 
+type TopicOffsets = Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+
 /** End offset by partition, leaving out partitions that hold nothing (retention may have emptied them). */
-async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+function endsOf(offsets: TopicOffsets): Map<number, bigint> {
   return new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+}
+
+async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
+  return endsOf(await admin.fetchTopicOffsets(topic));
 }
 
 /** Each partition's end offset before the run; none when the topic does not exist yet. */
@@ -47,7 +55,7 @@ export async function verifyFromKafka(
   verifier: FrameVerifier,
   timeoutMs: number,
   mark: KafkaMark,
-): Promise<void> {
+): Promise<PartitionTally[]> {
   const kafka = kafkaOf(brokers);
   const admin = kafka.admin();
   const consumer = kafka.consumer({ groupId: `ingest-loadgen-verify-${randomBytes(6).toString('hex')}` });
@@ -55,7 +63,9 @@ export async function verifyFromKafka(
   let removeCrash: (() => void) | undefined;
   try {
     await admin.connect();
-    let high = await endOffsets(admin, topic);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const spread = new PartitionSpread(offsets.map((o) => o.partition));
+    let high = endsOf(offsets);
     /** The next offset to read, by partition. */
     const next = new Map<number, bigint>();
     const caughtUp = (): boolean => [...high].every(([p, end]) => (next.get(p) ?? 0n) >= end);
@@ -88,13 +98,15 @@ export async function verifyFromKafka(
             }
             if (fields.get('type')?.toString() === 'audio') fields.set('payload', message.value ?? Buffer.alloc(0));
             const offset = BigInt(message.offset);
-            verifier.add(fields, offset < (mark.get(partition) ?? 0n));
+            if (verifier.add(fields, offset < (mark.get(partition) ?? 0n)))
+              spread.add(partition, fields.get('interaction_id')!.toString());
             next.set(partition, offset + 1n);
             return Promise.resolve();
           },
         })
         .catch(reject);
     });
+    return spread.summary();
   } finally {
     clearInterval(poll);
     removeCrash?.();

@@ -319,8 +319,16 @@ async function readBack(
   const timeoutMs = options.verifyTimeoutSeconds * 1000;
   if ('redis' in mark)
     await verifyFromRedis(options.verifyRedis!, redisKeyOf(options), verifier, timeoutMs, mark.redis);
-  else if ('kafka' in mark)
-    await verifyFromKafka(options.verifyKafka!, options.verifyTopic!, verifier, timeoutMs, mark.kafka);
+  else if ('kafka' in mark) {
+    const partitions = await verifyFromKafka(
+      options.verifyKafka!,
+      options.verifyTopic!,
+      verifier,
+      timeoutMs,
+      mark.kafka,
+    );
+    return { ...verifier.summary(), partitions };
+  }
   return verifier.summary();
 }
 

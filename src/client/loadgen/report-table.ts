@@ -4,6 +4,7 @@
  */
 import type { LatencySummary } from './latency-histogram';
 import { verifyFailed, type LoadgenReport } from './loadgen-report';
+import type { PartitionTally } from './partition-spread';
 
 export interface ProgressFigures {
   readonly elapsedS: number;
@@ -30,6 +31,31 @@ function latency(l: LatencySummary | null): string {
 function counts(c: Record<string, number>): string {
   const entries = Object.entries(c);
   return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}: ${v}`).join(', ');
+}
+
+/** Partitions listed on one line of the table's spread. */
+const PARTITIONS_PER_ROW = 6;
+
+/** The Kafka read-back's spread: a summary row, then `partition: records/interactions`, a few to a row. */
+function partitionRows(partitions: readonly PartitionTally[]): Array<[string, string]> {
+  if (partitions.length === 0) return [];
+  const used = partitions.filter((p) => p.records > 0).length;
+  const interactions = partitions.map((p) => p.interactions);
+  const mean = interactions.reduce((a, b) => a + b, 0) / Math.max(1, partitions.length);
+  const rows: Array<[string, string]> = [
+    [
+      'partitions',
+      `${used} of ${partitions.length} used; interactions per partition min ${Math.min(...interactions)}, ` +
+        `mean ${mean.toFixed(1)}, max ${Math.max(...interactions)} (partition: records/interactions)`,
+    ],
+  ];
+  for (let i = 0; i < partitions.length; i += PARTITIONS_PER_ROW) {
+    const line = partitions
+      .slice(i, i + PARTITIONS_PER_ROW)
+      .map((p) => `${p.partition}: ${p.records}/${p.interactions}`);
+    rows.push(['', line.join('  ')]);
+  }
+  return rows;
 }
 
 export function reportTable(r: LoadgenReport): string {
@@ -74,6 +100,7 @@ export function reportTable(r: LoadgenReport): string {
     const missing = `${v.missing} missing (${v.missing_committed} committed)`;
     const odd = `${v.duplicated} duplicated, ${v.out_of_order} out of order, ${v.corrupt} corrupt`;
     rows.push(['verify', `${found}, ${missing}, ${odd}, ${v.unreadable} unreadable`]);
+    if (v.partitions) rows.push(...partitionRows(v.partitions));
   }
   const failed = r.per_stream.filter((s) => s.outcome !== 'done');
   for (const s of failed.slice(0, 10)) rows.push(['stream', `${s.interaction_id}: ${s.outcome}`]);

@@ -2,13 +2,15 @@
  * The report's verdicts as pure logic: frames stored out of order fail the
  * run (a consumer deduplicating by high-water mark skips them), a failed
  * read-back fails it, and `rate_kept` is judged on the window's send lag,
- * not on the ramp's.
+ * not on the ramp's; a Kafka read-back's spread over partitions is in the
+ * report and its table.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StreamResult } from '../../../src/client/loadgen/load-stream';
 import { LoadTally } from '../../../src/client/loadgen/load-tally';
 import { buildReport, exitStatusOf, type ReportInput } from '../../../src/client/loadgen/loadgen-report';
+import { reportTable } from '../../../src/client/loadgen/report-table';
 import { cleanVerify } from './clean-verify';
 
 const WINDOW = { start: 1000, end: 2000 };
@@ -72,4 +74,23 @@ test('rate_kept is judged on the window: a slow ramp does not fail it, a slow wi
   const lost = buildReport(input(windowSlow));
   assert.equal(lost.rate_kept, false);
   assert.ok(lost.warnings.some((w) => /could not keep the requested rate/.test(w)));
+});
+
+test("the table shows a Kafka read-back's spread: partitions used, then records/interactions per partition", () => {
+  const partitions = Array.from({ length: 8 }, (_, partition) => ({
+    partition,
+    records: partition === 5 ? 0 : 10 + partition,
+    interactions: partition === 5 ? 0 : 2,
+  }));
+  const report = buildReport(input(new LoadTally(WINDOW), { ...CLEAN, partitions }));
+  assert.deepEqual(report.verify, { ...CLEAN, partitions }, 'the --json report carries verify.partitions');
+  const rows = reportTable(report).split('\n');
+  const at = rows.findIndex((r) => r.startsWith('partitions'));
+  assert.match(
+    rows[at],
+    /7 of 8 used; interactions per partition min 0, mean 1\.8, max 2 \(partition: records\/interactions\)/,
+  );
+  assert.match(rows[at + 1], /^\s+0: 10\/2 {2}1: 11\/2 {2}2: 12\/2 {2}3: 13\/2 {2}4: 14\/2 {2}5: 0\/0$/);
+  assert.match(rows[at + 2], /^\s+6: 16\/2 {2}7: 17\/2$/);
+  assert.ok(!reportTable(buildReport(input(new LoadTally(WINDOW), CLEAN))).includes('partitions'), 'Redis: no spread');
 });

@@ -4,12 +4,17 @@
  * --verify: a native run, a native run through a rolling restart (its streams
  * closed with 1012 resume) and an Exotel run must each lose nothing, store
  * every frame byte for byte, and exit 0; the phase markers come in order.
+ * Once more with PUBSUB_ADAPTER=kafka on the shared broker, read back with
+ * --verify-kafka, whose report adds the spread over the topic's partitions.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { deleteTopicAfter, SHARED_BROKERS } from '../../support/kafka';
+import { startKafkaService } from '../../support/kafka-service';
 import { REDIS_URL } from '../../support/redis';
 import { startRedisCluster } from '../../support/redis-cluster';
 import { cleanVerify } from './clean-verify';
+import { uniqueName } from '../../support/unique-name';
 import { privateKeyFile, runLoadgenCli, startLoadgenCli, verifyOf } from './loadgen-run-cli';
 
 function assertMarkersInOrder(stderr: string): void {
@@ -39,6 +44,46 @@ test('20 native streams for 5 s: every frame committed and found in Redis byte f
   assert.deepEqual(report.verify, cleanVerify(verifyOf(report).records, report.frames_sent));
   assert.ok(report.verify.records >= 20 * 3, 'stream_started, audio and stream_ended records of every stream');
 });
+
+test(
+  '12 native streams for 3 s into Kafka (6 partitions), read back with --verify-kafka: every frame found, ' +
+    'the spread over partitions in the report and its table, exit 0',
+  async (t) => {
+    const topic = uniqueName('loadgen-kafka');
+    deleteTopicAfter(t, SHARED_BROKERS, topic);
+    const { url, keys } = await startKafkaService(
+      t,
+      { brokers: SHARED_BROKERS, topic, partitions: 6, replication: 1 },
+      { BUFFER_DURATION_MS: '500' },
+    );
+    const run = await runLoadgenCli([
+      ...['--url', url, '--streams', '12', '--seconds', '3', '--ramp-seconds', '1'],
+      ...['--private-key', privateKeyFile(t, keys.privateKey), '--tenant', 'tenant-a'],
+      ...['--verify-kafka', SHARED_BROKERS.join(','), '--verify-topic', topic, '--json'],
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const report = run.report();
+    assert.equal(report.lost_frames, 0);
+    const { partitions, ...verify } = verifyOf(report);
+    assert.deepEqual(verify, cleanVerify(verify.records, report.frames_sent));
+    assert.ok(partitions, 'a Kafka read-back reports the spread');
+    assert.deepEqual(
+      partitions.map((p) => p.partition),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.equal(
+      partitions.reduce((n, p) => n + p.records, 0),
+      verify.records,
+    );
+    assert.equal(
+      partitions.reduce((n, p) => n + p.interactions, 0),
+      12,
+      'each interaction in one partition',
+    );
+    const used = partitions.filter((p) => p.records > 0).length;
+    assert.match(run.stderr, new RegExp(`^partitions +${used} of 6 used; interactions per partition min`, 'm'));
+  },
+);
 
 test('10 Exotel streams for 3 s with Basic credentials: every frame found in Redis, exit 0', async (t) => {
   const { port, streamKey } = await startRedisCluster(
