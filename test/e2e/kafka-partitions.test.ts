@@ -300,7 +300,7 @@ test(
     const published = async (): Promise<number> =>
       (await metrics()).value('ingest_records_published_total', { adapter: 'kafka', type: 'audio' }) ?? 0;
 
-    // 24 calls at a client's pace: ACK_INTERVAL frames every 100 ms (twice real time), waiting for
+    // 24 calls at a client's pace: ACK_INTERVAL frames (100 ms of audio) every 100 ms, waiting for
     // each batch's ack. Each parks before frame HOLD until the killed node is back in every
     // in-sync replica set, then streams on while the second node is stopped and started.
     const STREAMS = 24;

@@ -50,7 +50,7 @@ export interface ResumingStreamOptions {
   readonly maxConnections?: number;
   /** A connect attempt not answered within this is abandoned and retried. Default 5000. */
   readonly connectTimeoutMs?: number;
-  /** Pause between two batches (ackInterval frames of 20 ms each: 200 ms is real time). Default 0: none. */
+  /** Pause between two batches (frames of 20 ms: ackInterval × 20 ms is real time). Default 0: none. */
   readonly batchIntervalMs?: number;
 }
 
