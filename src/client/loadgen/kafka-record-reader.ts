@@ -92,12 +92,15 @@ export async function verifyFromKafka(
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
+            const offset = BigInt(message.offset);
+            // After a group rebalance the consumer delivers some messages again: a
+            // partition's messages come in order, so a repeat is below the next offset.
+            if (offset < (next.get(partition) ?? 0n)) return Promise.resolve();
             const fields = new Map<string, Buffer>();
             for (const [name, value] of Object.entries(message.headers ?? {})) {
               if (value !== undefined) fields.set(name, Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
             }
             if (fields.get('type')?.toString() === 'audio') fields.set('payload', message.value ?? Buffer.alloc(0));
-            const offset = BigInt(message.offset);
             if (verifier.add(fields, offset < (mark.get(partition) ?? 0n)))
               spread.add(partition, fields.get('interaction_id')!.toString());
             next.set(partition, offset + 1n);
