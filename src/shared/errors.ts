@@ -50,9 +50,11 @@ export const ERRORS = {
   connection_limit: { status: 429, doc: 'A connection limit was hit (per worker, per tenant or per source address).' },
   tenant_stream_limit: {
     status: 429,
+    closeCode: 1013,
     doc:
       'The tenant holds MAX_STREAMS_PER_TENANT open streams across the fleet (or the instance, without a ' +
-      'Redis for the limits); retry after Retry-After seconds.',
+      'Redis for the limits); retry after Retry-After seconds. A telephony stream whose tenant comes from ' +
+      '`start` is closed with 1013 instead.',
   },
   jwks_unavailable: {
     status: 503,

@@ -3,7 +3,9 @@
  * two workers each) sharing the real Redis's leases, and one instance without
  * a Redis for the limits, where its primary counts. Refusals are 429
  * tenant_stream_limit with Retry-After and counted; a SIGKILLed instance's
- * slots free themselves within one lease period; no slot outlives its stream.
+ * slots free themselves within one lease period; no slot outlives its stream;
+ * a stream closed by a rolling restart gives its lease back with its close
+ * frame, so its client's resume is never refused by its own old lease.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -16,6 +18,10 @@ import { scrapeMetrics } from '../support/prometheus';
 import { redisScratch, startTcpProxy } from '../support/redis';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster';
 import { refusedUpgrade } from '../support/refused-upgrade';
+import { countdown, deferred } from '../support/deferred';
+import { frameBytes } from '../support/ingest-server';
+import { runResumingStream } from '../support/resuming-stream';
+import type { SentStream } from '../support/stream-check';
 import { makeKeyPair, signToken } from '../support/tokens';
 import { uniqueName } from '../support/unique-name';
 
@@ -213,5 +219,103 @@ test(
     await pollUntil(async () => ((await leases()) === 0 ? true : undefined), 'every lease released');
     cluster.child.kill('SIGTERM');
     assert.equal((await cluster.exited).code, 0);
+  },
+);
+
+test(
+  'a rolling restart (SIGHUP) with the tenant at MAX_STREAMS_PER_TENANT: every stream closed with 1012 resumes ' +
+    'at once with no 429, its lease given back with the close frame',
+  { timeout: 180_000 },
+  async (t) => {
+    const STREAMS = 12;
+    const FRAMES = 40;
+    const ACK_INTERVAL = 10;
+    const { admin, prefix } = redisScratch(t, 'tenant-limits-roll');
+    const leasePrefix = `${prefix}:stream_leases:`;
+    const setup = await startRedisCluster(t, 'tenant-limits-roll', {
+      MAX_STREAMS_PER_TENANT: String(STREAMS),
+      TENANT_LEASE_KEY_PREFIX: leasePrefix,
+      ACK_INTERVAL: String(ACK_INTERVAL),
+      BUFFER_DURATION_MS: '100',
+      DRAIN_TIMEOUT_MS: '200',
+    });
+    const { cluster } = setup;
+    const sent: SentStream[] = Array.from({ length: STREAMS }, (_, i) => ({
+      interactionId: `roll-${i}`,
+      tenantId: 'tenant-a',
+      firstSeq: 1,
+      frames: Array.from({ length: FRAMES }, (_, k) => frameBytes(i, k + 1, 160)),
+    }));
+    const atHalf = countdown(STREAMS);
+    const rolled = deferred();
+    const streams = Promise.all(
+      sent.map((s) =>
+        runResumingStream(t, {
+          ...setup,
+          sent: s,
+          ackInterval: ACK_INTERVAL,
+          // Parked until the roll has closed it: each resumes the moment its 1012 arrives.
+          hold: { beforeSeq: FRAMES / 2 + 1, release: rolled.promise, onReached: atHalf.tick },
+        }),
+      ),
+    );
+    streams.catch(() => undefined); // awaited below
+    await atHalf.promise;
+    assert.equal(await admin.zcard(tenantLeaseKey(leasePrefix, 'tenant-a')), STREAMS, 'the tenant is at its limit');
+
+    cluster.child.kill('SIGHUP');
+    await cluster.waitForLog((e) => e.msg === 'rolling restart complete', 'the rolling restart to complete', 120_000);
+    rolled.resolve();
+    const outcomes = await streams; // a 429 on any resume rejects here
+    for (const [i, outcome] of outcomes.entries()) {
+      assert.equal(outcome.connections[0].close.code, 1012, `${sent[i].interactionId}: closed by the roll`);
+      assert.equal(outcome.stopped.last_seq, FRAMES);
+    }
+    assert.equal(await refusals(cluster.metricsPort), 0, 'no resume was refused by its own old lease');
+    await pollUntil(
+      async () => ((await admin.zcard(tenantLeaseKey(leasePrefix, 'tenant-a'))) === 0 ? true : undefined),
+      'every lease released',
+    );
+    cluster.child.kill('SIGTERM');
+    assert.equal((await cluster.exited).code, 0);
+  },
+);
+
+test(
+  'a client that resumes on the 1012 close frame, before answering it, is not refused by its own lease: the ' +
+    'lease goes back when the server sends its close frame, not when the socket closes',
+  { timeout: 120_000 },
+  async (t) => {
+    const { admin, prefix } = redisScratch(t, 'tenant-limits-early');
+    const leasePrefix = `${prefix}:stream_leases:`;
+    const setup = await startRedisCluster(t, 'tenant-limits-early', {
+      WORKERS: '1',
+      MAX_STREAMS_PER_TENANT: '1',
+      TENANT_LEASE_KEY_PREFIX: leasePrefix,
+      ACK_INTERVAL: '5',
+      DRAIN_TIMEOUT_MS: '200',
+    });
+    const { cluster, url, token } = setup;
+    const first = await openStream(t, url, token, 'early');
+    for (let seq = 1; seq <= 5; seq++) first.sendFrame(frameBytes(1, seq, 160));
+    await first.waitForMessage((m) => m.type === 'ack' && m.seq === 5);
+    // The client stops reading: it never sees the close frame, so its socket stays open meanwhile.
+    first.ws.pause();
+    cluster.child.kill('SIGHUP');
+    await cluster.waitForLog(
+      (e) => e.msg === 'stream ended' && e.interaction_id === 'early' && e.reason === 'shutdown',
+      'the roll to close the stream',
+    );
+    const resumed = await IngestClient.connect(url, { token });
+    t.after(() => {
+      if (!resumed.closeState) resumed.ws.terminate();
+    });
+    assert.equal((await resumed.start({ interactionId: 'early', firstSeq: 6 })).next_seq, 6);
+    assert.equal(await admin.zcard(tenantLeaseKey(leasePrefix, 'tenant-a')), 1, 'the resumed stream holds the lease');
+    assert.equal((await resumed.stop()).close.code, 1000);
+    first.ws.resume();
+    assert.equal((await first.closed).code, 1012);
+    cluster.child.kill('SIGTERM');
+    await cluster.exited;
   },
 );

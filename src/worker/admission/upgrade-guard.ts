@@ -23,19 +23,35 @@ export interface VerifiedIdentity {
   readonly clientAddress: string;
   /** Gives the connection slot (and the tenant's lease) back; call once the socket has closed. */
   readonly release: () => void;
+  /** Gives the tenant's lease back alone, as soon as the server closes the stream (idempotent). */
+  readonly releaseLease: () => void;
 }
+
+/** A connection slot and the tenant's lease taken with it. */
+export interface AdmittedSlot {
+  /** Gives back both: once the socket has closed. */
+  readonly release: () => void;
+  /**
+   * Gives back the lease alone (a no-op without one): once the server has sent
+   * its close frame, so that the client's reconnect is not refused by the lease
+   * of the stream it resumes. Idempotent, like `release`.
+   */
+  readonly releaseLease: () => void;
+}
+
+const noLease = (): void => undefined;
 
 /**
  * Takes the tenant's lease after the connection slot `release` gives back; the
- * slot is given back when the lease is refused. Resolves with the function that
- * gives back both. Shared with the telephony gate.
+ * slot is given back when the lease is refused. Resolves with the functions that
+ * give back both, and the lease alone. Shared with the telephony gate.
  */
 export async function withTenantLease(
   leases: TenantStreamLimit | undefined,
   tenantId: string,
   release: () => void,
-): Promise<() => void> {
-  if (!leases) return release;
+): Promise<AdmittedSlot> {
+  if (!leases) return { release, releaseLease: noLease };
   let releaseLease: () => void;
   try {
     releaseLease = await leases.acquire(tenantId);
@@ -43,9 +59,12 @@ export async function withTenantLease(
     release();
     throw err;
   }
-  return () => {
-    release();
-    releaseLease();
+  return {
+    release: () => {
+      release();
+      releaseLease();
+    },
+    releaseLease,
   };
 }
 
@@ -68,7 +87,7 @@ export class UpgradeGuard {
     if (!this.verifier)
       throw new IngestError('invalid_token', 'native streams are not enabled on this server (no JWT key configured)');
     const token = await this.verifier.verify(found.token);
-    const release = await withTenantLease(
+    const slot = await withTenantLease(
       this.leases,
       token.tenantId,
       this.limiter.acquire(token.tenantId, clientAddress),
@@ -78,7 +97,7 @@ export class UpgradeGuard {
       ...(token.interactionId !== undefined ? { interactionId: token.interactionId } : {}),
       via: found.via,
       clientAddress,
-      release,
+      ...slot,
     };
   }
 }

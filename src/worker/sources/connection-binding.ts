@@ -3,7 +3,11 @@
  * dialects cannot drift apart: the start timer, ws's refusal of an oversized
  * message, error logging, the close that reaches every session on the socket,
  * and the catch-all that turns a bug in message handling into an
- * internal_error close of this connection instead of a crashed worker.
+ * internal_error close of this connection instead of a crashed worker, and the
+ * hooks run once the server closes (its close frame sent, or the socket
+ * terminated) or else the socket closes: a tenant lease is given back there,
+ * not at the socket's final close, which a client reconnecting at once could
+ * otherwise find still counted against it.
  * A dialect (native-connection.ts, telephony-connection.ts) supplies only how
  * it reads one message.
  */
@@ -36,6 +40,8 @@ export class ConnectionBinding {
   private startTimer: NodeJS.Timeout | undefined;
   private startCheck: NodeJS.Immediate | undefined;
   private listening = false;
+  /** Run once when the server closes or the socket closes; undefined once they ran. */
+  private closingHooks: (() => void)[] | undefined = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -43,7 +49,28 @@ export class ConnectionBinding {
     private readonly log: Log,
     private readonly options: ConnectionBindingOptions,
   ) {
-    this.transport = new WsTransport(ws);
+    this.transport = new WsTransport(ws, this);
+  }
+
+  /**
+   * Runs `hook` when the server sends its close frame or terminates the socket,
+   * or when the socket closes, whichever comes first; at once when one has.
+   */
+  onClosing(hook: () => void): void {
+    if (this.closingHooks) this.closingHooks.push(hook);
+    else hook();
+  }
+
+  /** @internal The server closed or terminated the socket, or the socket closed: runs the hooks once. */
+  closing(): void {
+    const hooks = this.closingHooks;
+    this.closingHooks = undefined;
+    for (const hook of hooks ?? []) hook();
+  }
+
+  /** Whether the server has closed the socket or the socket has closed. */
+  get closed(): boolean {
+    return this.closingHooks === undefined;
   }
 
   /** A session on this socket: it hears the socket's pongs, errors and close. */
@@ -141,8 +168,9 @@ export class ConnectionBinding {
   }
 
   /** @internal The socket closed (onClose). */
-  closed(code: number): void {
+  socketClosed(code: number): void {
     this.close();
+    this.closing();
     for (const session of this.sessions) session.onSocketClosed(code);
   }
 }
@@ -174,7 +202,7 @@ function onError(this: WebSocket, err: WsError): void {
 }
 
 function onClose(this: WebSocket, code: number): void {
-  bindingOf(this).closed(code);
+  bindingOf(this).socketClosed(code);
 }
 
 function onStartTimeout(binding: ConnectionBinding): void {
@@ -187,7 +215,10 @@ function checkStarted(binding: ConnectionBinding): void {
 
 /** A class, not an object of closures: its methods are shared by every connection, which holds one field. */
 class WsTransport implements StreamTransport {
-  constructor(private readonly ws: WebSocket) {}
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly binding: ConnectionBinding,
+  ) {}
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
@@ -203,10 +234,12 @@ class WsTransport implements StreamTransport {
 
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
+    this.binding.closing();
   }
 
   terminate(): void {
     this.ws.terminate();
+    this.binding.closing();
   }
 
   pause(): void {

@@ -79,6 +79,7 @@ function setUp(options: Options = {}) {
     via: 'header',
     clientAddress: CLIENT,
     release: () => void released.push('native'),
+    releaseLease: () => undefined,
   };
   const admission: TelephonyAdmission = {
     source: 'exotel',
@@ -87,6 +88,7 @@ function setUp(options: Options = {}) {
     knownTenant: undefined,
     tenantFor: () => undefined,
     release: () => void released.push('telephony'),
+    releaseLease: () => undefined,
   };
   const router = new UpgradeRouter({
     guard: {

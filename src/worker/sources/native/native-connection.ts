@@ -61,6 +61,8 @@ class NativeConnection implements MessageHandler {
     log: Log,
   ) {
     this.binding = new ConnectionBinding(ws, this, log, options.binding);
+    // The lease goes back with the server's close frame, before a resuming client reconnects.
+    this.binding.onClosing(identity.releaseLease);
     // Replies start in the v1 dialect; a legacy `start` switches them (begin()).
     this.session = new StreamSession(this.binding.transport, identity.tenantId, 'native', deps, V1_REPLIES, log);
     this.binding.add(this.session);

@@ -10,6 +10,12 @@
  * One session exists from the upgrade on, so that a shutdown before `start`
  * closes the socket like any other; it takes the first track at `start`, and
  * further tracks (Twilio's outbound) get sessions of their own.
+ *
+ * A tenant learnt from `start` takes its MAX_STREAMS_PER_TENANT lease there:
+ * the socket is paused and what arrives meanwhile is kept, then handled in
+ * order once the lease is held; at the limit the stream is closed with 1013
+ * `tenant_stream_limit` before anything is published. Every lease goes back
+ * when the server closes the stream or the socket closes.
  */
 import type WebSocket from 'ws';
 import { IngestError } from '../../../shared/errors';
@@ -62,6 +68,8 @@ class TelephonyConnection implements MessageHandler {
   private readonly tracks = new Map<string, Track>();
   private firstTrack: Track | undefined;
   private readonly ignoredOnce = new Set<IgnoreReason>();
+  /** Messages that arrived while `start`'s lease was being taken (the socket paused meanwhile). */
+  private waiting: [Buffer, boolean][] | undefined;
 
   constructor(
     ws: WebSocket,
@@ -72,6 +80,7 @@ class TelephonyConnection implements MessageHandler {
     private readonly log: Log,
   ) {
     this.binding = new ConnectionBinding(ws, this, log, options);
+    this.binding.onClosing(admission.releaseLease);
     // The tenant is set at begin(), once `start` names the account.
     this.first = this.newSession(admission.knownTenant ?? '');
   }
@@ -95,6 +104,7 @@ class TelephonyConnection implements MessageHandler {
   }
 
   onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.waiting) return void this.waiting.push([data, isBinary]);
     const message = parseFrame(data, isBinary);
     if (typeof message === 'string')
       return this.ignore(message, `${data.length}-byte ${isBinary ? 'binary' : 'text'} frame`);
@@ -143,6 +153,50 @@ class TelephonyConnection implements MessageHandler {
         ),
       );
     }
+    const leaseAtStart = this.admission.leaseAtStart;
+    if (!leaseAtStart) return this.begin(start, tenantId);
+    this.waiting = [];
+    this.binding.transport.pause();
+    leaseAtStart(tenantId)
+      .then(
+        (release) => this.leased(start, tenantId, release),
+        (err: unknown) => this.leaseRefused(start, tenantId, err),
+      )
+      .catch((err: unknown) => {
+        this.log.error({ err, interaction_id: start.callSid }, 'unexpected error beginning a telephony stream');
+        void this.first.fail(new IngestError('internal_error', 'the server failed to handle this message'));
+      });
+  }
+
+  /** The lease is held: the stream begins, then what arrived meanwhile is handled, unless it ended meanwhile. */
+  private leased(start: TelephonyStart, tenantId: string, release: () => void): void {
+    this.binding.onClosing(release); // at once when the socket has closed meanwhile
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    if (this.binding.closed || this.first.started) return; // closed, or shut down, while waiting
+    this.binding.transport.resume();
+    this.begin(start, tenantId);
+    for (const [data, isBinary] of waiting) this.binding.message(data, isBinary);
+  }
+
+  /** The tenant is at MAX_STREAMS_PER_TENANT: closed with 1013, counted like an upgrade refused for it. */
+  private leaseRefused(start: TelephonyStart, tenantId: string, err: unknown): void {
+    this.waiting = undefined;
+    if (this.binding.closed || this.first.started) return;
+    if (!(err instanceof IngestError)) {
+      this.log.error({ err, interaction_id: start.callSid }, 'taking the tenant stream lease failed unexpectedly');
+      return void this.first.fail(new IngestError('internal_error', 'the server failed to admit this stream'));
+    }
+    const stats = this.deps.stats;
+    stats.count(stats.connections, err.code);
+    this.log.info(
+      { code: err.code, tenant_id: tenantId, interaction_id: start.callSid },
+      `telephony stream refused at start: ${err.message}`,
+    );
+    void this.first.fail(new IngestError(err.code, `${err.code}: ${err.message}`));
+  }
+
+  private begin(start: TelephonyStart, tenantId: string): void {
     const metadata = this.bounded(start);
     start.tracks.forEach((spec, i) => {
       const session = i === 0 ? this.first : this.newSession(tenantId);

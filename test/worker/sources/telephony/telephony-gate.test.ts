@@ -9,7 +9,11 @@ import { test } from 'node:test';
 import { IngestClient, UpgradeRefused } from '../../../../src/client/ingest-client';
 import { startTestServer, type TestServer } from '../../../support/ingest-server';
 import { assertCallRecords, whenCallEnded } from '../../../support/telephony-check';
+import type WebSocket from 'ws';
+import { tenantLeaseKey } from '../../../../src/worker/admission/redis-lease-store';
+import { pollUntil } from '../../../support/http-get';
 import {
+  buildCall,
   connectProvider,
   simulateCall,
   UpgradeRefusedError,
@@ -233,28 +237,71 @@ test(
 );
 
 test(
-  'MAX_STREAMS_PER_TENANT: an Exotel Basic user names its tenant at the upgrade and takes a lease (429 beyond ' +
-    'it); a stream whose tenant comes from start is not counted',
+  'MAX_STREAMS_PER_TENANT: an Exotel Basic user takes its lease at the upgrade (429 beyond it); a tenant from ' +
+    'start (account map, default tenant) takes it at start, refused with 1013 tenant_stream_limit; leases go back',
   async (t) => {
-    const { prefix } = redisScratch(t, 'exotel-leases');
+    const { admin, prefix } = redisScratch(t, 'exotel-leases');
+    const leasePrefix = `${prefix}:leases:`;
     const server = await startTestServer(t, {
       ...BASIC_ENV,
       EXOTEL_ALLOWED_CIDRS: '127.0.0.0/8',
+      EXOTEL_DEFAULT_TENANT: 'tenant-b',
       MAX_STREAMS_PER_TENANT: '1',
       LIMITS_REDIS_URL: REDIS_URL,
-      TENANT_LEASE_KEY_PREFIX: `${prefix}:leases:`,
+      TENANT_LEASE_KEY_PREFIX: leasePrefix,
     });
-    const held = await connectProvider(url(server, '/v1/exotel', 'exo:s3cret'));
-    t.after(() => held.terminate());
+    const leases = (tenant: string): Promise<number> => admin.zcard(tenantLeaseKey(leasePrefix, tenant));
+    const exotel = url(server, '/v1/exotel');
+    /** A call that sends `connected` and `start`, then nothing: it holds its stream open. */
+    const holdCall = async (target: string, options: SimulatorOptions = {}): Promise<WebSocket> => {
+      const ws = await connectProvider(target);
+      t.after(() => ws.terminate());
+      for (const message of buildCall(options).script.slice(0, 2)) ws.send(JSON.stringify(message.body));
+      return ws;
+    };
+    /** Plays a whole call that must be closed at start with 1013, nothing of it published. */
+    const refusedAtStart = async (target: string, options: SimulatorOptions): Promise<void> => {
+      const { call, result } = await simulateCall(target, { chunks: 5, ...options });
+      assert.equal(result.close.code, 1013);
+      assert.match(result.close.reason, /^tenant_stream_limit: /);
+      const published = memory(server)
+        .records()
+        .filter((r) => r.interaction_id === call.callSid);
+      assert.deepEqual(published, [], 'a stream refused at start publishes nothing');
+    };
+
+    // tenant-b: a Basic user's lease, taken at the upgrade.
+    const basic = await connectProvider(url(server, '/v1/exotel', 'exo:s3cret'));
+    t.after(() => basic.terminate());
     assert.deepEqual(await refusal(connectProvider(url(server, '/v1/exotel', 'exo:s3cret'))), {
       status: 429,
       error: 'tenant_stream_limit',
     });
-    await callLandsAs(server, url(server, '/v1/exotel', 'ops:pw2'), 'tenant-c');
-    const unmapped = [
-      await connectProvider(url(server, '/v1/exotel')),
-      await connectProvider(url(server, '/v1/exotel')),
-    ];
-    for (const ws of unmapped) ws.terminate();
+    // The default tenant is tenant-b too: the same limit refuses it at start.
+    await refusedAtStart(exotel, { accountSid: 'acct-unmapped' });
+    // tenant-acc from the account map: the first call holds the lease, the second is refused at start.
+    const held = await holdCall(exotel);
+    await pollUntil(async () => ((await leases('tenant-acc')) === 1 ? true : undefined), 'the lease taken at start');
+    await refusedAtStart(exotel, {});
+    assert.equal(server.server.stats.connections.get('tenant_stream_limit'), 3, 'one 429 and two refusals at start');
+    const logged = server.logs.filter((l) => l.code === 'tenant_stream_limit' && l.tenant_id !== undefined);
+    assert.deepEqual(
+      logged.map((l) => l.tenant_id),
+      ['tenant-b', 'tenant-acc'],
+      'each refusal at start is logged with its tenant',
+    );
+    assert.ok(logged.every((l) => typeof l.interaction_id === 'string'));
+
+    // Once the held streams close, their leases are back and both paths stream.
+    basic.close(1000);
+    held.close(1000);
+    await pollUntil(
+      async () => ((await leases('tenant-acc')) + (await leases('tenant-b')) === 0 ? true : undefined),
+      'the leases given back at close',
+    );
+    await callLandsAs(server, exotel, 'tenant-acc');
+    await callLandsAs(server, exotel, 'tenant-b', { accountSid: 'acct-unmapped' });
+    await callLandsAs(server, url(server, '/v1/exotel', 'exo:s3cret'), 'tenant-b');
+    assert.equal((await leases('tenant-acc')) + (await leases('tenant-b')), 0, 'no lease outlives its call');
   },
 );
