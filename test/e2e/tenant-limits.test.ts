@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { IngestClient } from '../../src/client/ingest-client';
 import { tenantLeaseKey } from '../../src/worker/admission/redis-lease-store';
-import { readyWorkerPids, startCluster, type RunningCluster } from '../support/cluster';
+import { killInstance, startCluster, type RunningCluster } from '../support/cluster';
 import { freePort } from '../support/free-port';
 import { pollUntil } from '../support/http-get';
 import { scrapeMetrics } from '../support/prometheus';
@@ -42,12 +42,6 @@ async function openStream(t: TestContext, url: string, token: string, interactio
 async function assertAtLimit(url: string, token: string): Promise<void> {
   const refusal = await refusedUpgrade(IngestClient.connect(url, { token }), 429, 'tenant_stream_limit');
   assert.equal(refusal.headers['retry-after'], '5');
-}
-
-/** SIGKILLs an instance, primary and workers in one go: nothing of it gets to release a lease. */
-function killInstance(cluster: RunningCluster): void {
-  for (const pid of readyWorkerPids(cluster)) process.kill(pid, 'SIGKILL');
-  cluster.child.kill('SIGKILL');
 }
 
 /** One instance of WORKERS workers on the in_memory adapter, ready; `token` streams for tenant-a. */
@@ -113,7 +107,7 @@ test(
     onB.push(third);
     await assertAtLimit(a.url, tokenOn(a));
 
-    // B holds three of the four slots; killed, it releases nothing: its leases expire.
+    // B holds three of the four slots; killed (workers and primary), it releases nothing: its leases expire.
     killInstance(b.cluster);
     await b.cluster.exited;
     const killedAt = Date.now();

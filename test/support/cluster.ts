@@ -36,6 +36,23 @@ export function readyWorkerPids(cluster: RunningCluster): number[] {
 }
 
 /**
+ * SIGKILLs a whole instance, as `systemctl kill -s KILL` or a lost VM would:
+ * the workers first, then the primary, so that no worker sees its primary go
+ * and shuts down gracefully (1001) before its own SIGKILL lands. A worker
+ * already gone (replaced earlier, ESRCH) is skipped.
+ */
+export function killInstance(cluster: RunningCluster): void {
+  for (const pid of readyWorkerPids(cluster)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  cluster.child.kill('SIGKILL');
+}
+
+/**
  * Spawns the primary. METRICS_PORT gets a free port unless the test sets one,
  * so clusters of concurrent tests never collide on the default 9464.
  */
