@@ -32,7 +32,10 @@ export interface PoolEvents {
   change: () => void;
   metrics: (workerId: number, requestId: number, metrics: WorkerMetricsJson) => void;
   /** A worker asks for or gives back a tenant stream slot (MAX_STREAMS_PER_TENANT counted by the primary). */
-  lease: (record: WorkerRecord, msg: Extract<WorkerToPrimary, { type: 'lease_acquire' | 'lease_release' }>) => void;
+  lease: (
+    record: WorkerRecord,
+    msg: Extract<WorkerToPrimary, { type: 'lease_acquire' | 'lease_release' | 'lease_held' }>,
+  ) => void;
 }
 
 export class WorkerPool {
@@ -221,6 +224,7 @@ export class WorkerPool {
         return;
       case 'lease_acquire':
       case 'lease_release':
+      case 'lease_held':
         // A message that arrives after the exit would take a slot nobody frees.
         if (this.records.has(record.worker.id)) this.emit('lease', record, msg);
         return;

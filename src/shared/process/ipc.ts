@@ -32,7 +32,9 @@ export type WorkerToPrimary =
   | { ingest: 1; type: 'shutdown_complete'; lostStreams: number; lostBytes: number }
   /** MAX_STREAMS_PER_TENANT counted by the primary (no Redis for the limits): a slot for `leaseId`, within `limit`. */
   | { ingest: 1; type: 'lease_acquire'; requestId: number; tenant: string; leaseId: string; limit: number }
-  | { ingest: 1; type: 'lease_release'; tenant: string; leaseIds: string[] };
+  | { ingest: 1; type: 'lease_release'; tenant: string; leaseIds: string[] }
+  /** The worker admitted a stream without the primary's answer (timed out, fail open): count `leaseId` anyway. */
+  | { ingest: 1; type: 'lease_held'; tenant: string; leaseId: string };
 
 const PRIMARY_TYPES: ReadonlySet<string> = new Set([
   'shutdown',
@@ -49,6 +51,7 @@ const WORKER_TYPES: ReadonlySet<string> = new Set([
   'shutdown_complete',
   'lease_acquire',
   'lease_release',
+  'lease_held',
 ]);
 
 function isIngestMessage(value: unknown): value is { ingest: 1; type: string } {

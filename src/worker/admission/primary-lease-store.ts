@@ -4,12 +4,18 @@
  * over all its workers, so the limit holds per instance. Acquire is an IPC
  * request with an id, answered once (late and duplicate replies are
  * ignored); release is a plain message. The primary frees a worker's slots
- * when it exits, so these leases never expire.
+ * when it exits, so these leases never expire. An acquire unanswered within
+ * PRIMARY_LEASE_TIMEOUT_MS (its own deadline: these leases have no period) is
+ * admitted by the caller (fail open), so the primary is told `lease_held`
+ * and counts it whatever its late answer was.
  */
 import { message, type PrimaryToWorker, type WorkerToPrimary } from '../../shared/process/ipc';
 import type { TenantLeaseStore } from './tenant-lease-store';
 
 type LeaseReply = Extract<PrimaryToWorker, { type: 'lease_reply' }>;
+
+/** How long an acquire waits for the primary before the stream is admitted without its answer. */
+export const PRIMARY_LEASE_TIMEOUT_MS = 1000;
 
 export class PrimaryLeaseStore implements TenantLeaseStore {
   readonly kind = 'primary';
@@ -21,8 +27,8 @@ export class PrimaryLeaseStore implements TenantLeaseStore {
     /** Sends to the primary; false when the channel is closed. */
     private readonly send: (body: WorkerToPrimary) => boolean,
     private readonly limit: number,
-    /** A request unanswered this long is given up (the caller fails open) and its late reply ignored. */
-    private readonly timeoutMs: number,
+    /** A request unanswered this long is given up (the caller fails open, the primary told) and its late reply ignored. */
+    readonly timeoutMs: number = PRIMARY_LEASE_TIMEOUT_MS,
   ) {}
 
   async start(): Promise<void> {}
@@ -32,6 +38,8 @@ export class PrimaryLeaseStore implements TenantLeaseStore {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
+        // The caller admits the stream anyway: whatever the late answer, the primary counts it.
+        this.send(message({ type: 'lease_held', tenant, leaseId }));
         reject(new Error(`the primary did not answer within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       this.pending.set(requestId, (granted) => {

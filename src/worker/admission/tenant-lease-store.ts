@@ -7,7 +7,7 @@
 import type { Config } from '../../shared/config/config-schema';
 import type { WorkerToPrimary } from '../../shared/process/ipc';
 import { createLimitsRedisClient } from './limits-redis-client';
-import { PrimaryLeaseStore } from './primary-lease-store';
+import { PRIMARY_LEASE_TIMEOUT_MS, PrimaryLeaseStore } from './primary-lease-store';
 import { RedisLeaseStore } from './redis-lease-store';
 
 /** A place that keeps leases. Every method may reject when the place cannot answer (the caller fails open). */
@@ -53,7 +53,7 @@ export function createTenantLeaseStore(
     case 'off':
       return undefined;
     case 'primary':
-      return new PrimaryLeaseStore(sendToPrimary, config.maxStreamsPerTenant, callTimeoutMs);
+      return new PrimaryLeaseStore(sendToPrimary, config.maxStreamsPerTenant, PRIMARY_LEASE_TIMEOUT_MS);
     case 'redis':
       return new RedisLeaseStore(
         createLimitsRedisClient(location.url, {
@@ -65,7 +65,11 @@ export function createTenantLeaseStore(
   }
 }
 
-/** LEASE_CALL_TIMEOUT_MS, or a third of a shorter lease period (a renewal must end before the next one). */
+/**
+ * A Redis call's deadline: LEASE_CALL_TIMEOUT_MS, or a third of a shorter lease
+ * period (a renewal must end before the next one). The primary's leases have no
+ * period: PRIMARY_LEASE_TIMEOUT_MS.
+ */
 export function leaseCallTimeoutMs(ttlMs: number): number {
   return Math.min(LEASE_CALL_TIMEOUT_MS, Math.floor(ttlMs / 3));
 }

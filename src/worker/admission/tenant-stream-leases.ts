@@ -17,7 +17,12 @@ import { errorMessage, IngestError } from '../../shared/errors';
 import type { Config } from '../../shared/config/config-schema';
 import type { WorkerToPrimary } from '../../shared/process/ipc';
 import type { LeaseOp, WorkerStats } from '../metrics/worker-stats';
-import { createTenantLeaseStore, leaseCallTimeoutMs, type TenantLeaseStore } from './tenant-lease-store';
+import {
+  createTenantLeaseStore,
+  LEASE_CALL_TIMEOUT_MS,
+  leaseCallTimeoutMs,
+  type TenantLeaseStore,
+} from './tenant-lease-store';
 
 export interface TenantStreamLeasesOptions {
   readonly store: TenantLeaseStore;
@@ -49,7 +54,8 @@ export function createTenantStreamLeases(
     store,
     limit: config.maxStreamsPerTenant,
     ttlMs: config.tenantLeaseTtlMs,
-    callTimeoutMs: leaseCallTimeoutMs(config.tenantLeaseTtlMs),
+    // The primary's store keeps its own deadline (and tells the primary it held the lease): this one comes after.
+    callTimeoutMs: store.expires ? leaseCallTimeoutMs(config.tenantLeaseTtlMs) : 2 * LEASE_CALL_TIMEOUT_MS,
     stats: deps.stats,
     logger: deps.logger,
   });
