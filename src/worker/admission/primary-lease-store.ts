@@ -27,7 +27,7 @@ export class PrimaryLeaseStore implements TenantLeaseStore {
     /** Sends to the primary; false when the channel is closed. */
     private readonly send: (body: WorkerToPrimary) => boolean,
     private readonly limit: number,
-    /** A request unanswered this long is given up (the caller fails open, the primary told) and its late reply ignored. */
+    /** An unanswered request is given up after this (the caller fails open, the primary told); its reply ignored. */
     readonly timeoutMs: number = PRIMARY_LEASE_TIMEOUT_MS,
   ) {}
 
