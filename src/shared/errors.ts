@@ -143,6 +143,12 @@ export const ERRORS = {
       'are admitted without a lease (fail open), counted in ingest_tenant_lease_errors_total, logged once ' +
       'per outage.',
   },
+  tenant_leases_rejected: {
+    doc:
+      'The store of the MAX_STREAMS_PER_TENANT leases answered a call with an error (a key of the wrong type, a ' +
+      'script error, permissions): streams are admitted without a lease, counted in ' +
+      'ingest_tenant_lease_errors_total, logged as an error at most once a minute until it is fixed.',
+  },
   worker_startup_failed: { doc: 'A worker failed before it could serve; the reason is reported to the primary.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -75,6 +75,7 @@ export class RedisLeaseStore implements TenantLeaseStore {
   readonly expires = true;
   private readonly ttl: string;
   private readonly limit: string;
+  private lastConnectionError: string | undefined;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -85,8 +86,15 @@ export class RedisLeaseStore implements TenantLeaseStore {
     // defineCommand: EVALSHA, and EVAL once when Redis lacks the script (after a restart or a failover).
     redis.defineCommand('acquireTenantLease', { numberOfKeys: 1, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('renewTenantLeases', { numberOfKeys: 1, lua: RENEW_LEASES_LUA });
-    // Failures reach the caller through the commands; the client reconnects by itself.
-    redis.on('error', () => undefined);
+    // Failures reach the caller through the commands (the client reconnects by itself); the cause is kept
+    // for the outage's log line (tenant-stream-leases.ts), logged once per outage there, not per retry.
+    redis.on('error', (err: Error) => {
+      this.lastConnectionError = err.message;
+    });
+  }
+
+  get connectionError(): string | undefined {
+    return this.lastConnectionError;
   }
 
   async start(): Promise<void> {

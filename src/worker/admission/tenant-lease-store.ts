@@ -15,6 +15,8 @@ export interface TenantLeaseStore {
   readonly kind: 'redis' | 'primary';
   /** Leases that expire unless renewed (Redis); the primary's live as long as the worker. */
   readonly expires: boolean;
+  /** Why the store's connection last failed (Redis's socket error), for the outage log; undefined if it never did. */
+  readonly connectionError?: string;
   start(): Promise<void>;
   /** True when `leaseId` was added within the limit (or was held already), false at the limit. */
   acquire(tenant: string, leaseId: string): Promise<boolean>;

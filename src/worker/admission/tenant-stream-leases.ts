@@ -8,8 +8,13 @@
  * Fail open: a store that does not answer within its deadline (Redis down or
  * slow, the primary busy) must not stop audio ingest. The stream is admitted,
  * the failure counted (ingest_tenant_lease_errors_total{op}) and logged once
- * per outage (when the store stops answering and when it answers again). Such
- * a lease is still held here, so the next renewal adds it to the store.
+ * per outage (when the store stops answering and when it answers again, with
+ * the connection's last error as the cause). Such a lease is still held here,
+ * so the next renewal adds it to the store. A store that answers with an
+ * error (Redis's WRONGTYPE, a script error, NOSCRIPT that loading did not
+ * cure) is no outage but a misconfiguration that keeps the limit off for as
+ * long as it lasts: logged as an error (code tenant_leases_rejected) at most
+ * once per REPLY_ERROR_LOG_INTERVAL_MS, with how many went unlogged.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -62,6 +67,14 @@ export function createTenantStreamLeases(
   return { leases, store };
 }
 
+/** At most one tenant_leases_rejected line per this many ms (a misconfiguration fails every call). */
+export const REPLY_ERROR_LOG_INTERVAL_MS = 60_000;
+
+/** An error Redis answered with (ioredis's ReplyError): the store is reachable but refuses the command. */
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 /** Rejects with a timeout error unless `work` settles within `ms`. */
 function within<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -81,6 +94,8 @@ export class TenantStreamLeases implements TenantStreamLimit {
   private renewing = false;
   private answering = true;
   private closing: Promise<void> | undefined;
+  private replyErrorLoggedAt: number | undefined;
+  private replyErrorsUnlogged = 0;
 
   constructor(private readonly options: TenantStreamLeasesOptions) {}
 
@@ -141,7 +156,14 @@ export class TenantStreamLeases implements TenantStreamLimit {
           within(store.release(tenant, ids), callTimeoutMs).catch((err: unknown) => this.failed('release', err)),
         ),
       );
-      await store.close().catch(() => undefined);
+      await store
+        .close()
+        .catch((err: unknown) =>
+          this.options.logger.warn(
+            { code: 'tenant_leases_unavailable', store: store.kind, err: errorMessage(err) },
+            'closing the tenant lease store failed',
+          ),
+        );
     })();
     return this.closing;
   }
@@ -207,12 +229,31 @@ export class TenantStreamLeases implements TenantStreamLimit {
   private failed(op: LeaseOp, err: unknown, counted = true): void {
     const { stats, logger, store } = this.options;
     if (counted) stats.count(stats.tenantLeases.errors, op);
+    if (isReplyError(err)) return this.rejected(op, err);
     if (!this.answering) return;
     this.answering = false;
+    const cause = store.connectionError;
     logger.warn(
-      { code: 'tenant_leases_unavailable', store: store.kind, op, err: errorMessage(err) },
+      { code: 'tenant_leases_unavailable', store: store.kind, op, err: errorMessage(err), ...(cause ? { cause } : {}) },
       'the tenant lease store does not answer: streams are admitted without a lease (MAX_STREAMS_PER_TENANT ' +
         'not enforced) until it does',
+    );
+  }
+
+  /** The store answered with an error: logged as one, at most once per REPLY_ERROR_LOG_INTERVAL_MS. */
+  private rejected(op: LeaseOp, err: Error): void {
+    const now = Date.now();
+    if (this.replyErrorLoggedAt !== undefined && now - this.replyErrorLoggedAt < REPLY_ERROR_LOG_INTERVAL_MS) {
+      this.replyErrorsUnlogged++;
+      return;
+    }
+    this.replyErrorLoggedAt = now;
+    const unlogged = this.replyErrorsUnlogged;
+    this.replyErrorsUnlogged = 0;
+    this.options.logger.error(
+      { code: 'tenant_leases_rejected', store: this.options.store.kind, op, err: err.message, unlogged },
+      'the tenant lease store answers with an error: MAX_STREAMS_PER_TENANT is not enforced (check its Redis: ' +
+        'key type, scripts, permissions)',
     );
   }
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { IngestError } from '../../../src/shared/errors';
 import type { TenantLeaseStore } from '../../../src/worker/admission/tenant-lease-store';
-import { TenantStreamLeases } from '../../../src/worker/admission/tenant-stream-leases';
+import { REPLY_ERROR_LOG_INTERVAL_MS, TenantStreamLeases } from '../../../src/worker/admission/tenant-stream-leases';
 import { WorkerStats } from '../../../src/worker/metrics/worker-stats';
 import { captureLogs } from '../../support/log-capture';
 
@@ -120,4 +120,71 @@ test('a store that fails or does not answer in time: admitted (fail open), count
   await leases.acquire('tenant-b');
   assert.equal(logs.find(UNAVAILABLE).length, 2, 'a second outage is a second line');
   await leases.close();
+});
+
+/** An error as ioredis raises one Redis answered with. */
+function replyError(message: string): Error {
+  const err = new Error(message);
+  err.name = 'ReplyError';
+  return err;
+}
+
+test(
+  "an outage's warning names the connection's last error (its cause), once per outage, code " +
+    'tenant_leases_unavailable',
+  async () => {
+    const { store, logs, leases } = setUp();
+    (store as { connectionError?: string }).connectionError = 'connect ECONNREFUSED 127.0.0.1:6390';
+    store.next = 'fail';
+    await leases.acquire('tenant-a');
+    await leases.acquire('tenant-a');
+    const warnings = logs.entries.filter((e) => e.code === 'tenant_leases_unavailable');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].cause, 'connect ECONNREFUSED 127.0.0.1:6390');
+    assert.equal(warnings[0].level, 40);
+    await leases.close();
+  },
+);
+
+test(
+  'a store that answers with an error (WRONGTYPE, a script error) is logged as an error, code ' +
+    'tenant_leases_rejected, at most once a minute with the count left unlogged; streams still admitted',
+  async (t) => {
+    mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const { store, stats, logs, leases } = setUp();
+    store.acquire = async () => {
+      throw replyError('WRONGTYPE Operation against a key holding the wrong kind of value');
+    };
+    for (let i = 0; i < 3; i++) await leases.acquire('tenant-a');
+    mock.timers.tick(REPLY_ERROR_LOG_INTERVAL_MS);
+    await leases.acquire('tenant-a');
+    const errors = logs.entries.filter((e) => e.code === 'tenant_leases_rejected');
+    assert.deepEqual(
+      errors.map((e) => [e.level, e.unlogged]),
+      [
+        [50, 0],
+        [50, 2],
+      ],
+    );
+    assert.match(String(errors[0].err), /^WRONGTYPE/);
+    assert.equal(stats.tenantLeases.held, 4, 'fail open: every stream admitted');
+    assert.equal(stats.tenantLeases.errors.get('acquire'), 4);
+    assert.equal(
+      logs.entries.filter((e) => e.code === 'tenant_leases_unavailable').length,
+      0,
+      'an answer with an error is not an outage',
+    );
+    await leases.close();
+  },
+);
+
+test('a store whose close fails is logged, not swallowed', async () => {
+  const { store, logs, leases } = setUp();
+  store.close = async () => {
+    throw new Error('socket hang up');
+  };
+  await leases.close();
+  const line = logs.entries.find((e) => e.msg === 'closing the tenant lease store failed');
+  assert.equal(line?.err, 'socket hang up');
 });
