@@ -10,6 +10,7 @@ import { parsePublicKeys } from '../auth/public-keys';
 import type { Config } from './config-schema';
 import { errorMessage } from '../errors';
 import { checkTelephony } from './telephony-rules';
+import { untaggedKeyProblem } from '../publishing/redis-streams/stream-key-template';
 
 type Key = keyof Config;
 
@@ -39,9 +40,15 @@ export function applyRules(ctx: Loaded): void {
 function checkBackend(ctx: Loaded): void {
   const { pubsubAdapter, redisUrl, kafkaBrokers } = ctx.values;
   const why = ctx.isSet('pubsubAdapter') ? '' : ', the default with NODE_ENV=production';
-  if (pubsubAdapter === 'redis_streams' && redisUrl === '') {
-    ctx.problem('redisUrl', `a redis:// or rediss:// URL (required when PUBSUB_ADAPTER=redis_streams${why})`);
+  const topology = (ctx.values.redisClusterNodes?.length ?? 0) > 0 || (ctx.values.redisSentinels?.length ?? 0) > 0;
+  if (pubsubAdapter === 'redis_streams' && redisUrl === '' && !topology) {
+    ctx.problem(
+      'redisUrl',
+      `a redis:// or rediss:// URL, or REDIS_CLUSTER_NODES or REDIS_SENTINELS (required when ` +
+        `PUBSUB_ADAPTER=redis_streams${why})`,
+    );
   }
+  checkRedisTopology(ctx);
   if (pubsubAdapter === 'kafka' && kafkaBrokers?.length === 0) {
     ctx.problem('kafkaBrokers', 'at least one host:port (required when PUBSUB_ADAPTER=kafka)');
   }
@@ -53,6 +60,30 @@ function checkTenantLimits(ctx: Loaded): void {
   const { pubsubAdapter, limitsRedisUrl, maxStreamsPerTenant } = ctx.values;
   if (pubsubAdapter === 'redis_streams' && limitsRedisUrl && maxStreamsPerTenant !== 0) {
     ctx.warn('LIMITS_REDIS_URL is ignored with PUBSUB_ADAPTER=redis_streams: the tenant leases live in REDIS_URL');
+  }
+}
+
+/** Cluster and Sentinel exclude each other; a sentinel group needs its name; a cluster key needs its hash tag. */
+function checkRedisTopology(ctx: Loaded): void {
+  const { redisClusterNodes, redisSentinels, redisSentinelName, redisStreamKey, redisClusterAllowUntaggedKey } =
+    ctx.values;
+  const cluster = (redisClusterNodes?.length ?? 0) > 0;
+  const sentinel = (redisSentinels?.length ?? 0) > 0;
+  if (cluster && sentinel) {
+    ctx.problem('redisSentinels', 'unset when REDIS_CLUSTER_NODES is set (a Redis Cluster or Sentinel, not both)');
+  }
+  if (sentinel && redisSentinelName === '') {
+    ctx.problem('redisSentinelName', 'the master group name the sentinels monitor (required with REDIS_SENTINELS)');
+  }
+  if (cluster && redisStreamKey !== undefined && redisClusterAllowUntaggedKey === false) {
+    const why = untaggedKeyProblem(redisStreamKey);
+    if (why) {
+      ctx.problem(
+        'redisStreamKey',
+        `a key whose first {…} is {tenant_id} or {interaction_id} with REDIS_CLUSTER_NODES (${why}; ` +
+          'set REDIS_CLUSTER_ALLOW_UNTAGGED_KEY=true to accept that)',
+      );
+    }
   }
 }
 

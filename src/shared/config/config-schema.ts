@@ -53,6 +53,9 @@ export const DEFAULT_JWT_ALGORITHMS: AsymmetricAlgorithm[] = ['RS256', 'RS384', 
 
 const MiB = 1024 * 1024;
 
+/** KAFKA_BROKERS, REDIS_CLUSTER_NODES, REDIS_SENTINELS: one format (convict keeps formats by name). */
+const hostPortList = list(checkHostPort, { name: 'comma-separated host:port list' });
+
 /**
  * MAX_WORKER_BACKLOG_BYTES by default: an eighth of the V8 heap limit. The
  * backlog itself is audio in Buffers, outside the V8 heap, so the heap limit
@@ -256,14 +259,71 @@ export const schema = {
     env: 'BACKEND_UNHEALTHY_AFTER_MS',
   }),
   redisUrl: setting({
-    doc: 'Redis URL (redis:// or rediss://); required for redis_streams.',
+    doc:
+      'Redis URL (redis:// or rediss://); required for redis_streams unless REDIS_CLUSTER_NODES or ' +
+      'REDIS_SENTINELS is set. With those it names no node: only its scheme (rediss: turns TLS on), user ' +
+      'name and password are used, for every node.',
     format: redisUrl,
     default: '',
     env: 'REDIS_URL',
     sensitive: true,
   }),
+  redisClusterNodes: setting({
+    doc:
+      'Redis Cluster seed nodes, comma-separated host:port: selects the cluster client (docs/redis.md). TLS and ' +
+      'password come from REDIS_URL. Exclusive with REDIS_SENTINELS.',
+    format: hostPortList,
+    default: [],
+    env: 'REDIS_CLUSTER_NODES',
+  }),
+  redisClusterAllowUntaggedKey: setting({
+    doc:
+      'Allow, with REDIS_CLUSTER_NODES, a REDIS_STREAM_KEY whose first {…} is not a placeholder: every record ' +
+      'then goes to one shard.',
+    format: bool,
+    default: false,
+    env: 'REDIS_CLUSTER_ALLOW_UNTAGGED_KEY',
+  }),
+  redisSentinels: setting({
+    doc:
+      'Redis Sentinel addresses, comma-separated host:port: the master is the one they name ' +
+      'REDIS_SENTINEL_NAME, followed across failovers. Exclusive with REDIS_CLUSTER_NODES.',
+    format: hostPortList,
+    default: [],
+    env: 'REDIS_SENTINELS',
+  }),
+  redisSentinelName: setting({
+    doc: 'The master group name the sentinels monitor (required with REDIS_SENTINELS).',
+    format: str,
+    default: '',
+    env: 'REDIS_SENTINEL_NAME',
+  }),
+  redisSentinelPassword: setting({
+    doc: "The sentinels' own password (their requirepass), when they have one.",
+    format: str,
+    default: '',
+    env: 'REDIS_SENTINEL_PASSWORD',
+    sensitive: true,
+  }),
+  redisWaitReplicas: setting({
+    doc:
+      'Replicas that must hold a record before it counts as stored (`committed`): WAIT after each write on the ' +
+      'master that took it. Fewer within REDIS_WAIT_TIMEOUT_MS fail the publish as retryable. 0: replication ' +
+      'is asynchronous (docs/redis.md).',
+    format: intRange(0, 100),
+    default: 0,
+    env: 'REDIS_WAIT_REPLICAS',
+  }),
+  redisWaitTimeoutMs: setting({
+    doc: 'How long WAIT (REDIS_WAIT_REPLICAS) waits for the replicas.',
+    format: intRange(10, 5000),
+    default: 1000,
+    env: 'REDIS_WAIT_TIMEOUT_MS',
+  }),
   redisStreamKey: setting({
-    doc: 'Stream key for XADD; `{tenant_id}` is replaced by the tenant.',
+    doc:
+      "Stream key for XADD; `{tenant_id}` and `{interaction_id}` are replaced by the record's ids (with " +
+      'REDIS_CLUSTER_NODES keeping their braces: the hash tag).',
     format: str,
     default: 'ingest:audio',
     env: 'REDIS_STREAM_KEY',
@@ -293,7 +353,7 @@ export const schema = {
   }),
   kafkaBrokers: setting({
     doc: 'Kafka brokers, comma-separated host:port; required for kafka.',
-    format: list(checkHostPort, { name: 'comma-separated host:port list' }),
+    format: hostPortList,
     default: [],
     env: 'KAFKA_BROKERS',
   }),

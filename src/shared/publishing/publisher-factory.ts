@@ -15,6 +15,12 @@ export type PublisherConfig = Pick<
   Config,
   | 'pubsubAdapter'
   | 'redisUrl'
+  | 'redisClusterNodes'
+  | 'redisSentinels'
+  | 'redisSentinelName'
+  | 'redisSentinelPassword'
+  | 'redisWaitReplicas'
+  | 'redisWaitTimeoutMs'
   | 'redisStreamKey'
   | 'redisStreamMaxlen'
   | 'redisDeduplicate'
@@ -30,6 +36,12 @@ export function createPublisher(config: PublisherConfig, logger: Logger): Publis
     case 'redis_streams':
       return new RedisStreamsPublisher({
         url: config.redisUrl,
+        clusterNodes: config.redisClusterNodes,
+        sentinels: config.redisSentinels,
+        sentinelName: config.redisSentinelName,
+        sentinelPassword: config.redisSentinelPassword,
+        waitReplicas: config.redisWaitReplicas,
+        waitTimeoutMs: config.redisWaitTimeoutMs,
         streamKey: config.redisStreamKey,
         maxlen: config.redisStreamMaxlen,
         deduplicate: config.redisDeduplicate,

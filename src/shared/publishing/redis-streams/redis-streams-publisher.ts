@@ -1,7 +1,9 @@
 /**
  * The redis_streams adapter (protocol.md section 3): one XADD per record to
- * REDIS_STREAM_KEY (`{tenant_id}` replaced by the tenant), `MAXLEN ~` when a cap
- * is set, one field per attribute and the payload as raw bytes in `payload`.
+ * REDIS_STREAM_KEY (its placeholders replaced: stream-key-template.ts), `MAXLEN ~`
+ * when a cap is set, one field per attribute and the payload as raw bytes in
+ * `payload`. A single server, a Redis Cluster or a Sentinel-managed master, as
+ * the connection settings say (redis-client-factory.ts), with one failure policy.
  * Only audio records have a `payload` field (an empty one when the audio is
  * empty); the other types carry attributes only.
  *
@@ -19,21 +21,44 @@
  * caller's retry can append a record again: the script then appends nothing;
  * with plain XADD the record is stored twice and consumers deduplicate by
  * frame sequence.
+ *
+ * With `waitReplicas` > 0 each write is followed, in the same pipeline and so on
+ * the same master connection, by WAIT: a record counts as stored only once that
+ * many replicas have it; fewer within `waitTimeoutMs` fail the publish as
+ * retryable (the record is on the master: the retry's script appends nothing).
  */
-import Redis from 'ioredis';
+import type { ChainableCommander, Cluster, default as Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectedPublisher } from '../connected-publisher';
 import { errorMessage, IngestError, PublishError } from '../../errors';
 import type { AdapterName } from '../publisher';
 import { recordAttributes, type IngestRecord } from '../records';
+import {
+  createRedisClient,
+  describeRedisTarget,
+  isCluster,
+  redisRedactor,
+  redisTopology,
+  type RedisConnectionSettings,
+} from '../../redis/redis-client-factory';
 import { APPEND_NEW_FRAMES, APPEND_NEW_FRAMES_LUA } from './append-new-frames-script';
 import { lastSeqKeyFor } from './last-seq-key';
 import { isRetryableRedisError } from './redis-error-classifier';
+import { compileStreamKey, type StreamKeyRenderer } from './stream-key-template';
 
 export interface RedisStreamsPublisherOptions {
-  /** redis:// or rediss:// URL; may carry credentials, which are never logged. */
+  /**
+   * redis:// or rediss:// URL; may carry credentials, which are never logged. With
+   * clusterNodes or sentinels only its scheme and credentials are used ('' for none).
+   */
   url: string;
-  /** Stream key; `{tenant_id}` is replaced by each record's tenant. */
+  /** Redis Cluster seed nodes (host:port): selects the cluster client. */
+  clusterNodes?: string[];
+  /** Sentinel addresses (host:port), with sentinelName: the master they name. */
+  sentinels?: string[];
+  sentinelName?: string;
+  sentinelPassword?: string;
+  /** Stream key; `{tenant_id}` and `{interaction_id}` are replaced (in cluster mode, keeping their braces). */
   streamKey: string;
   /** Approximate cap on the stream length (XADD MAXLEN ~); 0 keeps everything. */
   maxlen: number;
@@ -48,23 +73,27 @@ export interface RedisStreamsPublisherOptions {
   deduplicate?: boolean;
   /** Expiry of a sequence space's last-seq key, renewed by each append (default 86400). */
   dedupTtlSeconds?: number;
+  /** Replicas WAIT must report before a record counts as stored (default 0: no WAIT). */
+  waitReplicas?: number;
+  /** WAIT's timeout in ms (default 1000). */
+  waitTimeoutMs?: number;
   logger?: Logger;
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const DEFAULT_DEDUP_TTL_SECONDS = 86_400;
+const DEFAULT_WAIT_TIMEOUT_MS = 1000;
 const QUIT_TIMEOUT_MS = 2_000;
 const DISCONNECT_TIMEOUT_MS = 500;
-const TENANT_PLACEHOLDER = '{tenant_id}';
 
 /** Reconnect backoff: 100 ms more per attempt, never more than 2 s between attempts. */
 export function reconnectDelay(attempt: number): number {
   return Math.min(attempt * 100, 2000);
 }
 
-/** The stream key for a tenant. */
+/** The stream key for a tenant outside cluster mode (the loadgen's read-back). */
 export function streamKeyFor(template: string, tenantId: string): string {
-  return template.split(TENANT_PLACEHOLDER).join(tenantId);
+  return compileStreamKey(template, false)({ tenant_id: tenantId, interaction_id: '' });
 }
 
 /** Everything after the key in `XADD key ...` for one record. */
@@ -80,40 +109,60 @@ function pushFields(args: Array<string | Buffer>, record: IngestRecord): Array<s
   return args;
 }
 
+/** The connection settings of the options, as the factory takes them. */
+export function connectionSettings(options: RedisStreamsPublisherOptions): RedisConnectionSettings {
+  return {
+    redisUrl: options.url,
+    redisClusterNodes: options.clusterNodes ?? [],
+    redisSentinels: options.sentinels ?? [],
+    redisSentinelName: options.sentinelName ?? '',
+    redisSentinelPassword: options.sentinelPassword ?? '',
+  };
+}
+
 export class RedisStreamsPublisher extends ConnectedPublisher {
   readonly adapter: AdapterName = 'redis_streams';
 
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly options: RedisStreamsPublisherOptions;
   private readonly target: string;
-  private readonly secret: string;
+  private readonly redact: (message: string) => string;
+  private readonly keyOf: StreamKeyRenderer;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly deduplicate: boolean;
   private readonly dedupTtl: string;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   private lastConnectionError: string | undefined;
   private abortStart: ((err: Error) => void) | undefined;
 
   constructor(options: RedisStreamsPublisherOptions) {
     super();
     this.options = options;
-    ({ target: this.target, secret: this.secret } = describeUrl(options.url));
-    this.redis = new Redis(options.url, {
+    const settings = connectionSettings(options);
+    this.target = describeRedisTarget(settings);
+    this.redact = redisRedactor(settings);
+    this.keyOf = compileStreamKey(options.streamKey, redisTopology(settings) === 'cluster');
+    this.redis = createRedisClient(settings, {
       lazyConnect: true,
       enableAutoPipelining: true, // publishes of many streams share round trips
       enableOfflineQueue: false,
       // Commands in flight when the connection drops reject at once instead of
-      // being resent after the reconnect: the caller's retry owns that decision.
+      // being resent after the reconnect (or to another node): the caller's retry
+      // owns that decision.
       maxRetriesPerRequest: 0,
-      connectTimeout: options.connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: options.connectTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       retryStrategy: reconnectDelay,
       // How long disconnect() waits for a socket it ended before destroying it. ioredis
       // also arms this timer for a socket that is already gone (disconnect while
       // reconnecting), where it only delays the process exit: keep it short.
-      disconnectTimeout: DISCONNECT_TIMEOUT_MS,
+      disconnectTimeoutMs: DISCONNECT_TIMEOUT_MS,
     });
     this.deduplicate = options.deduplicate ?? true;
     this.dedupTtl = String(options.dedupTtlSeconds ?? DEFAULT_DEDUP_TTL_SECONDS);
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     if (this.deduplicate) this.redis.defineCommand(APPEND_NEW_FRAMES, { numberOfKeys: 2, lua: APPEND_NEW_FRAMES_LUA });
     this.watchConnection();
     if (options.logger) this.logHealthChanges(options.logger, 'redis connection', this.target);
@@ -128,31 +177,59 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   }
 
   private async xadd(record: IngestRecord): Promise<void> {
-    const key = streamKeyFor(this.options.streamKey, record.tenant_id);
+    const key = this.keyOf(record);
     const once = this.deduplicate && record.type === 'audio';
+    const what = once ? 'appending' : 'XADD';
     // Built outside the try, which classifies Redis's answer only: a record that
     // cannot be encoded is a bug, not a Redis verdict.
+    const confirmed = this.waitReplicas > 0;
+    const write = confirmed ? this.redis.pipeline() : this.redis;
     const command = once
-      ? this.redis.appendNewFrames(
+      ? write.appendNewFrames(
           key,
           lastSeqKeyFor(key, record),
           this.dedupTtl,
           String(this.options.maxlen),
           ...pushFields([], record),
         )
-      : this.redis.xadd(key, ...xaddArguments(record, this.options.maxlen));
+      : write.xadd(key, ...xaddArguments(record, this.options.maxlen));
+    let replicas: number | undefined;
     try {
-      await command;
+      if (confirmed) {
+        replicas = await this.confirmedByReplicas(
+          (write as ChainableCommander).wait(this.waitReplicas, this.waitTimeoutMs),
+        );
+      } else await command;
     } catch (err) {
       const retryable = isRetryableRedisError(err);
       const reason = this.redact(errorMessage(err));
       if (retryable) this.healthTracker.markFailing(reason);
-      const what = once ? 'appending' : 'XADD';
       throw new PublishError(`${what} ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
         cause: err,
       });
     }
+    if (replicas !== undefined && replicas < this.waitReplicas) {
+      const reason =
+        `WAIT: ${replicas} of ${this.waitReplicas} replicas (REDIS_WAIT_REPLICAS) acknowledged within ` +
+        `${this.waitTimeoutMs} ms`;
+      this.healthTracker.markFailing(reason);
+      throw new PublishError(`${what} ${record.type} to ${key} on ${this.target}: ${reason}`, true);
+    }
     this.healthTracker.markUp();
+  }
+
+  /**
+   * Runs the pipeline (the write, then WAIT: both on the connection of the
+   * master that owns the key, since a cluster pipeline goes to the node of its
+   * keyed commands) and returns WAIT's count; the write's error, if any, throws.
+   */
+  private async confirmedByReplicas(pipeline: ChainableCommander): Promise<number> {
+    const results = await pipeline.exec();
+    if (!results || results.length !== 2) throw new Error('the WAIT pipeline was discarded');
+    const [[writeError], [waitError, count]] = results;
+    if (writeError) throw writeError;
+    if (waitError) throw waitError;
+    return Number(count);
   }
 
   /**
@@ -186,6 +263,13 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   }
 
   private watchConnection(): void {
+    // A cluster reports a node's failure (a master killed, a refused slot refresh)
+    // apart from its own: publishes to that node's slots fail meanwhile.
+    this.redis.on('node error', (err: Error, node?: string) => {
+      this.lastConnectionError = this.redact(`${node ?? 'node'}: ${err.message}`);
+      if (!this.closed && this.redis.status === 'ready') this.healthTracker.markFailing(this.lastConnectionError);
+    });
+    if (isCluster(this.redis)) this.watchClusterRecovery(this.redis);
     this.redis.on('ready', () => {
       this.lastConnectionError = undefined;
       this.healthTracker.markUp();
@@ -203,6 +287,27 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
     this.redis.on('close', lost);
     this.redis.on('reconnecting', lost);
     this.redis.on('end', lost);
+  }
+
+  /**
+   * A cluster stays `ready` while one of its masters is gone (its other nodes
+   * still serve their slots), so it never reports the recovery either. While
+   * health is degraded, each slot refresh (every second) PINGs every master of
+   * the new slot map: when all answer (the master is back, or its replica took
+   * over), health is up again without waiting for a publish.
+   */
+  private watchClusterRecovery(cluster: Cluster): void {
+    let probing = false;
+    cluster.on('refresh', () => {
+      if (probing || this.closed || this.healthTracker.current().state !== 'degraded') return;
+      probing = true;
+      Promise.all(cluster.nodes('master').map((node) => node.ping()))
+        .then(
+          () => this.healthTracker.markUp(),
+          () => undefined,
+        )
+        .finally(() => (probing = false));
+    });
   }
 
   protected async shutdown(): Promise<void> {
@@ -236,19 +341,5 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  private redact(message: string): string {
-    return this.secret ? message.split(this.secret).join('***') : message;
-  }
-}
-
-/** host:port for messages and logs, and the password to scrub from error texts. */
-function describeUrl(url: string): { target: string; secret: string } {
-  try {
-    const parsed = new URL(url);
-    return { target: `${parsed.hostname}:${parsed.port || '6379'}`, secret: decodeURIComponent(parsed.password) };
-  } catch {
-    return { target: 'redis (unparsable URL)', secret: '' };
   }
 }

@@ -1,0 +1,189 @@
+/**
+ * The one place Redis connections are made (docs/redis.md): a single server
+ * (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_NODES) or a master found through
+ * Redis Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_NAME). The adapter, the
+ * deployment probe and any other Redis user call it, so the three topologies
+ * keep one failure policy: the caller's tuning (timeouts, reconnect backoff,
+ * offline queue, per-request retries) means the same thing in each.
+ *
+ * In cluster and sentinel modes REDIS_URL is optional and names no node: only
+ * its scheme (rediss: → TLS), user name and password are used, for every node
+ * (and for the sentinels' TLS).
+ */
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/config-schema';
+
+export type RedisConnectionSettings = Pick<
+  Config,
+  'redisUrl' | 'redisClusterNodes' | 'redisSentinels' | 'redisSentinelName' | 'redisSentinelPassword'
+>;
+
+export type RedisTopology = 'single' | 'cluster' | 'sentinel';
+
+/** What the caller decides about failures, the same in every topology. */
+export interface RedisClientTuning {
+  /** Bound on each connect attempt. */
+  readonly connectTimeoutMs: number;
+  /** Bound on one command's round trip (undefined: none). */
+  readonly commandTimeoutMs?: number;
+  /** Delay before reconnect attempt `attempt` (1-based); null gives up. */
+  readonly retryStrategy: (attempt: number) => number | null;
+  /** false: commands issued while disconnected reject at once. */
+  readonly enableOfflineQueue: boolean;
+  /**
+   * 0: a command in flight when its connection drops rejects at once, and a
+   * cluster does not resend it to another node (no per-request retries).
+   */
+  readonly maxRetriesPerRequest: number;
+  readonly lazyConnect: boolean;
+  readonly enableAutoPipelining?: boolean;
+  /** How long disconnect() waits for an ended socket before destroying it. */
+  readonly disconnectTimeoutMs?: number;
+  /**
+   * Cluster: how often the slot map is fetched again, so that a promoted
+   * replica is found without waiting for a MOVED reply (default 1000 ms).
+   */
+  readonly slotsRefreshIntervalMs?: number;
+}
+
+const DEFAULT_PORT = 6379;
+const DEFAULT_SENTINEL_PORT = 26379;
+const DEFAULT_SLOTS_REFRESH_MS = 1000;
+
+export function redisTopology(settings: RedisConnectionSettings): RedisTopology {
+  if (settings.redisClusterNodes.length > 0) return 'cluster';
+  if (settings.redisSentinels.length > 0) return 'sentinel';
+  return 'single';
+}
+
+/** A host:port entry (IPv6 in brackets) as ioredis takes it. */
+export function parseHostPort(entry: string, defaultPort = DEFAULT_PORT): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry.trim());
+  if (!m) return { host: entry, port: defaultPort };
+  return { host: m[1], port: m[2] ? Number(m[2]) : defaultPort };
+}
+
+/** The credentials and TLS choice of REDIS_URL (empty URL: none). */
+function urlCredentials(url: string): { username?: string; password?: string; tls: boolean } {
+  if (url === '') return { tls: false };
+  const parsed = new URL(url);
+  const password = parsed.searchParams.get('password') ?? decodeURIComponent(parsed.password);
+  return {
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: password || undefined,
+    tls: parsed.protocol === 'rediss:',
+  };
+}
+
+/** The per-connection options every topology shares. */
+function connectionOptions(tuning: RedisClientTuning): RedisOptions {
+  return {
+    connectTimeout: tuning.connectTimeoutMs,
+    commandTimeout: tuning.commandTimeoutMs,
+    maxRetriesPerRequest: tuning.maxRetriesPerRequest,
+    disconnectTimeout: tuning.disconnectTimeoutMs,
+  };
+}
+
+export function createRedisClient(settings: RedisConnectionSettings, tuning: RedisClientTuning): Redis | Cluster {
+  const topology = redisTopology(settings);
+  if (topology === 'single') {
+    return new Redis(settings.redisUrl, {
+      ...connectionOptions(tuning),
+      lazyConnect: tuning.lazyConnect,
+      enableAutoPipelining: tuning.enableAutoPipelining,
+      enableOfflineQueue: tuning.enableOfflineQueue,
+      retryStrategy: tuning.retryStrategy,
+    });
+  }
+  const { username, password, tls } = urlCredentials(settings.redisUrl);
+  const credentials = { username, password, ...(tls ? { tls: {} } : {}) };
+  if (topology === 'sentinel') {
+    return new Redis({
+      ...connectionOptions(tuning),
+      ...credentials,
+      sentinels: settings.redisSentinels.map((entry) => parseHostPort(entry, DEFAULT_SENTINEL_PORT)),
+      name: settings.redisSentinelName,
+      sentinelPassword: settings.redisSentinelPassword || undefined,
+      enableTLSForSentinelMode: tls,
+      // Asks the sentinels to tell us of a failover (+switch-master) instead of
+      // waiting for the old master's connection to fail.
+      failoverDetector: true,
+      sentinelRetryStrategy: (attempt) => tuning.retryStrategy(attempt),
+      lazyConnect: tuning.lazyConnect,
+      enableAutoPipelining: tuning.enableAutoPipelining,
+      enableOfflineQueue: tuning.enableOfflineQueue,
+      retryStrategy: tuning.retryStrategy,
+    });
+  }
+  return new Cluster(
+    settings.redisClusterNodes.map((entry) => parseHostPort(entry)),
+    clusterOptions(tuning, credentials),
+  );
+}
+
+function clusterOptions(tuning: RedisClientTuning, credentials: RedisOptions): ClusterOptions {
+  const noRetries = tuning.maxRetriesPerRequest === 0;
+  return {
+    lazyConnect: tuning.lazyConnect,
+    // Autopipelining groups commands by the set of nodes serving their slot, so
+    // each automatic pipeline goes to one node (ioredis autoPipelining.ts).
+    enableAutoPipelining: tuning.enableAutoPipelining,
+    enableOfflineQueue: tuning.enableOfflineQueue,
+    clusterRetryStrategy: (attempt) => tuning.retryStrategy(attempt),
+    // A command whose connection closed, or that met CLUSTERDOWN, is handed back
+    // to the caller instead of being resent after a delay: the caller's retry
+    // owns that decision, as with a single server. MOVED and ASK are still
+    // followed: they are routing, the command was not executed.
+    retryDelayOnFailover: noRetries ? 0 : 100,
+    retryDelayOnClusterDown: noRetries ? 0 : 100,
+    slotsRefreshInterval: tuning.slotsRefreshIntervalMs ?? DEFAULT_SLOTS_REFRESH_MS,
+    slotsRefreshTimeout: Math.min(tuning.connectTimeoutMs, 2000),
+    redisOptions: { ...connectionOptions(tuning), ...credentials },
+  };
+}
+
+/** host:port of every configured node (or sentinel), for logs and messages: never a password. */
+export function describeRedisTarget(settings: RedisConnectionSettings): string {
+  switch (redisTopology(settings)) {
+    case 'cluster':
+      return `cluster ${settings.redisClusterNodes.join(',')}`;
+    case 'sentinel':
+      return `sentinel ${settings.redisSentinelName} via ${settings.redisSentinels.join(',')}`;
+    default:
+      return describeUrl(settings.redisUrl);
+  }
+}
+
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || String(DEFAULT_PORT)}`;
+  } catch {
+    return 'redis (unparsable URL)';
+  }
+}
+
+/** The secrets of the settings (REDIS_URL's password, the sentinels'), to scrub from error texts. */
+function secretsOf(settings: RedisConnectionSettings): string[] {
+  const secrets: string[] = [];
+  try {
+    const { password } = urlCredentials(settings.redisUrl);
+    if (password) secrets.push(password);
+  } catch {
+    // an unparsable URL is reported by the config check, and holds no password we could find
+  }
+  if (settings.redisSentinelPassword) secrets.push(settings.redisSentinelPassword);
+  return secrets;
+}
+
+/** Replaces every secret of `settings` in `message` with `***`. */
+export function redisRedactor(settings: RedisConnectionSettings): (message: string) => string {
+  const secrets = secretsOf(settings);
+  return (message) => secrets.reduce((text, secret) => text.split(secret).join('***'), message);
+}
+
+/** Whether `client` is a Cluster client (ioredis marks it). */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
