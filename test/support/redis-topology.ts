@@ -169,8 +169,12 @@ export interface RedisClusterNodes {
   node(port: number): RedisProcess;
   /** Every entry of `key`, read from the master that serves it. */
   readKey(key: string): Promise<StreamEntry[]>;
-  /** Resolves once every running node says cluster_state:ok and every replica's link to its master is up. */
-  waitUntilHealthy(what: string): Promise<void>;
+  /**
+   * Resolves once every running node says cluster_state:ok, every replica's link
+   * to its master is up, running masters serve every slot and (withReplicas,
+   * the default) every master has a replica.
+   */
+  waitUntilHealthy(what: string, withReplicas?: boolean): Promise<void>;
 }
 
 /**
@@ -234,7 +238,7 @@ export async function startRedisClusterNodes(
     if (!range) throw new Error(`no master serves slot ${slot} of ${key}`);
     return range.master;
   };
-  const waitUntilHealthy = async (what: string): Promise<void> => {
+  const waitUntilHealthy = async (what: string, withReplicas = true): Promise<void> => {
     await pollUntil(
       async () => {
         for (const n of nodes) {
@@ -245,9 +249,9 @@ export async function startRedisClusterNodes(
           if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return undefined;
         }
         const map = await slots();
-        return map.every((r) => r.replicas.length > 0 || !nodes.some((n) => n.running && n.port !== r.master))
-          ? true
-          : undefined;
+        const served = map.every((r) => byPort.get(r.master)?.running === true);
+        const replicated = !withReplicas || map.every((r) => r.replicas.length > 0);
+        return served && replicated ? true : undefined;
       },
       what,
       60_000,
