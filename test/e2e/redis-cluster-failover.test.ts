@@ -15,6 +15,7 @@ import { startRedisClusterNodes } from '../support/redis-topology';
 import { assertAudioCovers, byInteraction } from '../support/stream-check';
 import {
   healthTimeline,
+  holdAll,
   repeatedFrames,
   sentStreams,
   startServiceOnTopology,
@@ -56,18 +57,12 @@ test(
     assert.equal(await service.health(), 'healthy');
 
     // Every stream sends 20 frames, then waits; the master dies; the rest flows while its replica takes over.
-    let reached = 0;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let allReached!: () => void;
-    const holding = new Promise<void>((resolve) => (allReached = resolve));
-    const running = streamAll(t, service, sent, {
-      hold: { beforeSeq: 21, release: released, onReached: () => ++reached === sent.length && allReached() },
-    });
-    await holding;
+    const parked = holdAll(sent.length, 21);
+    const running = streamAll(t, service, sent, { hold: parked.hold });
+    await parked.reached;
     const timeline = healthTimeline(t, service);
     await redis.node(victim).signal('SIGKILL');
-    release();
+    parked.release();
     await timeline.until('degraded', '/health degraded after the master died');
     await redis.waitUntilHealthy('the replica promoted', false);
     await timeline.until('healthy', '/health healthy again');

@@ -72,6 +72,19 @@ export function sentStreams(count: number, frames: number, tenantOf: (i: number)
   }));
 }
 
+/** A hold for `count` streams at `beforeSeq`: `reached` once all are parked there, until `release()`. */
+export function holdAll(count: number, beforeSeq: number): { hold: Hold; reached: Promise<void>; release(): void } {
+  let parked = 0;
+  let release!: () => void;
+  let allParked!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reached = new Promise<void>((resolve) => (allParked = resolve));
+  const onReached = (): void => {
+    if (++parked === count) allParked();
+  };
+  return { hold: { beforeSeq, release: released, onReached }, reached, release };
+}
+
 /** Runs every stream to its end, `concurrency` at a time, each resuming as the protocol says. */
 export async function streamAll(
   t: TestContext,

@@ -340,6 +340,10 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       redis.disconnect();
     } finally {
       clearTimeout(timer);
+      // QUIT ends the master connection but not the sentinel connections that
+      // watch for a failover (failoverDetector), which would reconnect every
+      // minute for ever: only the connector's disconnect releases them.
+      if (!isCluster(redis)) redis.disconnect();
     }
   }
 }

@@ -10,10 +10,12 @@ import { test } from 'node:test';
 import { hashTagOf, keySlot } from '../../../../src/shared/publishing/redis-streams/hash-slot';
 import { lastSeqKeyFor } from '../../../../src/shared/publishing/redis-streams/last-seq-key';
 import { streamKeyFor } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
+import { compileStreamKey } from '../../../../src/shared/publishing/redis-streams/stream-key-template';
 import { startPrivateRedis } from '../../../support/private-redis-server';
 import { audioRecord } from '../../../support/sample-records';
 
 const TEMPLATES = [
+  'ingest:{interaction_id}:audio',
   'ingest:audio',
   'ingest:{tenant_id}:audio',
   'ingest:{{tenant_id}}:audio',
@@ -39,12 +41,15 @@ test('keySlot and the last-seq key slot agree with CLUSTER KEYSLOT for every str
   assert.equal(keySlot('123456789'), 12739);
   for (const template of TEMPLATES) {
     for (const tenant of TENANTS) {
-      const streamKey = streamKeyFor(template, tenant);
-      const slot = await slotOf(streamKey);
-      assert.equal(keySlot(streamKey), slot, `keySlot(${streamKey})`);
-      for (const source of ['native', 'twilio'] as const) {
-        const seqKey = lastSeqKeyFor(streamKey, { ...audioRecord(tenant, 1, Buffer.alloc(10)), source });
-        assert.equal(await slotOf(seqKey), slot, `${seqKey} is not in the slot of ${streamKey}`);
+      // As a single server names the key, and as a cluster does (the placeholder kept as the hash tag).
+      const tagged = compileStreamKey(template, true)({ tenant_id: tenant, interaction_id: 'call-1' });
+      for (const streamKey of [streamKeyFor(template, tenant), tagged]) {
+        const slot = await slotOf(streamKey);
+        assert.equal(keySlot(streamKey), slot, `keySlot(${streamKey})`);
+        for (const source of ['native', 'twilio'] as const) {
+          const seqKey = lastSeqKeyFor(streamKey, { ...audioRecord(tenant, 1, Buffer.alloc(10)), source });
+          assert.equal(await slotOf(seqKey), slot, `${seqKey} is not in the slot of ${streamKey}`);
+        }
       }
     }
   }
