@@ -1,0 +1,119 @@
+/**
+ * REDIS_WAIT_REPLICAS: a record counts as stored only once WAIT says enough
+ * replicas hold it. Against real processes: a master and its replica (the
+ * sentinel group's, written to directly), and a Redis Cluster, where WAIT must
+ * reach the master that took the write (it rides in the write's pipeline).
+ * A frozen replica (SIGSTOP) makes the publish fail as retryable within about
+ * the timeout and degrades health; thawed (SIGCONT), the retry is confirmed
+ * and the record is stored once.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RedisStreamsPublisher } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
+import { pollUntil } from '../../../support/http-get';
+import { isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
+import { readStream } from '../../../support/redis';
+import { startRedisClusterNodes, startRedisSentinelGroup } from '../../../support/redis-topology';
+import { audioRecord, recordBase } from '../../../support/sample-records';
+import { uniqueName } from '../../../support/unique-name';
+
+const WAIT_TIMEOUT_MS = 300;
+
+test(
+  'WAIT: a frozen replica fails the publish as retryable within the timeout; ' + 'thawed, the retry is confirmed once',
+  async (t) => {
+    const group = await startRedisSentinelGroup(t);
+    const prefix = uniqueName('wait');
+    const publisher = new RedisStreamsPublisher({
+      url: `redis://${group.master.address}`,
+      streamKey: `${prefix}:{tenant_id}`,
+      maxlen: 0,
+      connectTimeoutMs: 5000,
+      waitReplicas: 1,
+      waitTimeoutMs: WAIT_TIMEOUT_MS,
+    });
+    t.after(() => publisher.close());
+    await publisher.start();
+    const stream = recordBase('tenant-w');
+    await publisher.publish(audioRecord('tenant-w', 1, Buffer.from('confirmed'), stream));
+
+    await group.replica.signal('SIGSTOP');
+    t.after(() => group.replica.signal('SIGCONT'));
+    const late = audioRecord('tenant-w', 11, Buffer.from('late'), stream);
+    const started = Date.now();
+    await assert.rejects(
+      publisher.publish(late),
+      (err) => isPublishError(true)(err) && /WAIT: 0 of 1/.test(String(err)),
+    );
+    const took = Date.now() - started;
+    assert.ok(took >= WAIT_TIMEOUT_MS - 50 && took < WAIT_TIMEOUT_MS + 2000, `failed after ${took} ms`);
+    await waitForHealth(publisher, stateIs('degraded'), 'degraded');
+
+    await group.replica.signal('SIGCONT');
+    // The stream's queue retries the record; here the test is that queue.
+    await pollUntil(
+      () =>
+        publisher.publish(late).then(
+          () => true,
+          () => undefined,
+        ),
+      'the retried record confirmed by the replica',
+      30_000,
+      100,
+    );
+    assert.equal(publisher.health().state, 'up');
+    for (const node of [group.master, group.replica]) {
+      const entries = await readStream(node.client, `${prefix}:tenant-w`);
+      assert.deepEqual(
+        entries.map((e) => e.fields.find(([name]) => name === 'payload')?.[1].toString()),
+        ['confirmed', 'late'],
+        `port ${node.port}: each record once`,
+      );
+    }
+  },
+);
+
+test('WAIT on a Redis Cluster goes to the master that took the write: only its frozen replica fails it', async (t) => {
+  const cluster = await startRedisClusterNodes(t);
+  const prefix = uniqueName('wait-cluster');
+  const publisher = new RedisStreamsPublisher({
+    url: '',
+    clusterNodes: cluster.seeds,
+    streamKey: `${prefix}:{tenant_id}`,
+    maxlen: 0,
+    connectTimeoutMs: 5000,
+    waitReplicas: 1,
+    waitTimeoutMs: WAIT_TIMEOUT_MS,
+  });
+  t.after(() => publisher.close());
+  await publisher.start();
+  const slots = await cluster.slots();
+  const frozenShard = slots[0];
+  // Two tenants: one on the shard whose replica freezes, one elsewhere.
+  const tenants = Array.from({ length: 50 }, (_, i) => `tenant-${i}`);
+  const shardOf = async (tenant: string): Promise<number> => cluster.masterOf(`${prefix}:{${tenant}}`);
+  let frozenTenant: string | undefined;
+  let otherTenant: string | undefined;
+  for (const tenant of tenants) {
+    const master = await shardOf(tenant);
+    if (master === frozenShard.master) frozenTenant ??= tenant;
+    else otherTenant ??= tenant;
+  }
+  assert.ok(frozenTenant && otherTenant);
+  await cluster.node(frozenShard.replicas[0]).signal('SIGSTOP');
+  t.after(() => cluster.node(frozenShard.replicas[0]).signal('SIGCONT'));
+
+  await publisher.publish(audioRecord(otherTenant, 1, Buffer.from('elsewhere')));
+  await assert.rejects(publisher.publish(audioRecord(frozenTenant, 1, Buffer.from('frozen'))), isPublishError(true));
+  await cluster.node(frozenShard.replicas[0]).signal('SIGCONT');
+  await pollUntil(
+    () =>
+      publisher.publish(audioRecord(frozenTenant, 11, Buffer.from('thawed'))).then(
+        () => true,
+        () => undefined,
+      ),
+    'a write confirmed once the replica is back',
+    30_000,
+    100,
+  );
+});
