@@ -50,6 +50,16 @@ const DEFAULT_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
 const DEFAULT_SLOTS_REFRESH_MS = 1000;
 
+/** Reconnect backoff of every Redis client: 100 ms more per attempt, never more than 2 s between attempts. */
+export function redisReconnectDelay(attempt: number): number {
+  return Math.min(attempt * 100, 2000);
+}
+
+/** The settings of one server at `url` (LIMITS_REDIS_URL, a test's own Redis): no cluster, no sentinels. */
+export function singleServer(url: string): RedisConnectionSettings {
+  return { redisUrl: url, redisClusterNodes: [], redisSentinels: [], redisSentinelName: '', redisSentinelPassword: '' };
+}
+
 export function redisTopology(settings: RedisConnectionSettings): RedisTopology {
   if (settings.redisClusterNodes.length > 0) return 'cluster';
   if (settings.redisSentinels.length > 0) return 'sentinel';

@@ -1,11 +1,13 @@
 /**
  * Where MAX_STREAMS_PER_TENANT's leases are kept, and the seam every place
- * implements: PUBSUB_ADAPTER=redis_streams → the adapter's Redis (REDIS_URL);
+ * implements: PUBSUB_ADAPTER=redis_streams → the adapter's Redis (REDIS_URL,
+ * REDIS_CLUSTER_NODES or REDIS_SENTINELS);
  * otherwise LIMITS_REDIS_URL when set; otherwise the primary, which counts per
  * instance over IPC. MAX_STREAMS_PER_TENANT=0: no store at all.
  */
 import type { Config } from '../../shared/config/config-schema';
 import type { WorkerToPrimary } from '../../shared/process/ipc';
+import { singleServer, type RedisConnectionSettings } from '../../shared/redis/redis-client-factory';
 import { createLimitsRedisClient } from './limits-redis-client';
 import { PRIMARY_LEASE_TIMEOUT_MS, PrimaryLeaseStore } from './primary-lease-store';
 import { RedisLeaseStore } from './redis-lease-store';
@@ -28,7 +30,7 @@ export interface TenantLeaseStore {
 
 export type LeaseLocation =
   | { readonly kind: 'off' }
-  | { readonly kind: 'redis'; readonly url: string; readonly via: 'REDIS_URL' | 'LIMITS_REDIS_URL' }
+  | { readonly kind: 'redis'; readonly settings: RedisConnectionSettings; readonly via: 'adapter' | 'LIMITS_REDIS_URL' }
   | { readonly kind: 'primary' };
 
 /** The deadline of one call to the store: past it the stream is admitted without a lease (fail open). */
@@ -36,11 +38,16 @@ export const LEASE_CALL_TIMEOUT_MS = 1000;
 
 /** Where this configuration keeps the leases. */
 export function leaseLocation(
-  config: Pick<Config, 'maxStreamsPerTenant' | 'pubsubAdapter' | 'redisUrl' | 'limitsRedisUrl'>,
+  config: Pick<Config, 'maxStreamsPerTenant' | 'pubsubAdapter' | 'limitsRedisUrl'> & RedisConnectionSettings,
 ): LeaseLocation {
   if (config.maxStreamsPerTenant === 0) return { kind: 'off' };
-  if (config.pubsubAdapter === 'redis_streams') return { kind: 'redis', url: config.redisUrl, via: 'REDIS_URL' };
-  if (config.limitsRedisUrl) return { kind: 'redis', url: config.limitsRedisUrl, via: 'LIMITS_REDIS_URL' };
+  if (config.pubsubAdapter === 'redis_streams') {
+    const { redisUrl, redisClusterNodes, redisSentinels, redisSentinelName, redisSentinelPassword } = config;
+    const settings = { redisUrl, redisClusterNodes, redisSentinels, redisSentinelName, redisSentinelPassword };
+    return { kind: 'redis', settings, via: 'adapter' };
+  }
+  if (config.limitsRedisUrl)
+    return { kind: 'redis', settings: singleServer(config.limitsRedisUrl), via: 'LIMITS_REDIS_URL' };
   return { kind: 'primary' };
 }
 
@@ -58,7 +65,7 @@ export function createTenantLeaseStore(
       return new PrimaryLeaseStore(sendToPrimary, config.maxStreamsPerTenant, PRIMARY_LEASE_TIMEOUT_MS);
     case 'redis':
       return new RedisLeaseStore(
-        createLimitsRedisClient(location.url, {
+        createLimitsRedisClient(location.settings, {
           connectTimeoutMs: config.backendConnectTimeoutMs,
           commandTimeoutMs: callTimeoutMs,
         }),

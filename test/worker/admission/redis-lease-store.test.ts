@@ -2,14 +2,16 @@
  * MAX_STREAMS_PER_TENANT's lease store against the real Redis: the limit, the
  * release, the expiry a killed instance relies on, the renewal, a lease
  * re-added after it expired, tenants apart, and one key per tenant that
- * disappears when idle.
+ * disappears when idle; and the same store on a real Redis Cluster.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { singleServer } from '../../../src/shared/redis/redis-client-factory';
 import { createLimitsRedisClient } from '../../../src/worker/admission/limits-redis-client';
 import { RedisLeaseStore, tenantLeaseKey } from '../../../src/worker/admission/redis-lease-store';
 import { pollUntil } from '../../support/http-get';
 import { redisScratch, REDIS_URL } from '../../support/redis';
+import { startRedisClusterNodes } from '../../support/redis-topology';
 
 async function storeFor(
   t: TestContext,
@@ -18,7 +20,7 @@ async function storeFor(
   const { admin, prefix } = redisScratch(t, 'leases');
   const keyPrefix = `${prefix}:stream_leases:`;
   const store = new RedisLeaseStore(
-    createLimitsRedisClient(REDIS_URL, { connectTimeoutMs: 2000, commandTimeoutMs: 1000 }),
+    createLimitsRedisClient(singleServer(REDIS_URL), { connectTimeoutMs: 2000, commandTimeoutMs: 1000 }),
     { keyPrefix, ...options },
   );
   t.after(() => store.close());
@@ -91,4 +93,29 @@ test('renew keeps leases alive past the TTL and re-adds (and counts) one found m
 
 test('the key layout is Redis-Cluster safe: one key per tenant, the tenant as its hash tag', () => {
   assert.equal(tenantLeaseKey('ingest:stream_leases:', 'acme'), 'ingest:stream_leases:{acme}');
+});
+
+test('on a real Redis Cluster (REDIS_CLUSTER_NODES), tenants on every master keep their limits', async (t) => {
+  const cluster = await startRedisClusterNodes(t);
+  const settings = { ...singleServer(''), redisClusterNodes: cluster.seeds };
+  const keyPrefix = `leases-${process.pid}:`;
+  const store = new RedisLeaseStore(
+    createLimitsRedisClient(settings, { connectTimeoutMs: 5000, commandTimeoutMs: 2000 }),
+    { keyPrefix, limit: 2, ttlMs: 60_000 },
+  );
+  t.after(() => store.close());
+  await store.start();
+  const tenants = Array.from({ length: 12 }, (_, i) => `tenant-${i}`);
+  const masters = new Set(
+    await Promise.all(tenants.map((tenant) => cluster.masterOf(tenantLeaseKey(keyPrefix, tenant)))),
+  );
+  assert.equal(masters.size, 3, "the tenants' keys spread over all three masters");
+  for (const tenant of tenants) {
+    assert.equal(await store.acquire(tenant, `${tenant}-1`), true);
+    assert.equal(await store.acquire(tenant, `${tenant}-2`), true);
+    assert.equal(await store.acquire(tenant, `${tenant}-3`), false, `${tenant} at its limit`);
+    assert.equal(await store.renew(tenant, [`${tenant}-1`, `${tenant}-2`]), 0);
+    await store.release(tenant, [`${tenant}-1`]);
+    assert.equal(await store.acquire(tenant, `${tenant}-3`), true, `${tenant}: the released slot is free`);
+  }
 });

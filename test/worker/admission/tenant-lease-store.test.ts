@@ -2,21 +2,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../../src/shared/config/config';
+import { singleServer } from '../../../src/shared/redis/redis-client-factory';
 import { leaseCallTimeoutMs, leaseLocation } from '../../../src/worker/admission/tenant-lease-store';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const LIMITS = 'redis://limits.example:6379';
 
 test("leases live in the adapter's Redis with redis_streams, else in LIMITS_REDIS_URL, else in the primary", () => {
-  const base = { maxStreamsPerTenant: 4, redisUrl: REDIS, limitsRedisUrl: LIMITS } as const;
+  const adapterRedis = { ...singleServer(REDIS), redisClusterNodes: ['127.0.0.1:7000'] };
+  const base = { ...adapterRedis, maxStreamsPerTenant: 4, limitsRedisUrl: LIMITS } as const;
+  // The adapter's topology, whatever it is (here a cluster), holds the leases.
   assert.deepEqual(leaseLocation({ ...base, pubsubAdapter: 'redis_streams' }), {
     kind: 'redis',
-    url: REDIS,
-    via: 'REDIS_URL',
+    settings: adapterRedis,
+    via: 'adapter',
   });
   assert.deepEqual(leaseLocation({ ...base, pubsubAdapter: 'kafka' }), {
     kind: 'redis',
-    url: LIMITS,
+    settings: singleServer(LIMITS),
     via: 'LIMITS_REDIS_URL',
   });
   assert.deepEqual(leaseLocation({ ...base, pubsubAdapter: 'in_memory', limitsRedisUrl: '' }), { kind: 'primary' });

@@ -37,6 +37,7 @@ import {
   createRedisClient,
   describeRedisTarget,
   isCluster,
+  redisReconnectDelay,
   redisRedactor,
   redisTopology,
   type RedisConnectionSettings,
@@ -85,11 +86,6 @@ const DEFAULT_DEDUP_TTL_SECONDS = 86_400;
 const DEFAULT_WAIT_TIMEOUT_MS = 1000;
 const QUIT_TIMEOUT_MS = 2_000;
 const DISCONNECT_TIMEOUT_MS = 500;
-
-/** Reconnect backoff: 100 ms more per attempt, never more than 2 s between attempts. */
-export function reconnectDelay(attempt: number): number {
-  return Math.min(attempt * 100, 2000);
-}
 
 /** The stream key for a tenant outside cluster mode (the loadgen's read-back). */
 export function streamKeyFor(template: string, tenantId: string): string {
@@ -153,7 +149,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       maxRetriesPerRequest: 0,
       connectTimeoutMs: options.connectTimeoutMs,
       commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-      retryStrategy: reconnectDelay,
+      retryStrategy: redisReconnectDelay,
       // How long disconnect() waits for a socket it ended before destroying it. ioredis
       // also arms this timer for a socket that is already gone (disconnect while
       // reconnecting), where it only delays the process exit: keep it short.
