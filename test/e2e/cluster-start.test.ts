@@ -1,6 +1,7 @@
 /**
  * Starting the service as a user does: `npm start` on a fresh checkout with no
- * broker and no key, a port already taken, and bad configuration.
+ * broker and no key, a port already taken, and bad configuration (a Redis Cluster
+ * key template that would put every record on one shard among it).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -106,6 +107,24 @@ test('NODE_ENV=production without a JWT key (and without Exotel) refuses to star
   const { code } = await cluster.exited;
   assert.equal(code, 78);
   assert.match(cluster.stderr.join(''), /JWT_PUBLIC_KEY/);
+});
+
+test('REDIS_CLUSTER_NODES with a stream key whose first {…} is no placeholder refuses to start with 78', async (t) => {
+  // Nothing needs to answer on the seeds: the configuration is refused before any connection.
+  for (const key of ['ingest:audio', '{ingest}:{tenant_id}:audio']) {
+    const cluster = await startCluster(t, {
+      PUBSUB_ADAPTER: 'redis_streams',
+      REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001',
+      REDIS_STREAM_KEY: key,
+      PORT: String(await freePort()),
+    });
+    const { code } = await cluster.exited;
+    assert.equal(code, 78, key);
+    const report = cluster.stderr.join('');
+    assert.match(report, /REDIS_STREAM_KEY: got/, key);
+    assert.match(report, /REDIS_CLUSTER_ALLOW_UNTAGGED_KEY/, key);
+    assert.equal(cluster.lines.length, 0, 'no log line: nothing started');
+  }
 });
 
 test('a worker killed with SIGKILL is replaced by the primary', async (t) => {
