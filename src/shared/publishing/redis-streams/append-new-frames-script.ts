@@ -12,7 +12,13 @@
  * has one source of truth and nothing to keep in step with the record shape.
  *
  * - Nothing beyond the last stored seq: appends nothing, returns 0 (the record
- *   is already there: the caller reports it committed).
+ *   is already there: the caller reports it committed). It still renews the
+ *   last-seq key's expiry: a replicated write, so that a WAIT after it on this
+ *   connection (a retry on a fresh connection after a lost reply) waits until
+ *   the replicas have everything up to it, the record included. Redis 7.0 sets
+ *   a connection's WAIT offset after every command, a read included, so it
+ *   waits anyway; a server that moves that offset only on writes would
+ *   otherwise confirm the record at once, however far its replicas lag.
  * - Partly beyond: appends only the frames after it, with the same fields, the
  *   payload cut and `seq_start`, `frames` and `frame_bytes`/`frame_sizes`
  *   rewritten for the frames kept (`frame_sizes` becomes `frame_bytes` when
@@ -24,6 +30,7 @@
  * state that cannot change while a script runs: both writes happen or neither.)
  * Numbers are written with %d: Lua's tostring turns 10^14 into `1e+14`.
  */
+import { createHash } from 'node:crypto';
 import type { Result } from 'ioredis';
 
 export const APPEND_NEW_FRAMES_LUA = `
@@ -34,7 +41,10 @@ local seq_start, seq_end = tonumber(ARGV[at.seq_start]), tonumber(ARGV[at.seq_en
 local skip = 0
 if last then
   last = tonumber(last)
-  if seq_end <= last then return 0 end
+  if seq_end <= last then
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    return 0
+  end
   if last >= seq_start then skip = last - seq_start + 1 end
 end
 local cut, sizes_name, sizes_value = 0, nil, nil
@@ -87,6 +97,9 @@ redis.call(unpack(args))
 redis.call('SET', KEYS[2], ARGV[at.seq_end], 'EX', ARGV[1])
 return seq_end - seq_start + 1 - skip
 `;
+
+/** The script's SHA1, as EVALSHA takes it. */
+export const APPEND_NEW_FRAMES_SHA = createHash('sha1').update(APPEND_NEW_FRAMES_LUA).digest('hex');
 
 /** The ioredis command name the adapter defines for the script (EVALSHA, EVAL when not loaded). */
 export const APPEND_NEW_FRAMES = 'appendNewFrames';

@@ -25,14 +25,18 @@
  * With `waitReplicas` > 0 each write is followed, in the same pipeline and so on
  * the same master connection, by WAIT: a record counts as stored only once that
  * many replicas have it; fewer within `waitTimeoutMs` fail the publish as
- * retryable (the record is on the master: the retry's script appends nothing).
+ * retryable (the record is on the master: the retry's script appends nothing,
+ * but renews the last-seq key's expiry, a replicated write that the retry's
+ * WAIT then waits for). WAIT blocks its connection, and autopipelining sends
+ * every publish to one master on one connection: a slow or frozen replica
+ * stalls every stream of that master, each record for up to `waitTimeoutMs`.
  */
-import type { ChainableCommander, Cluster, default as Redis } from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConnectedPublisher } from '../connected-publisher';
 import { errorMessage, IngestError, PublishError } from '../../errors';
 import type { AdapterName } from '../publisher';
-import { recordAttributes, type IngestRecord } from '../records';
+import { recordAttributes, type AudioRecord, type IngestRecord } from '../records';
 import {
   createRedisClient,
   describeRedisTarget,
@@ -42,9 +46,9 @@ import {
   redisTopology,
   type RedisConnectionSettings,
 } from '../../redis/redis-client-factory';
-import { APPEND_NEW_FRAMES, APPEND_NEW_FRAMES_LUA } from './append-new-frames-script';
+import { APPEND_NEW_FRAMES, APPEND_NEW_FRAMES_LUA, APPEND_NEW_FRAMES_SHA } from './append-new-frames-script';
 import { lastSeqKeyFor } from './last-seq-key';
-import { isRetryableRedisError } from './redis-error-classifier';
+import { isRetryableRedisError, replyPrefix } from './redis-error-classifier';
 import { compileStreamKey, type StreamKeyRenderer } from './stream-key-template';
 
 export interface RedisStreamsPublisherOptions {
@@ -103,6 +107,26 @@ function pushFields(args: Array<string | Buffer>, record: IngestRecord): Array<s
   for (const [field, value] of recordAttributes(record)) args.push(field, value);
   if (record.type === 'audio') args.push('payload', record.payload);
   return args;
+}
+
+/** What a pipeline's exec() resolves to: each command's error or reply, null if it was discarded. */
+type PipelineResults = Array<[Error | null, unknown]> | null;
+
+/**
+ * WAIT's replica count from the results of a (write, WAIT) pipeline; the
+ * write's or WAIT's error throws, and so does a reply that is not an integer:
+ * a record is never confirmed on an answer that does not say how many
+ * replicas have it (a plain Error: retryable).
+ */
+export function replicasConfirmed(results: PipelineResults): number {
+  if (!results || results.length !== 2) throw new Error('the WAIT pipeline was discarded');
+  const [[writeError], [waitError, count]] = results;
+  if (writeError) throw writeError;
+  if (waitError) throw waitError;
+  if (typeof count !== 'number' || !Number.isInteger(count)) {
+    throw new Error(`WAIT answered ${JSON.stringify(count) ?? String(count)}, not a replica count`);
+  }
+  return count;
 }
 
 /** The connection settings of the options, as the factory takes them. */
@@ -174,28 +198,14 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
 
   private async xadd(record: IngestRecord): Promise<void> {
     const key = this.keyOf(record);
-    const once = this.deduplicate && record.type === 'audio';
+    // Through the script: audio records when deduplicating.
+    const once = this.deduplicate && record.type === 'audio' ? record : undefined;
     const what = once ? 'appending' : 'XADD';
-    // Built outside the try, which classifies Redis's answer only: a record that
-    // cannot be encoded is a bug, not a Redis verdict.
-    const confirmed = this.waitReplicas > 0;
-    const write = confirmed ? this.redis.pipeline() : this.redis;
-    const command = once
-      ? write.appendNewFrames(
-          key,
-          lastSeqKeyFor(key, record),
-          this.dedupTtl,
-          String(this.options.maxlen),
-          ...pushFields([], record),
-        )
-      : write.xadd(key, ...xaddArguments(record, this.options.maxlen));
     let replicas: number | undefined;
     try {
-      if (confirmed) {
-        replicas = await this.confirmedByReplicas(
-          (write as ChainableCommander).wait(this.waitReplicas, this.waitTimeoutMs),
-        );
-      } else await command;
+      if (this.waitReplicas > 0) replicas = await this.writeAndWait(key, record, once);
+      else if (once) await this.redis.appendNewFrames(...this.scriptArguments(key, once));
+      else await this.redis.xadd(key, ...xaddArguments(record, this.options.maxlen));
     } catch (err) {
       const retryable = isRetryableRedisError(err);
       const reason = this.redact(errorMessage(err));
@@ -214,18 +224,38 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
     this.healthTracker.markUp();
   }
 
+  /** The script's keys and arguments for an audio record (append-new-frames-script.ts). */
+  private scriptArguments(
+    key: string,
+    record: AudioRecord,
+  ): [string, string, string, string, ...Array<string | Buffer>] {
+    return [key, lastSeqKeyFor(key, record), this.dedupTtl, String(this.options.maxlen), ...pushFields([], record)];
+  }
+
   /**
-   * Runs the pipeline (the write, then WAIT: both on the connection of the
-   * master that owns the key, since a cluster pipeline goes to the node of its
-   * keyed commands) and returns WAIT's count; the write's error, if any, throws.
+   * The write, then WAIT, in one pipeline: both on the connection of the master
+   * that owns the key (a cluster pipeline goes to the node of its keyed
+   * commands), so WAIT's count covers the write. Returns that count.
+   *
+   * The script goes as a plain EVALSHA, not as the defined command: on NOSCRIPT
+   * (the server lost its script cache: a restart, a failover, SCRIPT FLUSH)
+   * ioredis would resend the defined command alone, after the WAIT, whose count
+   * would then not cover it. NOSCRIPT means the script did not run: the whole
+   * pipeline is sent again with EVAL, which also loads the script.
    */
-  private async confirmedByReplicas(pipeline: ChainableCommander): Promise<number> {
-    const results = await pipeline.exec();
-    if (!results || results.length !== 2) throw new Error('the WAIT pipeline was discarded');
-    const [[writeError], [waitError, count]] = results;
-    if (writeError) throw writeError;
-    if (waitError) throw waitError;
-    return Number(count);
+  private async writeAndWait(key: string, record: IngestRecord, once: AudioRecord | undefined): Promise<number> {
+    const send = (script: 'evalsha' | 'eval'): Promise<PipelineResults> => {
+      const pipeline = this.redis.pipeline();
+      if (once && script === 'evalsha') pipeline.evalsha(APPEND_NEW_FRAMES_SHA, 2, ...this.scriptArguments(key, once));
+      else if (once) pipeline.eval(APPEND_NEW_FRAMES_LUA, 2, ...this.scriptArguments(key, once));
+      else pipeline.xadd(key, ...xaddArguments(record, this.options.maxlen));
+      pipeline.wait(this.waitReplicas, this.waitTimeoutMs);
+      return pipeline.exec();
+    };
+    let results = await send('evalsha');
+    const writeError = results?.[0]?.[0];
+    if (once && writeError && replyPrefix(writeError.message) === 'NOSCRIPT') results = await send('eval');
+    return replicasConfirmed(results);
   }
 
   /**
