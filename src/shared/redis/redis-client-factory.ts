@@ -41,14 +41,16 @@ export interface RedisClientTuning {
   readonly disconnectTimeoutMs?: number;
   /**
    * Cluster: how often the slot map is fetched again, so that a promoted
-   * replica is found without waiting for a MOVED reply (default 1000 ms).
+   * replica is found without waiting for a MOVED reply (default 5000 ms, as
+   * ioredis': a failover is also found through the MOVED replies and connection
+   * errors of the commands sent to the old master).
    */
   readonly slotsRefreshIntervalMs?: number;
 }
 
 const DEFAULT_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
-const DEFAULT_SLOTS_REFRESH_MS = 1000;
+const DEFAULT_SLOTS_REFRESH_MS = 5000;
 
 /** Reconnect backoff of every Redis client: 100 ms more per attempt, never more than 2 s between attempts. */
 export function redisReconnectDelay(attempt: number): number {
@@ -95,41 +97,75 @@ function connectionOptions(tuning: RedisClientTuning): RedisOptions {
   };
 }
 
-export function createRedisClient(settings: RedisConnectionSettings, tuning: RedisClientTuning): Redis | Cluster {
+/** What createRedisClient hands ioredis, by topology: a pure function, so that tests can read it. */
+export type RedisClientPlan =
+  | { readonly topology: 'single'; readonly url: string; readonly options: RedisOptions }
+  | { readonly topology: 'sentinel'; readonly options: RedisOptions }
+  | {
+      readonly topology: 'cluster';
+      readonly nodes: Array<{ host: string; port: number }>;
+      readonly options: ClusterOptions;
+    };
+
+export function redisClientPlan(settings: RedisConnectionSettings, tuning: RedisClientTuning): RedisClientPlan {
   const topology = redisTopology(settings);
   if (topology === 'single') {
-    return new Redis(settings.redisUrl, {
-      ...connectionOptions(tuning),
-      lazyConnect: tuning.lazyConnect,
-      enableAutoPipelining: tuning.enableAutoPipelining,
-      enableOfflineQueue: tuning.enableOfflineQueue,
-      retryStrategy: tuning.retryStrategy,
-    });
+    return {
+      topology,
+      url: settings.redisUrl,
+      options: {
+        ...connectionOptions(tuning),
+        lazyConnect: tuning.lazyConnect,
+        enableAutoPipelining: tuning.enableAutoPipelining,
+        enableOfflineQueue: tuning.enableOfflineQueue,
+        retryStrategy: tuning.retryStrategy,
+      },
+    };
   }
   const { username, password, tls } = urlCredentials(settings.redisUrl);
   const credentials = { username, password, ...(tls ? { tls: {} } : {}) };
   if (topology === 'sentinel') {
-    return new Redis({
-      ...connectionOptions(tuning),
-      ...credentials,
-      sentinels: settings.redisSentinels.map((entry) => parseHostPort(entry, DEFAULT_SENTINEL_PORT)),
-      name: settings.redisSentinelName,
-      sentinelPassword: settings.redisSentinelPassword || undefined,
-      enableTLSForSentinelMode: tls,
-      // Asks the sentinels to tell us of a failover (+switch-master) instead of
-      // waiting for the old master's connection to fail.
-      failoverDetector: true,
-      sentinelRetryStrategy: (attempt) => tuning.retryStrategy(attempt),
-      lazyConnect: tuning.lazyConnect,
-      enableAutoPipelining: tuning.enableAutoPipelining,
-      enableOfflineQueue: tuning.enableOfflineQueue,
-      retryStrategy: tuning.retryStrategy,
-    });
+    return {
+      topology,
+      options: {
+        ...connectionOptions(tuning),
+        ...credentials,
+        sentinels: settings.redisSentinels.map((entry) => parseHostPort(entry, DEFAULT_SENTINEL_PORT)),
+        name: settings.redisSentinelName,
+        sentinelPassword: settings.redisSentinelPassword || undefined,
+        // rediss: reaches the master and its replicas (enableTLSForSentinelMode)
+        // and the sentinels themselves (sentinelTLS: ioredis' SentinelConnector
+        // connects to them with that option only) over TLS.
+        enableTLSForSentinelMode: tls,
+        ...(tls ? { sentinelTLS: {} } : {}),
+        // Asks the sentinels to tell us of a failover (+switch-master) instead of
+        // waiting for the old master's connection to fail.
+        failoverDetector: true,
+        sentinelRetryStrategy: (attempt) => tuning.retryStrategy(attempt),
+        lazyConnect: tuning.lazyConnect,
+        enableAutoPipelining: tuning.enableAutoPipelining,
+        enableOfflineQueue: tuning.enableOfflineQueue,
+        retryStrategy: tuning.retryStrategy,
+      },
+    };
   }
-  return new Cluster(
-    settings.redisClusterNodes.map((entry) => parseHostPort(entry)),
-    clusterOptions(tuning, credentials),
-  );
+  return {
+    topology,
+    nodes: settings.redisClusterNodes.map((entry) => parseHostPort(entry)),
+    options: clusterOptions(tuning, credentials),
+  };
+}
+
+export function createRedisClient(settings: RedisConnectionSettings, tuning: RedisClientTuning): Redis | Cluster {
+  const plan = redisClientPlan(settings, tuning);
+  switch (plan.topology) {
+    case 'single':
+      return new Redis(plan.url, plan.options);
+    case 'sentinel':
+      return new Redis(plan.options);
+    default:
+      return new Cluster(plan.nodes, plan.options);
+  }
 }
 
 function clusterOptions(tuning: RedisClientTuning, credentials: RedisOptions): ClusterOptions {
@@ -196,4 +232,41 @@ export function redisRedactor(settings: RedisConnectionSettings): (message: stri
 /** Whether `client` is a Cluster client (ioredis marks it). */
 export function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as Cluster).isCluster === true;
+}
+
+/** How long closeRedisClient lets QUIT run before it drops the connection. */
+export const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Closes a client of any topology, for good: QUIT lets Redis answer what it was
+ * sent (bounded by `quitTimeoutMs`), then disconnect() drops whatever is left.
+ * A client that is not ready (down, reconnecting, still connecting) is dropped
+ * at once. The disconnect also releases, in sentinel mode, the connections to
+ * the sentinels that watch for a failover (failoverDetector): QUIT ends the
+ * master connection only, and those would reconnect for ever. Never rejects;
+ * a failed QUIT is passed to `onQuitError`.
+ */
+export async function closeRedisClient(
+  client: Redis | Cluster,
+  options: { quitTimeoutMs?: number; onQuitError?: (err: unknown) => void } = {},
+): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, options.quitTimeoutMs ?? QUIT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([client.quit().then(() => ended), deadline]);
+  } catch (err) {
+    options.onQuitError?.(err);
+  } finally {
+    clearTimeout(timer);
+    // An ended cluster has nothing left; its disconnect() would only leave it `disconnecting`.
+    if (!isCluster(client) || (client.status as string) !== 'end') client.disconnect();
+  }
 }

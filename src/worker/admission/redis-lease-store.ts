@@ -15,6 +15,7 @@
  * key disappears by itself, and a killed instance's leases within one TTL.
  */
 import type { Cluster, Redis, Result } from 'ioredis';
+import { closeRedisClient } from '../../shared/redis/redis-client-factory';
 import type { TenantLeaseStore } from './tenant-lease-store';
 
 /** Redis's clock in ms, the expired leases dropped, then the key's expiry after a write (shared by both scripts). */
@@ -113,10 +114,9 @@ export class RedisLeaseStore implements TenantLeaseStore {
     await this.redis.zrem(this.key(tenant), ...leaseIds);
   }
 
+  /** QUIT, bounded, then disconnect: also the sentinel connections of a sentinel-mode client (factory). */
   async close(): Promise<void> {
-    // quit() waits for a connection; one that is down or still connecting is just dropped.
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
-    else this.redis.disconnect();
+    await closeRedisClient(this.redis);
   }
 
   private key(tenant: string): string {

@@ -2,7 +2,8 @@
  * MAX_STREAMS_PER_TENANT's lease store against the real Redis: the limit, the
  * release, the expiry a killed instance relies on, the renewal, a lease
  * re-added after it expired, tenants apart, and one key per tenant that
- * disappears when idle; and the same store on a real Redis Cluster.
+ * disappears when idle; and the same store on a real Redis Cluster, and
+ * through real sentinels, whose connections close() releases too.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -11,7 +12,7 @@ import { createLimitsRedisClient } from '../../../src/worker/admission/limits-re
 import { RedisLeaseStore, tenantLeaseKey } from '../../../src/worker/admission/redis-lease-store';
 import { pollUntil } from '../../support/http-get';
 import { redisScratch, REDIS_URL } from '../../support/redis';
-import { startRedisClusterNodes } from '../../support/redis-topology';
+import { startRedisClusterNodes, startRedisSentinelGroup, type RedisProcess } from '../../support/redis-topology';
 
 async function storeFor(
   t: TestContext,
@@ -118,4 +119,43 @@ test('on a real Redis Cluster (REDIS_CLUSTER_NODES), tenants on every master kee
     await store.release(tenant, [`${tenant}-1`]);
     assert.equal(await store.acquire(tenant, `${tenant}-3`), true, `${tenant}: the released slot is free`);
   }
+});
+
+/** Connections subscribed on `sentinel`: a client's failover watch (failoverDetector), never a sentinel's links. */
+async function subscribersOn(sentinel: RedisProcess): Promise<number> {
+  const list = String(await sentinel.client.call('CLIENT', 'LIST'));
+  return list.split('\n').filter((line) => / sub=[1-9]| psub=[1-9]/.test(line)).length;
+}
+
+test('close() through sentinels leaves no connection behind: neither the master nor the sentinels', async (t) => {
+  const group = await startRedisSentinelGroup(t);
+  const settings = { ...singleServer(''), redisSentinels: group.addresses, redisSentinelName: group.name };
+  const store = new RedisLeaseStore(
+    createLimitsRedisClient(settings, { connectTimeoutMs: 5000, commandTimeoutMs: 2000 }),
+    { keyPrefix: `leases-${process.pid}:`, limit: 1, ttlMs: 60_000 },
+  );
+  t.after(() => store.close());
+  await store.start();
+  assert.equal(await store.acquire('tenant-a', 'lease-1'), true);
+  const watching = async (): Promise<number> =>
+    (await Promise.all(group.sentinels.map(subscribersOn))).reduce((a, b) => a + b, 0);
+  await pollUntil(
+    async () => ((await watching()) > 0 ? true : undefined),
+    'the store watching the sentinels',
+    20_000,
+    100,
+  );
+  const clientsOnMaster = async (): Promise<number> =>
+    String(await group.master.client.call('CLIENT', 'LIST'))
+      .split('\n')
+      // Not this test's own client, the replica's link (flags=S) or the sentinels' (named sentinel-…).
+      .filter((line) => /^id=/.test(line) && !/ cmd=client\|list| flags=S | name=sentinel-/.test(line)).length;
+  await store.close();
+  await pollUntil(async () => ((await watching()) === 0 ? true : undefined), 'no failover watch left', 10_000, 100);
+  await pollUntil(
+    async () => ((await clientsOnMaster()) === 0 ? true : undefined),
+    'no store connection left on the master',
+    10_000,
+    100,
+  );
 });

@@ -38,6 +38,7 @@ import { errorMessage, IngestError, PublishError } from '../../errors';
 import type { AdapterName } from '../publisher';
 import { recordAttributes, type AudioRecord, type IngestRecord } from '../records';
 import {
+  closeRedisClient,
   createRedisClient,
   describeRedisTarget,
   isCluster,
@@ -88,7 +89,6 @@ export interface RedisStreamsPublisherOptions {
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 const DEFAULT_DEDUP_TTL_SECONDS = 86_400;
 const DEFAULT_WAIT_TIMEOUT_MS = 1000;
-const QUIT_TIMEOUT_MS = 2_000;
 const DISCONNECT_TIMEOUT_MS = 500;
 
 /** The stream key for a tenant outside cluster mode (the loadgen's read-back). */
@@ -344,32 +344,12 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
 
   /** QUIT lets Redis answer what it was sent; disconnect() is the bounded fallback. */
   private async disconnect(): Promise<void> {
-    const redis = this.redis;
-    if (redis.status === 'end') return;
-    if (redis.status !== 'ready') {
-      redis.disconnect();
-      return;
-    }
-    const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), QUIT_TIMEOUT_MS);
+    await closeRedisClient(this.redis, {
+      onQuitError: (err) =>
+        this.options.logger?.warn(
+          { backend: this.adapter, target: this.target, err: this.redact(String(err)) },
+          'redis QUIT failed; disconnecting',
+        ),
     });
-    try {
-      const outcome = await Promise.race([redis.quit().then(() => ended), deadline]);
-      if (outcome === 'timeout') redis.disconnect();
-    } catch (err) {
-      this.options.logger?.warn(
-        { backend: this.adapter, target: this.target, err: this.redact(String(err)) },
-        'redis QUIT failed; disconnecting',
-      );
-      redis.disconnect();
-    } finally {
-      clearTimeout(timer);
-      // QUIT ends the master connection but not the sentinel connections that
-      // watch for a failover (failoverDetector), which would reconnect every
-      // minute for ever: only the connector's disconnect releases them.
-      if (!isCluster(redis)) redis.disconnect();
-    }
   }
 }
