@@ -64,8 +64,10 @@ test(
     await redis.node(victim).signal('SIGKILL');
     parked.release();
     await timeline.until('degraded', '/health degraded after the master died');
-    await redis.waitUntilHealthy('the replica promoted', false);
     await timeline.until('healthy', '/health healthy again');
+    // A dead master keeps its slots in the map until its replica is promoted: healthy must not come before.
+    assert.notEqual(await redis.masterOf(keyOf(sent[0].tenantId)), victim, 'healthy only once the replica is master');
+    await redis.waitUntilHealthy('the replica promoted', false);
     assert.equal(timeline.seen.at(-1), 'healthy', `health went ${timeline.seen.join(' → ')}`);
     const results = await running;
     assert.ok(results.every((r) => r.stopped.last_seq === 60));

@@ -65,8 +65,14 @@ function checkTenantLimits(ctx: Loaded): void {
 
 /** Cluster and Sentinel exclude each other; a sentinel group needs its name; a cluster key needs its hash tag. */
 function checkRedisTopology(ctx: Loaded): void {
-  const { redisClusterNodes, redisSentinels, redisSentinelName, redisStreamKey, redisClusterAllowUntaggedKey } =
-    ctx.values;
+  const {
+    pubsubAdapter,
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelName,
+    redisStreamKey,
+    redisClusterAllowUntaggedKey,
+  } = ctx.values;
   const cluster = (redisClusterNodes?.length ?? 0) > 0;
   const sentinel = (redisSentinels?.length ?? 0) > 0;
   if (cluster && sentinel) {
@@ -75,7 +81,9 @@ function checkRedisTopology(ctx: Loaded): void {
   if (sentinel && redisSentinelName === '') {
     ctx.problem('redisSentinelName', 'the master group name the sentinels monitor (required with REDIS_SENTINELS)');
   }
-  if (cluster && redisStreamKey !== undefined && redisClusterAllowUntaggedKey === false) {
+  // The stream key is the redis_streams adapter's only: another adapter never writes it.
+  const streamsToCluster = cluster && pubsubAdapter === 'redis_streams';
+  if (streamsToCluster && redisStreamKey !== undefined && redisClusterAllowUntaggedKey === false) {
     const why = untaggedKeyProblem(redisStreamKey);
     if (why) {
       ctx.problem(

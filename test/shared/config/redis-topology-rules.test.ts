@@ -77,6 +77,18 @@ test('REDIS_CLUSTER_ALLOW_UNTAGGED_KEY=true accepts such a template; a placehold
   }
 });
 
+test('the cluster key-template check applies to redis_streams only: another adapter never writes that key', () => {
+  for (const adapter of ['in_memory', 'kafka']) {
+    const env = { PUBSUB_ADAPTER: adapter, KAFKA_BROKERS: '127.0.0.1:9092', REDIS_CLUSTER_NODES: NODES };
+    const problems = problemsOf({ ...env, REDIS_STREAM_KEY: 'ingest:audio' });
+    assert.deepEqual(
+      problems.map((p) => p.variable),
+      [],
+      adapter,
+    );
+  }
+});
+
 test('outside cluster mode any template is accepted, as before', () => {
   assert.deepEqual(problemsOf({ ...REDIS, REDIS_URL: 'redis://localhost', REDIS_STREAM_KEY: 'ingest:audio' }), []);
 });

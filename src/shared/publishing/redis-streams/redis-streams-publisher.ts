@@ -49,7 +49,9 @@ import {
 } from '../../redis/redis-client-factory';
 import { APPEND_NEW_FRAMES, APPEND_NEW_FRAMES_LUA, APPEND_NEW_FRAMES_SHA } from './append-new-frames-script';
 import { lastSeqKeyFor } from './last-seq-key';
-import { isRetryableRedisError, replyPrefix } from './redis-error-classifier';
+import { ClusterNodeFailures, type NodeFailureCause } from './cluster-node-failures';
+import { keySlot } from './hash-slot';
+import { isReplyError, isRetryableRedisError, replyPrefix } from './redis-error-classifier';
 import { compileStreamKey, type StreamKeyRenderer } from './stream-key-template';
 
 export interface RedisStreamsPublisherOptions {
@@ -153,6 +155,8 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   private readonly dedupTtl: string;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  /** Cluster mode: the masters failing now, so that health is up only when none is. */
+  private readonly nodeFailures: ClusterNodeFailures | undefined;
   private lastConnectionError: string | undefined;
   private abortStart: ((err: Error) => void) | undefined;
 
@@ -179,6 +183,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       // reconnecting), where it only delays the process exit: keep it short.
       disconnectTimeoutMs: DISCONNECT_TIMEOUT_MS,
     });
+    this.nodeFailures = isCluster(this.redis) ? new ClusterNodeFailures() : undefined;
     this.deduplicate = options.deduplicate ?? true;
     this.dedupTtl = String(options.dedupTtlSeconds ?? DEFAULT_DEDUP_TTL_SECONDS);
     this.waitReplicas = options.waitReplicas ?? 0;
@@ -209,7 +214,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
     } catch (err) {
       const retryable = isRetryableRedisError(err);
       const reason = this.redact(errorMessage(err));
-      if (retryable) this.healthTracker.markFailing(reason);
+      if (retryable) this.failed(key, isReplyError(err) ? 'reply' : 'connection', reason);
       throw new PublishError(`${what} ${record.type} to ${key} on ${this.target} failed: ${reason}`, retryable, {
         cause: err,
       });
@@ -218,10 +223,36 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
       const reason =
         `WAIT: ${replicas} of ${this.waitReplicas} replicas (REDIS_WAIT_REPLICAS) acknowledged within ` +
         `${this.waitTimeoutMs} ms`;
-      this.healthTracker.markFailing(reason);
+      this.failed(key, 'reply', reason);
       throw new PublishError(`${what} ${record.type} to ${key} on ${this.target}: ${reason}`, true);
     }
-    this.healthTracker.markUp();
+    this.succeeded(key);
+  }
+
+  /** A publish to `key` failed (retryable): health degrades, and in a cluster its master is failing. */
+  private failed(key: string, cause: NodeFailureCause, reason: string): void {
+    const node = this.nodeOf(key);
+    if (node) this.nodeFailures?.fail(node, cause, reason);
+    this.healthTracker.markFailing(reason);
+  }
+
+  /** A publish to `key` succeeded: health is up, unless (in a cluster) another master is still failing. */
+  private succeeded(key: string): void {
+    const node = this.nodeOf(key);
+    if (node) this.nodeFailures?.clear(node);
+    this.reportStanding();
+  }
+
+  /** Up when no master is failing, else degraded with the latest failure still standing. */
+  private reportStanding(): void {
+    const standing = this.nodeFailures?.reason();
+    if (standing === undefined) this.healthTracker.markUp();
+    else this.healthTracker.markFailing(standing);
+  }
+
+  /** host:port of the master serving `key` in the client's slot map (cluster mode only). */
+  private nodeOf(key: string): string | undefined {
+    return isCluster(this.redis) ? this.redis.slots[keySlot(key)]?.[0] : undefined;
   }
 
   /** The script's keys and arguments for an audio record (append-new-frames-script.ts). */
@@ -293,11 +324,13 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
     // apart from its own: publishes to that node's slots fail meanwhile.
     this.redis.on('node error', (err: Error, node?: string) => {
       this.lastConnectionError = this.redact(`${node ?? 'node'}: ${err.message}`);
+      if (node) this.nodeFailures?.fail(node, 'connection', this.lastConnectionError);
       if (!this.closed && this.redis.status === 'ready') this.healthTracker.markFailing(this.lastConnectionError);
     });
-    if (isCluster(this.redis)) this.watchClusterRecovery(this.redis);
+    if (isCluster(this.redis) && this.nodeFailures) this.watchClusterRecovery(this.redis, this.nodeFailures);
     this.redis.on('ready', () => {
       this.lastConnectionError = undefined;
+      this.nodeFailures?.retain([]);
       this.healthTracker.markUp();
     });
     this.redis.on('error', (err: Error) => {
@@ -318,20 +351,32 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
   /**
    * A cluster stays `ready` while one of its masters is gone (its other nodes
    * still serve their slots), so it never reports the recovery either. While
-   * health is degraded, each slot refresh (every second) PINGs every master of
-   * the new slot map: when all answer (the master is back, or its replica took
-   * over), health is up again without waiting for a publish.
+   * health is degraded, each slot refresh (every 5 s, and after a MOVED)
+   * forgets the failing nodes that left the slot map (their replica took over)
+   * and PINGs the masters that were unreachable:
+   * one that answers is cleared. A master that refused writes (OOM, MISCONF,
+   * too few replicas for WAIT) is cleared only by a publish that succeeds on
+   * it: its PING says nothing of that. Health is up once no master is failing.
    */
-  private watchClusterRecovery(cluster: Cluster): void {
+  private watchClusterRecovery(cluster: Cluster, failures: ClusterNodeFailures): void {
     let probing = false;
     cluster.on('refresh', () => {
       if (probing || this.closed || this.healthTracker.current().state !== 'degraded') return;
+      const masters = cluster.nodes('master');
+      const keyOf = (node: Redis): string => `${node.options.host ?? ''}:${node.options.port ?? ''}`;
+      failures.retain(masters.map(keyOf));
+      // A failure no node was named for (the cluster's own error): every master must answer.
+      const unreachable = failures.size === 0 ? masters.map(keyOf) : failures.unreachable();
       probing = true;
-      Promise.all(cluster.nodes('master').map((node) => node.ping()))
-        .then(
-          () => this.healthTracker.markUp(),
-          () => undefined,
-        )
+      void Promise.allSettled(
+        masters
+          .filter((node) => unreachable.includes(keyOf(node)))
+          .map((node) => node.ping().then(() => failures.clear(keyOf(node)))),
+      )
+        .then((answers) => {
+          if (this.closed || answers.some((answer) => answer.status === 'rejected')) return;
+          if (this.healthTracker.current().state === 'degraded') this.reportStanding();
+        })
         .finally(() => (probing = false));
     });
   }
