@@ -2,9 +2,9 @@
  * Real Redis topologies of a test's own, from Debian's binaries, on free
  * loopback ports with their own temporary directories:
  * - startRedisClusterNodes: a Redis Cluster of 3 masters and 3 replicas
- *   (`redis-cli --cluster create … --cluster-replicas 1`), with a short
- *   cluster-node-timeout so that a killed master's replica takes over in a
- *   second or two;
+ *   (`redis-cli --cluster create … --cluster-replicas 1`), with a 2 s
+ *   cluster-node-timeout (short, yet safe on a loaded machine): a killed master's replica takes over in a
+ *   few seconds;
  * - startRedisSentinelGroup: a master, its replica and 3 redis-sentinel
  *   processes (quorum 2) with short down-after and failover timeouts.
  * Every process is killed after the test, and if the test process exits first.
@@ -61,19 +61,33 @@ export interface RedisProcess {
 
 /**
  * Spawns `binary args…` and resolves once its output says `readyText`. Output
- * is kept for the error message of a process that exits before that.
+ * is kept for the error message of a process that exits before that, or that
+ * is not ready within `timeoutMs` (then it is killed).
  */
-export function spawnUntilReady(binary: string, args: readonly string[], readyText: string): Promise<ChildProcess> {
+export function spawnUntilReady(
+  binary: string,
+  args: readonly string[],
+  readyText: string,
+  timeoutMs = 30_000,
+): Promise<ChildProcess> {
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   everyChild.add(child);
   child.once('exit', () => everyChild.delete(child));
   let output = '';
   return new Promise<ChildProcess>((resolve, reject) => {
-    const onExit = (code: number | null): void =>
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      child.kill('SIGKILL');
+      reject(new Error(`${binary} ${args.join(' ')} was not ready within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
       reject(new Error(`${binary} ${args.join(' ')} exited (${code}) before it was ready:\n${output}`));
+    };
     const onData = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
       if (!output.includes(readyText)) return;
+      clearTimeout(timer);
       child.off('exit', onExit);
       child.stdout.off('data', onData);
       child.stderr.off('data', onData);
@@ -81,7 +95,10 @@ export function spawnUntilReady(binary: string, args: readonly string[], readyTe
       child.stderr.resume();
       resolve(child);
     };
-    child.once('error', (err) => reject(new Error(`cannot start ${binary}: ${err.message}`)));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${binary}: ${err.message}`));
+    });
     child.once('exit', onExit);
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -199,7 +216,8 @@ export async function startRedisClusterNodes(
         '--cluster-config-file',
         'nodes.conf',
         '--cluster-node-timeout',
-        String(options.nodeTimeoutMs ?? 1000),
+        // Long enough that a loaded machine does not fail a master over by mistake.
+        String(options.nodeTimeoutMs ?? 2000),
         // A replica always stands for election, however long ago it heard from its master.
         '--cluster-replica-validity-factor',
         '0',
