@@ -9,7 +9,8 @@
  * Frames go out in batches of ACK_INTERVAL, each batch waiting for its ack:
  * flow control like a real client's, and no timing assumption; a
  * `batchIntervalMs` spreads the batches out, as a client sending audio as it
- * is spoken does (the stream then lasts while the test does its damage). A `hold`
+ * is spoken does (the stream then lasts while the test does its damage), and a
+`progress` tells the test how far it has got. A `hold`
  * parks the stream mid-flight (every frame before it acked) until the test
  * has done its damage (killed a worker, rolled the cluster).
  *
@@ -52,6 +53,16 @@ export interface ResumingStreamOptions {
   readonly connectTimeoutMs?: number;
   /** Pause between two batches (frames of 20 ms: ackInterval × 20 ms is real time). Default 0: none. */
   readonly batchIntervalMs?: number;
+  /** Kept up to date after every batch, for a test that acts while the stream flows. */
+  readonly progress?: StreamProgress;
+}
+
+/** How far a stream has got, over all its connections. */
+export interface StreamProgress {
+  /** The highest seq sent. */
+  sent: number;
+  /** The highest seq the server said `committed`. */
+  committed: number;
 }
 
 /** One connection of a resumed stream. */
@@ -113,6 +124,10 @@ export async function runResumingStream(t: TestContext, options: ResumingStreamO
         if ((end - firstSeq + 1) % options.ackInterval === 0) {
           await client.waitForMessage((m) => m.type === 'ack' && m.seq === end);
         }
+        if (options.progress) {
+          options.progress.sent = Math.max(options.progress.sent, end);
+          options.progress.committed = Math.max(options.progress.committed, client.lastCommitted());
+        }
         next = end + 1;
         if (options.batchIntervalMs && next <= last) {
           await Promise.race([delay(options.batchIntervalMs), client.closed]);
@@ -125,6 +140,7 @@ export async function runResumingStream(t: TestContext, options: ResumingStreamO
     }
     const close = await client.closed;
     committed = Math.max(committed, client.lastCommitted());
+    if (options.progress) options.progress.committed = Math.max(options.progress.committed, committed);
     connections.push({ streamId, firstSeq, committed, close });
     if (close.code === 1000 && stopped) {
       assert.equal(stopped.last_seq, last, `${sent.interactionId}: stopped.last_seq`);

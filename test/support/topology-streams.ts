@@ -12,7 +12,13 @@ import { field, type FieldMap } from './field-map';
 import { freePort } from './free-port';
 import { httpGet, pollUntil } from './http-get';
 import { frameBytes } from './ingest-server';
-import { assertResumedAudioCovers, runResumingStream, type Hold, type ResumingStreamResult } from './resuming-stream';
+import {
+  assertResumedAudioCovers,
+  runResumingStream,
+  type Hold,
+  type ResumingStreamResult,
+  type StreamProgress,
+} from './resuming-stream';
 import type { SentStream } from './stream-check';
 import { makeKeyPair, signToken } from './tokens';
 import { uniqueName } from './unique-name';
@@ -85,12 +91,21 @@ export function holdAll(count: number, beforeSeq: number): { hold: Hold; reached
   return { hold: { beforeSeq, release: released, onReached }, reached, release };
 }
 
+export interface StreamAllOptions {
+  readonly concurrency?: number;
+  readonly hold?: Hold;
+  /** Pause between two batches of ACK_INTERVAL frames (runResumingStream's batchIntervalMs). */
+  readonly batchIntervalMs?: number;
+  /** Stream i's progress in progress[i], kept up to date while it runs. */
+  readonly progress?: readonly StreamProgress[];
+}
+
 /** Runs every stream to its end, `concurrency` at a time, each resuming as the protocol says. */
 export async function streamAll(
   t: TestContext,
   service: TopologyService,
   sent: readonly SentStream[],
-  options: { concurrency?: number; hold?: Hold } = {},
+  options: StreamAllOptions = {},
 ): Promise<ResumingStreamResult[]> {
   const results: ResumingStreamResult[] = new Array<ResumingStreamResult>(sent.length);
   let next = 0;
@@ -103,6 +118,8 @@ export async function streamAll(
         sent: sent[i],
         ackInterval: ACK_INTERVAL,
         hold: options.hold,
+        batchIntervalMs: options.batchIntervalMs,
+        progress: options.progress?.[i],
       });
     }
   };
