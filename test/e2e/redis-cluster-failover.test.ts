@@ -60,7 +60,7 @@ test(
     const parked = holdAll(sent.length, 21);
     const running = streamAll(t, service, sent, { hold: parked.hold });
     await parked.reached;
-    const timeline = healthTimeline(t, service);
+    const timeline = await healthTimeline(t, service);
     await redis.node(victim).signal('SIGKILL');
     parked.release();
     await timeline.until('degraded', '/health degraded after the master died');

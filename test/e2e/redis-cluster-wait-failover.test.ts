@@ -72,7 +72,7 @@ test(
       20,
     );
     const atKill = progress.map((p) => ({ ...p }));
-    const timeline = healthTimeline(t, service);
+    const timeline = await healthTimeline(t, service);
     await redis.node(victim).signal('SIGKILL');
     const killedAt = Date.now();
     await timeline.until('degraded', '/health degraded after the master died');

@@ -36,12 +36,19 @@ test(
     const parked = holdAll(sent.length, 21);
     const running = streamAll(t, service, sent, { hold: parked.hold });
     await parked.reached;
-    const timeline = healthTimeline(t, service);
+    const timeline = await healthTimeline(t, service);
     await group.master.signal('SIGKILL');
     parked.release();
     await timeline.until('degraded', '/health degraded after the master died');
     await group.waitForMaster(group.replica.port, 'the sentinels to promote the replica');
-    await timeline.until('healthy', '/health healthy again');
+    await timeline.until('healthy', '/health healthy again').catch((err: Error) => {
+      const said = service.cluster
+        .logs()
+        .filter((e) => e.level === 'warn' || e.level === 'error')
+        .slice(-20)
+        .map((e) => JSON.stringify(e));
+      throw new Error(`${err.message}; the service's last warnings:\n${said.join('\n')}`, { cause: err });
+    });
     const results = await running;
     assert.ok(results.every((r) => r.stopped.last_seq === 60));
     assert.equal(timeline.seen.at(-1), 'healthy', `health went ${timeline.seen.join(' → ')}`);

@@ -130,18 +130,24 @@ export async function streamAll(
 /**
  * The statuses /health reported, each change once, polled every 50 ms from now
  * until the test ends; `until` waits for health to change to a status.
+ * Resolves once the first reading is in: a fault injected before it could
+ * otherwise make that reading its own result, and the change would never be seen.
  */
-export function healthTimeline(
+export async function healthTimeline(
   t: TestContext,
   service: TopologyService,
-): { seen: string[]; until(status: string, what: string): Promise<void> } {
+): Promise<{ seen: string[]; until(status: string, what: string): Promise<void> }> {
   const seen: string[] = [];
   let stopped = false;
+  const read = async (): Promise<void> => {
+    const status = await service.health().catch(() => 'unreachable');
+    if (seen.at(-1) !== status) seen.push(status);
+  };
+  await read();
   const poll = async (): Promise<void> => {
     while (!stopped) {
-      const status = await service.health().catch(() => 'unreachable');
-      if (seen.at(-1) !== status) seen.push(status);
       await new Promise((resolve) => setTimeout(resolve, 50));
+      await read();
     }
   };
   const running = poll();
@@ -153,7 +159,11 @@ export function healthTimeline(
     seen,
     until: async (status, what) => {
       // A status health changed to: the first reading is where it started.
-      await pollUntil(async () => (seen.slice(1).includes(status) ? true : undefined), what, 90_000, 50);
+      await pollUntil(async () => (seen.slice(1).includes(status) ? true : undefined), what, 90_000, 50).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; health went ${seen.join(' → ')}`, { cause: err });
+        },
+      );
     },
   };
 }
