@@ -11,6 +11,7 @@ import type { Config } from '../../shared/config/config-schema';
 import { errorMessage } from '../../shared/errors';
 import {
   createRedisClient,
+  dropRedisClient,
   describeRedisTarget,
   redisRedactor,
   redisTopology,
@@ -67,7 +68,7 @@ async function probeRedis(settings: RedisConnectionSettings, timeoutMs: number):
         `start Redis or correct ${setting} (host, port, password, firewall)`,
     };
   } finally {
-    redis.disconnect();
+    dropRedisClient(redis);
   }
 }
 

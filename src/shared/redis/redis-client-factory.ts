@@ -161,11 +161,64 @@ export function createRedisClient(settings: RedisConnectionSettings, tuning: Red
   switch (plan.topology) {
     case 'single':
       return new Redis(plan.url, plan.options);
-    case 'sentinel':
-      return new Redis(plan.options);
+    case 'sentinel': {
+      const client = new Redis(plan.options);
+      reconnectAfterUnaskedEnd(client, tuning.retryStrategy);
+      return client;
+    }
     default:
       return new Cluster(plan.nodes, plan.options);
   }
+}
+
+/** Clients their owner closed (closeRedisClient, dropRedisClient): their end is final. */
+const closedByOwner = new WeakSet<Redis | Cluster>();
+
+/** The slice of a client reconnectAfterUnaskedEnd needs (a fake in its unit test). */
+export interface ReconnectableClient {
+  readonly status: string;
+  on(event: 'ready' | 'end', listener: () => void): unknown;
+  connect(): Promise<void>;
+}
+
+/**
+ * In sentinel mode ioredis can end a client for good without being asked: when
+ * the failover detector hears +switch-master while the client is between two
+ * reconnect attempts (asking the sentinels for the master), the connector's
+ * connect() rejects with "Connection is closed" and ioredis sets the client to
+ * `end` instead of trying again (Redis.js connect). The publisher would then
+ * stay down for ever after a failover. So an `end` that the owner did not ask
+ * for, after the client was once ready, starts the client again on the
+ * caller's reconnect schedule.
+ */
+export function reconnectAfterUnaskedEnd(
+  client: ReconnectableClient,
+  retryStrategy: (attempt: number) => number | null,
+  closed: (client: ReconnectableClient) => boolean = (c) => closedByOwner.has(c as Redis),
+): void {
+  let wasReady = false;
+  let attempt = 0;
+  client.on('ready', () => {
+    wasReady = true;
+    attempt = 0;
+  });
+  client.on('end', () => {
+    if (!wasReady || closed(client)) return;
+    const delay = retryStrategy(++attempt);
+    if (delay === null) return;
+    setTimeout(() => {
+      if (closed(client) || client.status !== 'end') return;
+      // A failed attempt also reaches the client's 'error' listeners, where its owner
+      // reports it, and ends the client again: this listener schedules the next one.
+      client.connect().catch(() => undefined);
+    }, delay).unref();
+  });
+}
+
+/** Drops a client at once, for good (no QUIT): a start that failed, a one-off probe. */
+export function dropRedisClient(client: Redis | Cluster): void {
+  closedByOwner.add(client);
+  client.disconnect();
 }
 
 function clusterOptions(tuning: RedisClientTuning, credentials: RedisOptions): ClusterOptions {
@@ -250,6 +303,7 @@ export async function closeRedisClient(
   client: Redis | Cluster,
   options: { quitTimeoutMs?: number; onQuitError?: (err: unknown) => void } = {},
 ): Promise<void> {
+  closedByOwner.add(client);
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();

@@ -1,10 +1,13 @@
 /**
  * The options the one Redis factory hands ioredis (redisClientPlan): what each
- * topology's connections are told about TLS and the slot map's refresh.
+ * topology's connections are told about TLS and the slot map's refresh; and the
+ * guard that starts a sentinel client again after ioredis ended it unasked.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import {
+  reconnectAfterUnaskedEnd,
   redisClientPlan,
   redisReconnectDelay,
   singleServer,
@@ -57,4 +60,58 @@ test('cluster mode refreshes the slot map every 5 s (ioredis default) unless the
   assert.deepEqual(plan.options.redisOptions?.tls, {});
   const faster = redisClientPlan(settings, { ...TUNING, slotsRefreshIntervalMs: 250 });
   assert.equal(faster.topology === 'cluster' && faster.options.slotsRefreshInterval, 250);
+});
+
+/** A client as reconnectAfterUnaskedEnd sees it: events, a status, and connect() counted. */
+class FakeClient extends EventEmitter {
+  status = 'wait';
+  connects = 0;
+  private connected: () => void = () => undefined;
+  readonly reconnected = new Promise<void>((resolve) => (this.connected = resolve));
+  connect(): Promise<void> {
+    this.connects++;
+    this.status = 'ready';
+    this.connected();
+    return Promise.resolve();
+  }
+  end(): void {
+    this.status = 'end';
+    this.emit('end');
+  }
+}
+
+test('a sentinel client ioredis ended unasked after it was ready is started again on the retry schedule', async () => {
+  const client = new FakeClient();
+  const delays: number[] = [];
+  reconnectAfterUnaskedEnd(
+    client,
+    (attempt) => (delays.push(attempt), 1),
+    () => false,
+  );
+  client.emit('ready');
+  client.end();
+  await client.reconnected;
+  assert.equal(client.connects, 1);
+  assert.deepEqual(delays, [1]);
+});
+
+test('an end its owner asked for, or one before the client was ever ready, is final', () => {
+  const asked = new FakeClient();
+  const retries: number[] = [];
+  reconnectAfterUnaskedEnd(
+    asked,
+    (attempt) => (retries.push(attempt), 1),
+    () => true,
+  );
+  asked.emit('ready');
+  asked.end();
+  const neverReady = new FakeClient();
+  reconnectAfterUnaskedEnd(
+    neverReady,
+    (attempt) => (retries.push(attempt), 1),
+    () => false,
+  );
+  neverReady.end();
+  // Scheduling happens in the 'end' listener itself: no retry asked for means no timer.
+  assert.deepEqual(retries, []);
 });

@@ -40,6 +40,7 @@ import { recordAttributes, type AudioRecord, type IngestRecord } from '../record
 import {
   closeRedisClient,
   createRedisClient,
+  dropRedisClient,
   describeRedisTarget,
   isCluster,
   redisReconnectDelay,
@@ -301,7 +302,7 @@ export class RedisStreamsPublisher extends ConnectedPublisher {
         this.redis.off('ready', onReady);
         this.abortStart = undefined;
         if (err) {
-          this.redis.disconnect();
+          dropRedisClient(this.redis);
           reject(err);
         } else resolve();
       };
