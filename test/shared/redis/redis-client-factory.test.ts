@@ -90,7 +90,13 @@ test('a sentinel client ioredis ended unasked after it was ready is started agai
   );
   client.emit('ready');
   client.end();
-  await client.reconnected;
+  // The guard's timer is unref'd (it must not keep a service alive); here nothing else holds the loop.
+  const keepAlive = setInterval(() => undefined, 1000);
+  try {
+    await client.reconnected;
+  } finally {
+    clearInterval(keepAlive);
+  }
   assert.equal(client.connects, 1);
   assert.deepEqual(delays, [1]);
 });
