@@ -10,10 +10,11 @@
  * (NOSCRIPT) sends the write again before the WAIT that confirms it.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import {
   RedisStreamsPublisher,
   replicasConfirmed,
+  type RedisStreamsPublisherOptions,
 } from '../../../../src/shared/publishing/redis-streams/redis-streams-publisher';
 import { pollUntil } from '../../../support/http-get';
 import { isPublishError, stateIs, waitForHealth } from '../../../support/publisher-checks';
@@ -24,21 +25,31 @@ import { uniqueName } from '../../../support/unique-name';
 
 const WAIT_TIMEOUT_MS = 300;
 
+/** A started publisher to `connection` that waits for one replica per record; closed after the test. */
+async function waitingPublisher(
+  t: TestContext,
+  prefix: string,
+  connection: Pick<RedisStreamsPublisherOptions, 'url' | 'clusterNodes'>,
+): Promise<RedisStreamsPublisher> {
+  const publisher = new RedisStreamsPublisher({
+    ...connection,
+    streamKey: `${prefix}:{tenant_id}`,
+    maxlen: 0,
+    connectTimeoutMs: 5000,
+    waitReplicas: 1,
+    waitTimeoutMs: WAIT_TIMEOUT_MS,
+  });
+  t.after(() => publisher.close());
+  await publisher.start();
+  return publisher;
+}
+
 test(
   'WAIT: a frozen replica fails the publish as retryable within the timeout; ' + 'thawed, the retry is confirmed once',
   async (t) => {
     const group = await startRedisSentinelGroup(t);
     const prefix = uniqueName('wait');
-    const publisher = new RedisStreamsPublisher({
-      url: `redis://${group.master.address}`,
-      streamKey: `${prefix}:{tenant_id}`,
-      maxlen: 0,
-      connectTimeoutMs: 5000,
-      waitReplicas: 1,
-      waitTimeoutMs: WAIT_TIMEOUT_MS,
-    });
-    t.after(() => publisher.close());
-    await publisher.start();
+    const publisher = await waitingPublisher(t, prefix, { url: `redis://${group.master.address}` });
     const stream = recordBase('tenant-w');
     await publisher.publish(audioRecord('tenant-w', 1, Buffer.from('confirmed'), stream));
 
@@ -82,19 +93,8 @@ test(
 test('WAIT after a deduplicated skip waits for the replica: a new connection does not confirm it early', async (t) => {
   const group = await startRedisSentinelGroup(t);
   const prefix = uniqueName('wait-skip');
-  const open = async (): Promise<RedisStreamsPublisher> => {
-    const publisher = new RedisStreamsPublisher({
-      url: `redis://${group.master.address}`,
-      streamKey: `${prefix}:{tenant_id}`,
-      maxlen: 0,
-      connectTimeoutMs: 5000,
-      waitReplicas: 1,
-      waitTimeoutMs: WAIT_TIMEOUT_MS,
-    });
-    t.after(() => publisher.close());
-    await publisher.start();
-    return publisher;
-  };
+  const open = (): Promise<RedisStreamsPublisher> =>
+    waitingPublisher(t, prefix, { url: `redis://${group.master.address}` });
   const first = await open();
   const stream = recordBase('tenant-s');
   await first.publish(audioRecord('tenant-s', 1, Buffer.from('confirmed'), stream));
@@ -171,17 +171,7 @@ test('WAIT: a reply that is not an integer count never confirms a record', () =>
 test('WAIT on a Redis Cluster goes to the master that took the write: only its frozen replica fails it', async (t) => {
   const cluster = await startRedisClusterNodes(t);
   const prefix = uniqueName('wait-cluster');
-  const publisher = new RedisStreamsPublisher({
-    url: '',
-    clusterNodes: cluster.seeds,
-    streamKey: `${prefix}:{tenant_id}`,
-    maxlen: 0,
-    connectTimeoutMs: 5000,
-    waitReplicas: 1,
-    waitTimeoutMs: WAIT_TIMEOUT_MS,
-  });
-  t.after(() => publisher.close());
-  await publisher.start();
+  const publisher = await waitingPublisher(t, prefix, { url: '', clusterNodes: cluster.seeds });
   const slots = await cluster.slots();
   const frozenShard = slots[0];
   // Two tenants: one on the shard whose replica freezes, one elsewhere.
