@@ -136,6 +136,34 @@ export async function topicConfigValue(brokers: string[], topic: string, name: s
 }
 
 /**
+ * Each partition's high watermark. Right after a leader change a broker can answer ListOffsets with
+ * NOT_LEADER_FOR_PARTITION from an admin whose metadata is stale, and kafkajs's admin throws it
+ * without refreshing: each attempt therefore uses a fresh admin (fresh metadata), until `timeoutMs`.
+ */
+async function endOffsets(
+  brokers: string[],
+  topic: string,
+  timeoutMs: number,
+): Promise<Array<{ partition: number; high: string }>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const admin = client(brokers).admin();
+    try {
+      await admin.connect();
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      // kafkajs throws the protocol error itself, or wraps it once its own retries are spent.
+      const { retriable, cause } = error as { retriable?: boolean; cause?: { retriable?: boolean } };
+      if (retriable !== true && cause?.retriable !== true) throw error;
+      if (Date.now() >= deadline) throw error;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
  * Every message in `topic` from offset 0 to the current high watermark of each
  * partition, read with a plain consumer (fresh group), each once. Messages keep
  * their order within each partition. A consumer delivers some messages again
@@ -144,10 +172,7 @@ export async function topicConfigValue(brokers: string[], topic: string, name: s
  */
 export async function readTopic(brokers: string[], topic: string, timeoutMs = 30_000): Promise<TopicMessage[]> {
   const kafka = client(brokers);
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  const offsets = await endOffsets(brokers, topic, timeoutMs);
   const wanted = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   let remaining = [...wanted.values()].reduce((n, high) => n + high, 0n);
   const messages: TopicMessage[] = [];
