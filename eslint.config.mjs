@@ -11,16 +11,22 @@ const into = (...folders) => `(^|/)(${folders.join('|')})(/|$)`;
  * Which folders each layer may not import from: a layer imports only from
  * layers below it (docs/architecture.md, "Layers and the import rule").
  */
-const WORKER_BANS = ['primary', 'client'];
+const WORKER_BANS = ['primary', 'client', 'packages'];
 const LAYERS = [
   {
+    // A package is published on its own: it imports only its own files and its declared dependencies.
+    files: ['packages/**'],
+    banned: ['src', 'packages', 'test'],
+    why: 'a package under packages/ is published alone: it imports nothing of the repository outside itself',
+  },
+  {
     files: ['src/shared/**'],
-    banned: ['primary', 'worker', 'client'],
+    banned: ['primary', 'worker', 'client', 'packages'],
     why: 'shared code is used by both processes: it imports neither',
   },
   {
     files: ['src/primary/**'],
-    banned: ['worker', 'client'],
+    banned: ['worker', 'client', 'packages'],
     why: 'the primary never imports worker code (move what both need to src/shared)',
   },
   {
@@ -61,6 +67,7 @@ export default tseslint.config(
     ignores: [
       'eslint.config.mjs',
       'dist/',
+      'packages/*/dist/',
       'node_modules/',
       '.cache/',
       'test/support/backends/*.js',
