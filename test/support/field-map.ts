@@ -5,7 +5,7 @@
  * that a check is written once and holds for every backend.
  */
 import assert from 'node:assert/strict';
-import type { FrameSizeSource } from '../../src/shared/publishing/frame-sizes';
+import type { FrameSizeSource } from '../../packages/consumer/src/frame-sizes';
 import { recordAttributes, type IngestRecord } from '../../src/shared/publishing/records';
 import type { TopicMessage } from './kafka';
 import type { StreamEntry } from './redis';

@@ -4,7 +4,7 @@
  * ranges and fields as protocol.md section 3 says.
  */
 import assert from 'node:assert/strict';
-import { splitFrames } from '../../src/shared/publishing/frame-sizes';
+import { splitFrames } from '../../packages/consumer/src/frame-sizes';
 import { entryFields, field, frameSizeFields, type FieldMap } from './field-map';
 import type { StreamEntry } from './redis';
 

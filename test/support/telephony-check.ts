@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { InMemoryPublisher } from '../../src/shared/publishing/in-memory/in-memory-publisher';
-import { splitFrames } from '../../src/shared/publishing/frame-sizes';
+import { splitFrames } from '../../packages/consumer/src/frame-sizes';
 import { field, frameSizeFields, recordFields, type FieldMap } from './field-map';
 import type { SimulatedCall } from './telephony-simulator';
 

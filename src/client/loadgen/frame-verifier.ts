@@ -1,6 +1,6 @@
 /**
  * `--verify`'s arithmetic: stored audio records, in the backend's order, are
- * cut back into frames (`frame_bytes`/`frame_sizes`, src/shared/publishing/
+ * cut back into frames (`frame_bytes`/`frame_sizes`, packages/consumer/src/
  * frame-sizes.ts) and each frame compared byte for byte with what its (stream,
  * seq) must contain. Per interaction, frames are deduplicated by seq, never by
  * record, as docs/protocol.md "Deduplicating by frame sequence" says: the first
@@ -12,7 +12,7 @@
  * never found. Missing = sent but never found; of those, the ones confirmed
  * committed are the loss.
  */
-import { splitFrames } from '../../shared/publishing/frame-sizes';
+import { splitFrames } from '../../../packages/consumer/src/frame-sizes';
 import type { FrameSource } from './frame-content';
 import type { PartitionTally } from './partition-spread';
 
