@@ -41,6 +41,17 @@ function entriesOf(reply: unknown): RedisEntry[] {
   });
 }
 
+/**
+ * The entries of the one stream an XREAD/XREADGROUP asked for. RESP2 answers
+ * `[[key, entries]]`; RESP3 (ioredis 6's default where the server speaks it)
+ * answers a map, which ioredis gives as the flat `[key, entries]`.
+ */
+function streamEntriesOf(reply: unknown): RedisEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first: unknown = reply[0];
+  return entriesOf(Buffer.isBuffer(first) || typeof first === 'string' ? reply[1] : (first as unknown[])[1]);
+}
+
 async function call(client: RedisCommandClient, command: string, ...args: Array<string | number>): Promise<unknown> {
   try {
     return await client.callBuffer(command, ...args);
@@ -71,8 +82,7 @@ export async function readRedisAfter(
   count = 500,
 ): Promise<RedisEntry[]> {
   const reply = await call(client, 'XREAD', 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, afterId);
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  return entriesOf((reply as Array<[Buffer, unknown]>)[0][1]);
+  return streamEntriesOf(reply);
 }
 
 /** The id of the key's last entry now ('0-0' when it holds none): where a tail that starts now begins. */
@@ -130,7 +140,7 @@ export class RedisGroupReader {
         key,
         this.pendingAfter,
       );
-      const page = Array.isArray(reply) && reply.length > 0 ? entriesOf((reply as Array<[Buffer, unknown]>)[0][1]) : [];
+      const page = streamEntriesOf(reply);
       this.pendingAfter = page.length === 0 ? null : page.at(-1)!.id;
       // A pending entry deleted since (XDEL, MAXLEN) comes back with no fields.
       const live = page.filter((e) => e.fields.size > 0);
@@ -150,8 +160,7 @@ export class RedisGroupReader {
       key,
       '>',
     );
-    if (!Array.isArray(reply) || reply.length === 0) return [];
-    return entriesOf((reply as Array<[Buffer, unknown]>)[0][1]);
+    return streamEntriesOf(reply);
   }
 
   /** Acknowledges entries the caller has used; returns how many Redis acknowledged. */
