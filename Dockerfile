@@ -15,6 +15,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# The CLIs in src/client import the publishable packages' sources (ingest-replay uses
+# @ingest/consumer): tsc compiles those into dist/packages beside dist/src.
+COPY packages ./packages
 RUN npx tsc -p tsconfig.json
 # What `npm run build`'s postbuild checks: tsc succeeds without a file nothing imports
 # (the worker, the health probe), so an image could build without its own entry points.
@@ -33,6 +36,8 @@ WORKDIR /app
 COPY --from=production-deps --chown=root:root /app/package.json ./
 COPY --from=production-deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist/src ./dist/src
+# What dist/src/client requires at run time (ingest-replay in the image: docs/consumer.md).
+COPY --from=build --chown=root:root /app/dist/packages ./dist/packages
 # The image's own non-root user; the code it runs is owned by root and read-only to it.
 USER node
 EXPOSE 5000
