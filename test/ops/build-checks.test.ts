@@ -26,11 +26,12 @@ const listed = listedEntryPoints();
 
 /** The repository as a clone has it, without dist/; node_modules shared (the build writes nothing there). */
 function copyRepository(dir: string): void {
-  for (const entry of ['src', 'bench', 'test', 'ops', 'package.json', 'tsconfig.json']) {
+  for (const entry of ['src', 'packages', 'bench', 'test', 'ops', 'package.json', 'tsconfig.json']) {
     fs.cpSync(path.join(REPO_ROOT, entry), path.join(dir, entry), {
       recursive: true,
-      // Kafka's jars (ops/dev/kafka/target) are for running a broker, not for building.
-      filter: (source) => !source.includes(`${path.sep}kafka${path.sep}target`),
+      // Kafka's jars (ops/dev/kafka/target) are for running a broker, and packages/*/dist is built output.
+      filter: (source) =>
+        !source.includes(`${path.sep}kafka${path.sep}target`) && !/packages[\\/][^\\/]+[\\/]dist$/.test(source),
     });
   }
   fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
