@@ -36,6 +36,8 @@ export class KafkaTopicReader {
   private finish: (() => void) | undefined;
   private fail: ((error: Error) => void) | undefined;
   private stopped = false;
+  /** Whether the consumer joined its group and ran (kafkajs commits only from a running consumer). */
+  private running = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -74,6 +76,7 @@ export class KafkaTopicReader {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning ?? true });
     if (this.caughtUp()) return this.end();
+    this.running = true;
     void this.consumer
       .run({
         autoCommit: false,
@@ -108,7 +111,8 @@ export class KafkaTopicReader {
       partition,
       offset: String(offset),
     }));
-    if (entries.length > 0) await this.consumer.commitOffsets(entries);
+    // A reader that found nothing to read never ran: it has nothing to commit.
+    if (entries.length > 0 && this.running) await this.consumer.commitOffsets(entries);
   }
 
   /** Stops reading; `done` resolves. Idempotent. The consumer stays connected for `commit` until `close()`. */

@@ -22,6 +22,8 @@ import {
   type CallAssembly,
   type RecordFields,
 } from '../../../packages/consumer/src/index';
+// The service's fix of kafkajs's request queue (a 1 ms poll, a TimeoutNegativeWarning on Node.js 24) applies here too.
+import '../../shared/publishing/kafka/kafka-publisher';
 import { writeCall } from './call-files';
 import type { ReplayOptions } from './replay-options';
 
