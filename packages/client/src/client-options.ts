@@ -1,0 +1,71 @@
+/** What an IngestClient is given, with the defaults and checks in one place. */
+import type { BackoffOptions } from './backoff-policy.js';
+import type { WebSocketConstructor } from './websocket-transport.js';
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface MediaOptions {
+  /** `pcm_s16le` (default), `mulaw`, `alaw` or `opus`. */
+  readonly encoding?: string;
+  /** 8000 (default) to 48000. */
+  readonly sampleRate?: number;
+  /** 1 (default) or 2. */
+  readonly channels?: number;
+}
+
+export interface IngestClientOptions {
+  /** The service's WebSocket URL, e.g. `wss://ingest.example.com/v1/ingest`. */
+  readonly url: string;
+  /** A JWT, or a provider called before every connection (so a resume uses a fresh token). */
+  readonly token: TokenSource;
+  readonly interactionId: string;
+  readonly media?: MediaOptions;
+  /** Sent in every `start` (at most 4 KiB as JSON). */
+  readonly metadata?: Record<string, unknown>;
+  /** Seq of the first frame. Default 1. */
+  readonly firstSeq?: number;
+  /** Cap on the bytes of frames held until committed (sent or not). Default 8 MiB. */
+  readonly maxUncommittedBytes?: number;
+  /** At the cap, `send` waits for room (default) or rejects with `buffer_full`. */
+  readonly whenFull?: 'wait' | 'reject';
+  /** The service's MAX_FRAME_BYTES: a larger frame is refused locally (`frame_too_large`). Default 65536. */
+  readonly maxFrameBytes?: number;
+  /** A connection that has not answered `started` within this is dropped and retried. Default 10000. */
+  readonly connectTimeoutMs?: number;
+  readonly backoff?: BackoffOptions;
+  /** Aborting closes the connection and rejects pending calls with `aborted`. */
+  readonly signal?: AbortSignal;
+  /** The WebSocket implementation (tests, other runtimes); it gets the token as a subprotocol. */
+  readonly WebSocket?: WebSocketConstructor;
+}
+
+export const DEFAULTS = {
+  encoding: 'pcm_s16le',
+  sampleRate: 8000,
+  channels: 1,
+  firstSeq: 1,
+  maxUncommittedBytes: 8 * 1024 * 1024,
+  whenFull: 'wait',
+  maxFrameBytes: 65536,
+  connectTimeoutMs: 10_000,
+} as const;
+
+/** Throws a RangeError/TypeError for options that cannot work, before anything connects. */
+export function checkOptions(options: IngestClientOptions): void {
+  if (typeof options.url !== 'string' || !/^wss?:\/\//i.test(options.url)) {
+    throw new TypeError('url must be a ws:// or wss:// URL');
+  }
+  if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+    throw new TypeError('token must be a string or a function returning one');
+  }
+  if (typeof options.interactionId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(options.interactionId)) {
+    throw new TypeError('interactionId must be 1-128 characters of [A-Za-z0-9._:-]');
+  }
+  if (options.whenFull !== undefined && options.whenFull !== 'wait' && options.whenFull !== 'reject') {
+    throw new TypeError("whenFull must be 'wait' or 'reject'");
+  }
+  for (const key of ['maxFrameBytes', 'connectTimeoutMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(value > 0)) throw new RangeError(`${key} must be positive`);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What a lost connection means (docs/protocol.md 1.4): resume later, or give up with an
+ * error. 1001, 1006, 1011, 1012 and 1013 resume (1012 at once); so does an upgrade the
+ * service refused for now (429, 503, or a 5xx from a balancer). 1008/1009 and refusals
+ * that retrying cannot fix (401, 403, 404, ...) end the stream.
+ */
+import { IngestClientError } from './errors.js';
+import type { TransportClose } from './transport.js';
+
+export const RESUMABLE_CLOSE_CODES: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013]);
+
+const PROTOCOL_CLOSE_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
+
+export type CloseVerdict =
+  | { readonly resume: true; readonly immediate: boolean; readonly minDelayMs: number }
+  | { readonly resume: false; readonly error: IngestClientError };
+
+export interface ServerError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export function judgeClose(close: TransportClose, serverError: ServerError | undefined): CloseVerdict {
+  if (close.status !== undefined) {
+    if (close.status === 429 || close.status >= 500) {
+      return { resume: true, immediate: false, minDelayMs: close.retryAfterMs ?? 0 };
+    }
+    return {
+      resume: false,
+      error: new IngestClientError('refused', `the service refused the connection with HTTP ${close.status}`, {
+        status: close.status,
+        closeCode: close.code,
+      }),
+    };
+  }
+  if (RESUMABLE_CLOSE_CODES.has(close.code)) {
+    return { resume: true, immediate: close.code === 1012, minDelayMs: 0 };
+  }
+  const said = serverError ? `${serverError.code}: ${serverError.message}` : close.reason || 'no reason given';
+  const details = { closeCode: close.code, ...(serverError ? { serverCode: serverError.code } : {}) };
+  if (PROTOCOL_CLOSE_CODES.has(close.code)) {
+    return {
+      resume: false,
+      error: new IngestClientError('protocol', `the server closed the stream with ${close.code} (${said})`, details),
+    };
+  }
+  return {
+    resume: false,
+    error: new IngestClientError('closed', `the server closed the stream with ${close.code} (${said})`, details),
+  };
+}

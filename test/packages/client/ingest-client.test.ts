@@ -1,0 +1,326 @@
+/**
+ * The client's state machine against a fake WebSocket the test speaks for: start,
+ * commits, resume after each kind of close, the memory cap, stop, close and abort.
+ */
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  IngestClient,
+  IngestClientError,
+  type EventOf,
+  type IngestClientEventType,
+  type IngestClientOptions,
+} from '../../../packages/client/src/index';
+import { FakeWebSocket } from './fake-websocket';
+
+beforeEach(() => FakeWebSocket.reset());
+
+function client(options: Partial<IngestClientOptions> = {}): IngestClient {
+  return new IngestClient({
+    url: 'ws://ingest.test/v1/ingest',
+    token: 'jwt-1',
+    interactionId: 'call-1',
+    WebSocket: FakeWebSocket,
+    backoff: { initialDelayMs: 1, maxDelayMs: 2 },
+    ...options,
+  });
+}
+
+function next<T extends IngestClientEventType>(c: IngestClient, type: T): Promise<EventOf<T>> {
+  return new Promise((resolve) => {
+    const listener = (event: EventOf<T>): void => {
+      c.off(type, listener);
+      resolve(event);
+    };
+    c.on(type, listener);
+  });
+}
+
+const frame = (seq: number, size = 4): Uint8Array => new Uint8Array(size).fill(seq % 256);
+const isCode = (code: string) => (err: unknown) => err instanceof IngestClientError && err.code === code;
+
+async function started(c: IngestClient): Promise<FakeWebSocket> {
+  const starting = c.start();
+  const ws = await FakeWebSocket.nth(0);
+  ws.accept();
+  await starting;
+  return ws;
+}
+
+test('client: offers ingest.v1 and bearer.<jwt>, starts with the options, resolves on started', async () => {
+  const c = client({ media: { encoding: 'mulaw', sampleRate: 16000, channels: 2 }, metadata: { a: 1 }, firstSeq: 7 });
+  const starting = c.start();
+  const ws = await FakeWebSocket.nth(0);
+  assert.deepEqual(ws.protocols, ['ingest.v1', 'bearer.jwt-1']);
+  const start = ws.accept('s-1');
+  assert.deepEqual(start, {
+    type: 'start',
+    interaction_id: 'call-1',
+    media: { encoding: 'mulaw', sample_rate: 16000, channels: 2 },
+    first_seq: 7,
+    metadata: { a: 1 },
+  });
+  assert.deepEqual(await starting, { streamId: 's-1', nextSeq: 7 });
+  assert.equal(await c.send(frame(7)), 7);
+  c.close();
+});
+
+test('client: frames are held until committed, acks and commits are reported and counted', async () => {
+  const c = client();
+  const ws = await started(c);
+  const sent = [frame(1, 10), frame(2, 20), frame(3, 30)];
+  for (const f of sent) await c.send(f);
+  assert.deepEqual(ws.frames(), sent);
+  assert.deepEqual(c.stats, {
+    acked: 0,
+    committed: 0,
+    lastSeq: 3,
+    uncommittedFrames: 3,
+    uncommittedBytes: 60,
+    reconnects: 0,
+  });
+  const acked = next(c, 'ack');
+  ws.reply({ type: 'ack', seq: 2 });
+  assert.deepEqual(await acked, { type: 'ack', seq: 2 });
+  ws.reply({ type: 'committed', seq: 2 });
+  assert.equal(c.stats.committed, 2);
+  assert.equal(c.stats.uncommittedBytes, 30);
+  c.close();
+});
+
+test('client: the frame is copied, so the caller may reuse its buffer', async () => {
+  const c = client();
+  const ws = await started(c);
+  const buffer = new Uint8Array([1, 2, 3, 4]);
+  await c.send(buffer.subarray(1, 3));
+  buffer.fill(9);
+  await c.send(buffer.buffer);
+  assert.deepEqual(ws.frames(), [new Uint8Array([2, 3]), new Uint8Array([9, 9, 9, 9])]);
+  c.close();
+});
+
+for (const code of [1001, 1006, 1011, 1012, 1013]) {
+  test(`client: after ${code} it reconnects with a fresh token and resends from last committed + 1`, async () => {
+    let tokens = 0;
+    const c = client({ token: () => `jwt-${++tokens}` });
+    const first = await started(c);
+    for (let seq = 1; seq <= 5; seq++) await c.send(frame(seq));
+    first.reply({ type: 'committed', seq: 2 });
+    const reconnecting = next(c, 'reconnecting');
+    const reconnected = next(c, 'reconnected');
+    first.serverClose(code, 'going');
+    const r = await reconnecting;
+    assert.equal(r.attempt, 1);
+    assert.equal(r.code, code);
+    if (code === 1012) assert.equal(r.delayMs, 0, '1012: at once');
+    const second = await FakeWebSocket.nth(1);
+    assert.deepEqual(second.protocols, ['ingest.v1', 'bearer.jwt-2'], 'the provider is asked again');
+    assert.equal(second.accept().first_seq, 3);
+    assert.deepEqual(await reconnected, { type: 'reconnected', attempt: 1, nextSeq: 3, resent: 3 });
+    assert.deepEqual(second.frames(), [frame(3), frame(4), frame(5)]);
+    await c.send(frame(6));
+    assert.deepEqual(second.frames().at(-1), frame(6));
+    assert.equal(c.stats.reconnects, 1);
+    c.close();
+  });
+}
+
+test('client: a connection that never answers started is dropped after connectTimeoutMs and retried', async () => {
+  const c = client({ connectTimeoutMs: 5 });
+  const starting = c.start();
+  const first = await FakeWebSocket.nth(0);
+  first.open();
+  const r = await next(c, 'reconnecting');
+  assert.equal(r.code, 1006);
+  assert.ok(first.closedByClient, 'the silent connection is closed');
+  (await FakeWebSocket.nth(1)).accept();
+  assert.equal((await starting).nextSeq, 1);
+  c.close();
+});
+
+test('client: backoff.maxAttempts failed attempts in a row end the stream with reconnect_exhausted', async () => {
+  const c = client({ backoff: { initialDelayMs: 1, maxDelayMs: 1, maxAttempts: 2 } });
+  const starting = c.start();
+  const closed = next(c, 'closed');
+  (await FakeWebSocket.nth(0)).serverClose(1006);
+  (await FakeWebSocket.nth(1)).serverClose(1006);
+  (await FakeWebSocket.nth(2)).serverClose(1006);
+  const event = await closed;
+  assert.equal(event.error?.code, 'reconnect_exhausted');
+  await assert.rejects(starting, isCode('reconnect_exhausted'));
+  assert.equal(FakeWebSocket.instances.length, 3);
+});
+
+for (const code of [1008, 1009]) {
+  test(`client: ${code} is fatal: closed with a protocol error, pending calls reject`, async () => {
+    const c = client({ maxUncommittedBytes: 8, whenFull: 'wait' });
+    const ws = await started(c);
+    await c.send(frame(1, 8));
+    const waiting = c.send(frame(2, 8));
+    const stopping = c.stop();
+    const closed = next(c, 'closed');
+    ws.reply({ type: 'error', code: 'invalid_message', message: 'bad' });
+    ws.serverClose(code, 'bad');
+    const event = await closed;
+    assert.equal(event.code, code);
+    assert.equal(event.error?.code, 'protocol');
+    assert.equal(event.error?.closeCode, code);
+    assert.equal(event.error?.serverCode, 'invalid_message');
+    await assert.rejects(waiting, isCode('protocol'));
+    await assert.rejects(stopping, isCode('protocol'));
+    await assert.rejects(c.send(frame(3)), isCode('protocol'));
+    assert.equal(FakeWebSocket.instances.length, 1, 'no reconnect');
+  });
+}
+
+test('client: 1000 from the server without stop (idle timeout) ends the stream with closed', async () => {
+  const c = client();
+  const ws = await started(c);
+  const closed = next(c, 'closed');
+  ws.serverClose(1000, 'idle timeout');
+  assert.equal((await closed).error?.code, 'closed');
+});
+
+test('client: a frame over maxFrameBytes is refused with frame_too_large and the stream goes on', async () => {
+  const c = client({ maxFrameBytes: 100 });
+  const ws = await started(c);
+  await assert.rejects(c.send(new Uint8Array(101)), isCode('frame_too_large'));
+  assert.equal(await c.send(new Uint8Array(100)), 1);
+  assert.equal(ws.frames().length, 1);
+  assert.equal(ws.closedByClient, undefined);
+  c.close();
+});
+
+test("client: whenFull 'reject' refuses a frame past the cap with buffer_full", async () => {
+  const c = client({ maxUncommittedBytes: 10, whenFull: 'reject' });
+  const ws = await started(c);
+  await c.send(frame(1, 6));
+  await assert.rejects(c.send(frame(2, 6)), isCode('buffer_full'));
+  ws.reply({ type: 'committed', seq: 1 });
+  assert.equal(await c.send(frame(2, 6)), 2);
+  c.close();
+});
+
+test("client: whenFull 'wait' holds send until a commit frees room; the cap is never passed", async () => {
+  const c = client({ maxUncommittedBytes: 10, whenFull: 'wait' });
+  const ws = await started(c);
+  let peak = 0;
+  const sample = (): void => void (peak = Math.max(peak, c.stats.uncommittedBytes));
+  c.on('committed', sample);
+  await c.send(frame(1, 6));
+  let done = false;
+  const waiting = c.send(frame(2, 6)).then((seq) => ((done = true), seq));
+  const third = c.send(frame(3, 4));
+  await Promise.resolve();
+  assert.equal(done, false);
+  assert.equal(ws.frames().length, 1);
+  ws.reply({ type: 'committed', seq: 1 });
+  assert.deepEqual(await Promise.all([waiting, third]), [2, 3]);
+  assert.deepEqual(ws.frames(), [frame(1, 6), frame(2, 6), frame(3, 4)]);
+  sample();
+  assert.ok(peak <= 10);
+  c.close();
+});
+
+test('client: stop sends stop after every frame, resolves on stopped, closed is the last event', async () => {
+  const c = client();
+  const seen: string[] = [];
+  const iterated = (async () => {
+    for await (const event of c.events()) seen.push(event.type);
+  })();
+  const ws = await started(c);
+  await c.send(frame(1));
+  await c.send(frame(2));
+  const stopping = c.stop();
+  await assert.rejects(c.send(frame(3)), isCode('closed'), 'no frame after stop');
+  assert.deepEqual(ws.texts().at(-1), { type: 'stop' });
+  ws.reply({ type: 'committed', seq: 2 });
+  ws.reply({ type: 'stopped', last_seq: 2, frames: 2 });
+  assert.deepEqual(await stopping, { lastSeq: 2, frames: 2 });
+  await iterated;
+  assert.deepEqual(seen, ['started', 'committed', 'closed']);
+  assert.deepEqual(await c.stop(), { lastSeq: 2, frames: 2 }, 'stop again answers the same');
+});
+
+test('client: a drop while stopping resumes and sends stop again on the new connection', async () => {
+  const c = client();
+  const first = await started(c);
+  await c.send(frame(1));
+  const stopping = c.stop();
+  first.serverClose(1001, 'server shutting down');
+  const second = await FakeWebSocket.nth(1);
+  second.accept();
+  assert.deepEqual(second.frames(), [frame(1)]);
+  assert.deepEqual(second.texts().at(-1), { type: 'stop' });
+  second.reply({ type: 'committed', seq: 1 });
+  second.reply({ type: 'stopped', last_seq: 1, frames: 1 });
+  assert.deepEqual(await stopping, { lastSeq: 1, frames: 1 });
+});
+
+test('client: close() is idempotent, closes the socket, and rejects what waits with closed', async () => {
+  const c = client({ maxUncommittedBytes: 4 });
+  const ws = await started(c);
+  await c.send(frame(1, 4));
+  const waiting = c.send(frame(2, 4));
+  const closed = next(c, 'closed');
+  c.close();
+  c.close();
+  const event = await closed;
+  assert.equal(event.code, 1000);
+  assert.equal(event.error?.code, 'closed');
+  assert.equal(ws.closedByClient?.code, 1000);
+  await assert.rejects(waiting, isCode('closed'));
+});
+
+test('client: aborting the signal closes the stream with aborted, also while waiting to reconnect', async () => {
+  const controller = new AbortController();
+  const c = client({ signal: controller.signal, backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  const ws = await started(c);
+  const reconnecting = next(c, 'reconnecting');
+  ws.serverClose(1006);
+  await reconnecting;
+  const closed = next(c, 'closed');
+  const stopping = c.stop();
+  controller.abort();
+  assert.equal((await closed).error?.code, 'aborted');
+  await assert.rejects(stopping, isCode('aborted'));
+  assert.equal(FakeWebSocket.instances.length, 1, 'the reconnect timer was cancelled');
+});
+
+test('client: a signal aborted before start rejects start with aborted and connects nothing', async () => {
+  const c = client({ signal: AbortSignal.abort() });
+  await assert.rejects(c.start(), isCode('aborted'));
+  assert.equal(FakeWebSocket.instances.length, 0);
+});
+
+test('client: a failing token provider counts as a failed attempt and is retried', async () => {
+  let calls = 0;
+  const c = client({
+    token: () => {
+      calls++;
+      if (calls === 1) throw new Error('issuer down');
+      return 'jwt-ok';
+    },
+  });
+  const starting = c.start();
+  const r = await next(c, 'reconnecting');
+  assert.match(r.reason, /issuer down/);
+  (await FakeWebSocket.nth(0)).accept();
+  await starting;
+  assert.equal(calls, 2);
+  c.close();
+});
+
+test('client: options that cannot work are refused in the constructor', () => {
+  assert.throws(() => client({ url: 'http://x' }), TypeError);
+  assert.throws(() => client({ interactionId: 'has space' }), TypeError);
+  assert.throws(() => client({ maxUncommittedBytes: 0 }), RangeError);
+});
+
+test('client: the events iterator started after the end yields closed once and ends', async () => {
+  const c = client();
+  c.close();
+  const seen = [];
+  for await (const event of c.events()) seen.push(event.type);
+  assert.deepEqual(seen, ['closed']);
+});
