@@ -62,6 +62,29 @@ const LAYERS = [
   },
 ];
 
+/** What the browser demo's scripts use of the window's and the AudioWorkletGlobalScope's globals. */
+const BROWSER_DEMO_GLOBALS = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'location',
+    'navigator',
+    'performance',
+    'fetch',
+    'URLSearchParams',
+    'btoa',
+    'setTimeout',
+    'AudioContext',
+    'OfflineAudioContext',
+    'AudioWorkletNode',
+    'AudioBufferSourceNode',
+    'MediaStreamAudioSourceNode',
+    'AudioWorkletProcessor',
+    'registerProcessor',
+    'sampleRate',
+  ].map((name) => [name, 'readonly']),
+);
+
 export default tseslint.config(
   {
     ignores: [
@@ -107,4 +130,11 @@ export default tseslint.config(
     files,
     rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: into(...banned), message: why }] }] },
   })),
+  // The browser demo's page and AudioWorklet scripts: plain ES modules the demo server serves as they are
+  // (no tsc, so no type information), in a window or an AudioWorkletGlobalScope.
+  {
+    files: ['src/client/demo/public/**'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { sourceType: 'module', globals: BROWSER_DEMO_GLOBALS },
+  },
 );
