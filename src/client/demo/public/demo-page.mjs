@@ -228,7 +228,8 @@ function watch(client) {
     render();
   });
   client.on('reconnected', (e) => {
-    state.reconnects = client.stats.reconnects;
+    // Outages survived (client.stats.reconnects may count attempts; the log shows each one).
+    state.reconnects += 1;
     log(`reconnected: next_seq ${e.nextSeq}, ${e.resent} frames sent again`);
     render();
   });
