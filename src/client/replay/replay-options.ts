@@ -7,8 +7,15 @@ import { parseArgs } from 'node:util';
 import type { WavOutput } from '../../../packages/consumer/src/index';
 
 export type Backend =
-  | { readonly kind: 'redis'; readonly url: string; readonly key: string }
-  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly topic: string };
+  | {
+      readonly kind: 'redis';
+      /** The address to connect with, credentials included: never printed or stored. */
+      readonly url: string;
+      /** The address without its user and password: what lines, messages and sidecars show. */
+      readonly shown: string;
+      readonly key: string;
+    }
+  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly shown: string; readonly topic: string };
 
 export interface ReplayOptions {
   readonly backend: Backend;
@@ -44,6 +51,9 @@ export class UsageError extends Error {
   }
 }
 
+/** An ISO-8601 date and time with Z or an offset (seconds and fractions optional). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 const FLAGS = {
   from: { type: 'string' },
   key: { type: 'string' },
@@ -56,7 +66,7 @@ const FLAGS = {
   group: { type: 'string' },
   consumer: { type: 'string', default: 'ingest-replay' },
   follow: { type: 'boolean', default: false },
-  'resume-wait-seconds': { type: 'string', default: '60' },
+  'resume-wait-seconds': { type: 'string' },
   'wav-format': { type: 'string', default: 'pcm16' },
   'gap-fill': { type: 'string', default: 'silence' },
   help: { type: 'boolean', default: false },
@@ -75,8 +85,10 @@ export function parseReplayOptions(argv: readonly string[]): ReplayOptions | und
   const time = (flag: 'since' | 'until'): Date | undefined => {
     const text = values[flag];
     if (text === undefined) return undefined;
-    const date = new Date(text);
-    if (Number.isNaN(date.getTime())) problems.push(`--${flag} "${text}" is not an ISO-8601 time`);
+    // new Date() takes "1" or "March 1", and a time without an offset as local time: a range must be exact.
+    const date = ISO_TIME.test(text) ? new Date(text) : new Date(NaN);
+    if (Number.isNaN(date.getTime()))
+      problems.push(`--${flag} "${text}" is not an ISO-8601 time with Z or an offset (2026-03-01T09:00:00Z)`);
     return date;
   };
   const since = time('since');
@@ -85,14 +97,27 @@ export function parseReplayOptions(argv: readonly string[]): ReplayOptions | und
   if (values.interaction !== undefined && values.tenant !== undefined)
     problems.push('give --interaction or --tenant, not both');
   if (!values.out) problems.push('--out DIR is required');
-  const resumeWait = Number(values['resume-wait-seconds']);
-  if (!Number.isFinite(resumeWait) || resumeWait < 0)
-    problems.push(`--resume-wait-seconds "${values['resume-wait-seconds']}" is not a number of seconds`);
+  // Combinations that would never end, or leave a group's entries pending for ever, or do nothing.
+  if (values.follow && values.until !== undefined)
+    problems.push('--follow and --until: a follow never reaches --until');
+  const filters = (['tenant', 'interaction', 'since', 'until'] as const).filter((f) => values[f] !== undefined);
+  if (values.group !== undefined && filters.length > 0)
+    problems.push(
+      `--group with ${filters.map((f) => `--${f}`).join(', ')}: a group must read everything ` +
+        '(what a filter leaves out would stay pending for ever); use a run without --group',
+    );
+  if (values['resume-wait-seconds'] !== undefined && !values.follow)
+    problems.push('--resume-wait-seconds is for --follow');
+  const resumeWaitText = values['resume-wait-seconds'] ?? '60';
+  const resumeWait = Number(resumeWaitText);
+  if (resumeWaitText.trim() === '' || !Number.isFinite(resumeWait) || resumeWait < 0)
+    problems.push(`--resume-wait-seconds "${resumeWaitText}" is not a number of seconds`);
   const wavFormat = values['wav-format'];
   if (wavFormat !== 'pcm16' && wavFormat !== 'as-sent') problems.push(`--wav-format "${wavFormat}": pcm16 or as-sent`);
   const gapFill = values['gap-fill'];
   if (gapFill !== 'silence' && gapFill !== 'none') problems.push(`--gap-fill "${gapFill}": silence or none`);
-  const backend = backendOf(values.from, values.key, values.topic, problems);
+  const key = values.key === undefined ? undefined : fillKey(values.key, values.tenant, values.interaction, problems);
+  const backend = backendOf(values.from, key, values.topic, problems);
   if (problems.length > 0 || !backend) throw new UsageError(problems);
   return {
     backend,
@@ -120,18 +145,47 @@ function backendOf(
     problems.push('--from redis://host:port or kafka://broker:port is required');
     return undefined;
   }
+  const shown = withoutCredentials(from);
   if (/^rediss?:\/\//.test(from)) {
     if (!key) problems.push('--key <stream key> is required with --from redis://');
     if (topic) problems.push('--topic is for kafka://; Redis takes --key');
-    return key ? { kind: 'redis', url: from, key } : undefined;
+    return key ? { kind: 'redis', url: from, shown, key } : undefined;
   }
   if (from.startsWith('kafka://')) {
     if (!topic) problems.push('--topic <topic> is required with --from kafka://');
     if (key) problems.push('--key is for redis://; Kafka takes --topic');
-    const brokers = from.slice('kafka://'.length).split(',').filter(Boolean);
+    const brokers = from
+      .slice('kafka://'.length)
+      .split(',')
+      .filter(Boolean)
+      .map((b) => b.slice(b.lastIndexOf('@') + 1));
     if (brokers.length === 0) problems.push('--from kafka:// names no broker');
-    return topic && brokers.length > 0 ? { kind: 'kafka', brokers, topic } : undefined;
+    return topic && brokers.length > 0
+      ? { kind: 'kafka', brokers, shown: `kafka://${brokers.join(',')}`, topic }
+      : undefined;
   }
-  problems.push(`--from "${from}": redis://host:port, rediss://… or kafka://broker:port`);
+  problems.push(`--from "${shown}": redis://host:port, rediss://… or kafka://broker:port`);
   return undefined;
+}
+
+/** An address as it may be shown: its user and password (redis://user:pass@host) removed. */
+export function withoutCredentials(address: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(address)?.[0];
+  if (!scheme) return address.replace(/^[^@/]*@/, '');
+  const rest = address.slice(scheme.length);
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const at = authority.lastIndexOf('@');
+  return at < 0 ? address : scheme + rest.slice(at + 1);
+}
+
+/** A key with REDIS_STREAM_KEY's placeholders filled from --tenant / --interaction (one left unfilled is refused). */
+function fillKey(key: string, tenant: string | undefined, interaction: string | undefined, problems: string[]): string {
+  const values: Record<string, string | undefined> = { tenant_id: tenant, interaction_id: interaction };
+  return key.replace(/\{(tenant_id|interaction_id)\}/g, (placeholder, name: string) => {
+    const value = values[name];
+    if (value !== undefined) return value;
+    problems.push(`--key "${key}" has ${placeholder}: give --${name === 'tenant_id' ? 'tenant' : 'interaction'}`);
+    return placeholder;
+  });
 }
