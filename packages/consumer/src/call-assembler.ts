@@ -29,6 +29,8 @@ export interface Gap {
   readonly at_ms: number | null;
   /** Silence put in its place, in ms (0 when not filled). */
   readonly filled_ms: number;
+  /** The stream's start was not read and the gap runs from the seq it is known to start at (telephony: 1). */
+  readonly leading?: true;
 }
 
 export interface CallEvent {
@@ -62,6 +64,16 @@ export interface AssembledTrack {
   readonly duration_ms: number | null;
   /** The last `stream_ended` reason of each connection, in order. */
   readonly end_reasons: readonly string[];
+  /**
+   * The stream the track belongs to: a telephony stream (Twilio's streamSid, whose inbound and outbound
+   * tracks pair as stereo; an Exotel stream id) or the native interaction.
+   */
+  readonly stream: string;
+  /** Whether its start was read: a `stream_started` at or before the first frame read. */
+  readonly start_read: boolean;
+  /** `received_at` of its first `stream_started` and of its last `stream_ended` (null when not read). */
+  readonly started_at: string | null;
+  readonly ended_at: string | null;
 }
 
 export interface AssembledCall {
@@ -83,6 +95,8 @@ export interface AssembledCall {
   readonly records: number;
   /** Whether the call's end was read: every track's last connection ended for good (docs/consumer.md). */
   readonly ended: boolean;
+  /** Whether every track's start was read (false: joined mid-call, or cut by a time range). */
+  readonly start_read: boolean;
   /** Backend positions of every record read for the call (what a consumer group acknowledges). */
   readonly positions: readonly string[];
 }
@@ -113,12 +127,22 @@ class SpaceState {
   readonly events: PendingEvent[] = [];
   format: Format | undefined;
   firstSeq: number | undefined;
+  startedAt: string | undefined;
+  endedAt: string | undefined;
+  /** When its first record was added, for the order of streams whose start was not read. */
+  readonly arrival: number;
   lowest = Infinity;
   highest = -Infinity;
   lastSeq = -Infinity;
   track: string | null = null;
 
-  constructor(readonly space: string) {}
+  constructor(
+    readonly space: string,
+    readonly stream: string,
+    arrival: number,
+  ) {
+    this.arrival = arrival;
+  }
 
   noteStream(streamId: string): void {
     if (!this.streamIds.includes(streamId)) this.streamIds.push(streamId);
@@ -141,8 +165,17 @@ export class CallAssembly {
 
   constructor(readonly interactionId: string) {}
 
+  get tenantId(): string {
+    return this.tenant;
+  }
+
   get records(): number {
     return this.positions.length;
+  }
+
+  /** Backend positions of the records read so far (without assembling the call). */
+  readPositions(): readonly string[] {
+    return this.positions;
   }
 
   add(record: ConsumedRecord, now = Date.now()): void {
@@ -153,7 +186,7 @@ export class CallAssembly {
     const spaceId = record.source === 'native' ? record.interaction_id : record.stream_id;
     let state = this.spaces.get(spaceId);
     if (!state) {
-      state = new SpaceState(spaceId);
+      state = new SpaceState(spaceId, streamOf(record), this.spaces.size);
       this.spaces.set(spaceId, state);
     }
     state.noteStream(record.stream_id);
@@ -163,12 +196,14 @@ export class CallAssembly {
         this.metadata[record.stream_id] = record.metadata;
         state.format ??= { encoding: record.encoding, sample_rate: record.sample_rate, channels: record.channels };
         state.firstSeq = Math.min(state.firstSeq ?? Infinity, record.first_seq);
+        if (state.startedAt === undefined || record.received_at < state.startedAt) state.startedAt = record.received_at;
         if (record.source === 'twilio') state.track = trackName(record.metadata, record.stream_id);
         return;
       case 'stream_ended':
         if (!this.once(`${record.stream_id}\0ended`)) return;
         state.endReasons.set(record.stream_id, record.reason);
         state.lastSeq = Math.max(state.lastSeq, record.last_seq);
+        if (state.endedAt === undefined || record.received_at > state.endedAt) state.endedAt = record.received_at;
         return;
       case 'dtmf':
       case 'mark': {
@@ -242,7 +277,7 @@ export class CallAssembly {
     const gaps: Gap[] = [];
     const events: CallEvent[] = [];
     for (const state of this.orderedSpaces()) {
-      const built = buildTrack(state, fill);
+      const built = buildTrack(state, fill, this.source);
       if (built) {
         tracks.push(built.track);
         gaps.push(...built.gaps);
@@ -277,15 +312,86 @@ export class CallAssembly {
       out_of_order_frames: this.outOfOrder,
       records: this.positions.length,
       ended: this.ended,
+      start_read: tracks.every((t) => t.start_read),
       positions: [...this.positions],
     };
   }
 
-  /** Twilio's inbound track first and outbound second (left and right), others in the order they came. */
+  /**
+   * Streams in the order they started (by their `stream_started`; those whose start was not read after,
+   * in the order they came), and within a stream Twilio's inbound track first and outbound second.
+   */
   private orderedSpaces(): SpaceState[] {
+    const spaces = [...this.spaces.values()];
+    const streamStart = new Map<string, { at: string; arrival: number }>();
+    for (const s of spaces) {
+      const known = streamStart.get(s.stream);
+      const at = s.startedAt ?? '\uffff';
+      if (!known || at < known.at || (at === known.at && s.arrival < known.arrival))
+        streamStart.set(s.stream, { at, arrival: s.arrival });
+    }
     const rank = (s: SpaceState): number => (s.track === 'inbound' ? 0 : s.track === 'outbound' ? 1 : 2);
-    return [...this.spaces.values()].sort((a, b) => rank(a) - rank(b));
+    return spaces.sort((a, b) => {
+      const sa = streamStart.get(a.stream)!;
+      const sb = streamStart.get(b.stream)!;
+      if (a.stream !== b.stream) return sa.at < sb.at ? -1 : sa.at > sb.at ? 1 : sa.arrival - sb.arrival;
+      return rank(a) - rank(b);
+    });
   }
+
+  /** What stays known of the call once it was written: enough to tell a later record that repeats it. */
+  summary(): ClosedCall {
+    const spaces = new Map<string, Array<[number, number]>>();
+    for (const state of this.spaces.values()) {
+      const runs: Array<[number, number]> = [];
+      for (const seq of [...state.frames.keys()].sort((a, b) => a - b)) {
+        const run = runs.at(-1);
+        if (run && run[1] === seq - 1) run[1] = seq;
+        else runs.push([seq, seq]);
+      }
+      spaces.set(state.space, runs);
+    }
+    return new ClosedCall(spaces, new Set(this.seenOnce));
+  }
+}
+
+/**
+ * A call already written: its frames as runs of seqs and its other records'
+ * keys, so that a record that only repeats them (a late duplicate, a resumed
+ * stream's overlap) is recognised rather than starting the call again.
+ */
+export class ClosedCall {
+  constructor(
+    private readonly frames: ReadonlyMap<string, ReadonlyArray<readonly [number, number]>>,
+    private readonly keys: ReadonlySet<string>,
+  ) {}
+
+  /** Whether the record adds nothing to what was written. */
+  repeats(record: ConsumedRecord): boolean {
+    switch (record.type) {
+      case 'stream_started':
+        return this.keys.has(`${record.stream_id}\0started`);
+      case 'stream_ended':
+        return this.keys.has(`${record.stream_id}\0ended`);
+      case 'dtmf':
+      case 'mark': {
+        const value = record.type === 'dtmf' ? record.digit : record.name;
+        return this.keys.has(JSON.stringify([record.stream_id, record.type, value, record.received_at]));
+      }
+      case 'audio': {
+        const runs = this.frames.get(record.source === 'native' ? record.interaction_id : record.stream_id) ?? [];
+        return runs.some(([from, to]) => from <= record.seq_start && record.seq_end <= to);
+      }
+    }
+  }
+}
+
+/** The stream a record belongs to: Twilio's streamSid (its tracks are `<streamSid>:<track>`), else its stream. */
+function streamOf(record: ConsumedRecord): string {
+  if (record.source === 'native') return record.interaction_id;
+  if (record.source !== 'twilio') return record.stream_id;
+  const colon = record.stream_id.lastIndexOf(':');
+  return colon > 0 ? record.stream_id.slice(0, colon) : record.stream_id;
 }
 
 function trackName(metadata: Readonly<Record<string, unknown>>, streamId: string): string {
@@ -300,14 +406,22 @@ function bytesPerMs(format: Format): number | null {
   return (format.sample_rate * format.channels * bytesPerSample(format.encoding)) / 1000;
 }
 
+/** The seq a telephony stream starts at (the service numbers its chunks from 1); a native client chooses its own. */
+const TELEPHONY_FIRST_SEQ = 1;
+
 function buildTrack(
   state: SpaceState,
   fill: boolean,
+  source: Source,
 ): { track: AssembledTrack; gaps: Gap[]; msAfter: (seq: number) => number | null } | undefined {
   const format = state.format;
   if (!format) return undefined;
   const rate = bytesPerMs(format);
-  const first = state.firstSeq ?? (Number.isFinite(state.lowest) ? state.lowest : 1);
+  const lowest = Number.isFinite(state.lowest) ? state.lowest : undefined;
+  const startRead = state.firstSeq !== undefined && (lowest === undefined || state.firstSeq <= lowest);
+  // Without its stream_started, a telephony stream is still known to start at 1: what is missing before is a gap.
+  const knownFirst = source === 'native' ? undefined : TELEPHONY_FIRST_SEQ;
+  const first = state.firstSeq ?? (knownFirst !== undefined && lowest !== undefined ? knownFirst : (lowest ?? 1));
   const last = Math.max(state.lastSeq, first - 1);
   const parts: Buffer[] = [];
   const gaps: Gap[] = [];
@@ -341,6 +455,7 @@ function buildTrack(
       frames: end - seq + 1,
       at_ms: at === null ? null : round(at),
       filled_ms: rate === null ? 0 : round(fillBytes / rate),
+      ...(!startRead && seq === first && found === 0 ? { leading: true as const } : {}),
     });
     for (let s = seq; s <= end; s++) offsets.set(s, bytes + (fillBytes * (s - seq + 1)) / (end - seq + 1));
     bytes += fillBytes;
@@ -366,6 +481,10 @@ function buildTrack(
       audio,
       duration_ms: rate === null ? null : round(audio.length / rate),
       end_reasons: state.streamIds.flatMap((id) => state.endReasons.get(id) ?? []),
+      stream: state.stream,
+      start_read: startRead,
+      started_at: state.startedAt ?? null,
+      ended_at: state.endedAt ?? null,
     },
     gaps,
     msAfter,
@@ -382,11 +501,26 @@ function round(ms: number): number {
  */
 export class CallAssembler {
   private readonly calls = new Map<string, CallAssembly>();
+  /** Calls taken (written), oldest first, at most `closedLimit`. */
+  private readonly closed = new Map<string, ClosedCall>();
+  /** Records that only repeated a call already taken. */
+  repeated = 0;
 
-  add(record: ConsumedRecord, now = Date.now()): CallAssembly {
-    const key = JSON.stringify([record.tenant_id, record.interaction_id]);
+  constructor(private readonly closedLimit = 100_000) {}
+
+  /**
+   * Adds the record to its call. Undefined when it only repeats a call already
+   * taken (a late duplicate): dropped and counted in `repeated`. A record that
+   * brings something new for a taken call starts the call again (a later part).
+   */
+  add(record: ConsumedRecord, now = Date.now()): CallAssembly | undefined {
+    const key = callKey(record.tenant_id, record.interaction_id);
     let call = this.calls.get(key);
     if (!call) {
+      if (this.closed.get(key)?.repeats(record)) {
+        this.repeated++;
+        return undefined;
+      }
       call = new CallAssembly(record.interaction_id);
       this.calls.set(key, call);
     }
@@ -399,8 +533,18 @@ export class CallAssembler {
     return [...this.calls.values()];
   }
 
-  /** Removes and returns a call (after it was written). */
+  /** Removes a call (after it was written), remembering what it held. */
   take(call: CallAssembly): void {
-    for (const [key, value] of this.calls) if (value === call) this.calls.delete(key);
+    for (const [key, value] of this.calls) {
+      if (value !== call) continue;
+      this.calls.delete(key);
+      this.closed.delete(key);
+      this.closed.set(key, call.summary());
+      if (this.closed.size > this.closedLimit) this.closed.delete(this.closed.keys().next().value!);
+    }
   }
+}
+
+function callKey(tenant: string, interaction: string): string {
+  return JSON.stringify([tenant, interaction]);
 }

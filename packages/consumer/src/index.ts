@@ -23,6 +23,7 @@ export {
 export {
   CallAssembler,
   CallAssembly,
+  ClosedCall,
   type AssembleOptions,
   type AssembledCall,
   type AssembledTrack,
@@ -31,7 +32,15 @@ export {
 } from './call-assembler.js';
 export { alawToLinear, expandG711, mulawToLinear } from './g711.js';
 export { encodeWav, silenceByte, type WavOutput, type WavTrack } from './wav-encoder.js';
-export { callWav } from './call-wav.js';
+export {
+  callStreams,
+  callWav,
+  callWavLayout,
+  streamsWav,
+  type CallStream,
+  type CallWavLayout,
+  type PlacedStream,
+} from './call-wav.js';
 export {
   lastRedisId,
   readRedisAfter,

@@ -1,8 +1,11 @@
 /**
  * Reads records from a Kafka topic with a kafkajs consumer group (the caller
  * passes its own `Kafka` instance: kafkajs stays an optional peer). Without
- * `follow` it reads every partition up to the end offset it found at start
- * (the high watermark) and stops; with `follow` it runs until `stop()`.
+ * `follow` it reads every partition the group gave it up to the end offset it
+ * found at start (the high watermark) and stops; with `follow` it runs until
+ * `stop()`. Each partition is read from the group's committed offset, or the
+ * partition's first offset still held when that is later (retention deleted
+ * what came before) or when the group has none.
  * Offsets are committed only when the caller says so (`commit`), after it has
  * used the messages: a group member that stops early reads them again.
  */
@@ -33,6 +36,8 @@ export class KafkaTopicReader {
   private readonly consumer: Consumer;
   private readonly next = new Map<number, bigint>();
   private ends = new Map<number, bigint>();
+  /** The partitions the group gave this member (undefined until it joined). */
+  private assigned: readonly number[] | undefined;
   private finish: (() => void) | undefined;
   private fail: ((error: Error) => void) | undefined;
   private stopped = false;
@@ -62,10 +67,14 @@ export class KafkaTopicReader {
       const offsets = await admin.fetchTopicOffsets(this.options.topic);
       this.ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
       const committed = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.topic] });
+      const stored = new Map<number, bigint>();
       for (const { partitions } of committed)
-        for (const p of partitions) if (BigInt(p.offset) >= 0n) this.next.set(p.partition, BigInt(p.offset));
-      if (this.options.fromBeginning === false)
-        for (const o of offsets) if (!this.next.has(o.partition)) this.next.set(o.partition, BigInt(o.high));
+        for (const p of partitions) if (BigInt(p.offset) >= 0n) stored.set(p.partition, BigInt(p.offset));
+      for (const o of offsets) {
+        const low = BigInt(o.low);
+        const start = stored.get(o.partition) ?? (this.options.fromBeginning === false ? BigInt(o.high) : low);
+        this.next.set(o.partition, start > low ? start : low);
+      }
     } catch (error) {
       if (error instanceof ConsumerError) throw error;
       throw new ConsumerError('backend_failed', `Kafka: ${(error as Error).message}`);
@@ -73,6 +82,10 @@ export class KafkaTopicReader {
       await admin.disconnect().catch(() => undefined);
     }
     this.consumer.on(this.consumer.events.CRASH, (event) => this.fail?.(event.payload.error));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.assigned = event.payload.memberAssignment[this.options.topic] ?? [];
+      if (this.caughtUp()) this.end();
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: this.options.fromBeginning ?? true });
     if (this.caughtUp()) return this.end();
@@ -85,13 +98,19 @@ export class KafkaTopicReader {
           const offset = BigInt(message.offset);
           // After a rebalance a consumer delivers some messages again; a partition's come in order.
           if (offset < (this.next.get(partition) ?? 0n)) return;
-          await this.options.onMessage({
-            partition,
-            offset: message.offset,
-            timestamp: Number(message.timestamp),
-            headers: message.headers,
-            value: message.value,
-          });
+          try {
+            await this.options.onMessage({
+              partition,
+              offset: message.offset,
+              timestamp: Number(message.timestamp),
+              headers: message.headers,
+              value: message.value,
+            });
+          } catch (error) {
+            // kafkajs would deliver the message again and again: the caller's failure ends the read instead.
+            this.abort(error as Error);
+            return;
+          }
           this.next.set(partition, offset + 1n);
           if (this.caughtUp()) this.end();
         },
@@ -99,9 +118,13 @@ export class KafkaTopicReader {
       .catch((error: Error) => this.fail?.(error));
   }
 
-  /** Next offset to read by partition (what a commit of everything used so far would store). */
+  /**
+   * Next offset to read of each partition this member reads (what a commit of everything used so far would
+   * store); none before the group gave it partitions.
+   */
   positions(): ReadonlyMap<number, bigint> {
-    return this.next;
+    const assigned = this.assigned ?? [];
+    return new Map([...this.next].filter(([partition]) => assigned.includes(partition)));
   }
 
   /** Commits, for the group, that everything before these offsets has been used. */
@@ -120,14 +143,25 @@ export class KafkaTopicReader {
     this.end();
   }
 
+  /** Stops reading with an error of the caller's (its handling of a message failed): `done` rejects with it. */
+  abort(error: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.fail?.(error);
+  }
+
   async close(): Promise<void> {
     this.end();
     await this.consumer.disconnect();
   }
 
+  /** Whether every partition this member reads is read to its end offset (never with `follow`). */
   private caughtUp(): boolean {
     if (this.options.follow) return false;
-    return [...this.ends].every(([p, end]) => (this.next.get(p) ?? 0n) >= end);
+    const read = (p: number): boolean => (this.next.get(p) ?? 0n) >= (this.ends.get(p) ?? 0n);
+    // Before the group gave partitions, only a topic with nothing to read at all is done.
+    if (this.assigned === undefined) return [...this.ends.keys()].every(read);
+    return this.assigned.every(read);
   }
 
   private end(): void {

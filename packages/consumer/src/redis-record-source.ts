@@ -103,6 +103,8 @@ export interface RedisGroupOptions {
 export class RedisGroupReader {
   /** Where the reading of this consumer's pending entries stands; null once they are all read. */
   private pendingAfter: string | null = '0';
+  /** Pending entries found deleted from the stream (no fields left) and acknowledged. */
+  deletedAcked = 0;
 
   constructor(
     private readonly client: RedisCommandClient,
@@ -142,7 +144,10 @@ export class RedisGroupReader {
       );
       const page = streamEntriesOf(reply);
       this.pendingAfter = page.length === 0 ? null : page.at(-1)!.id;
-      // A pending entry deleted since (XDEL, MAXLEN) comes back with no fields.
+      // A pending entry deleted since (XDEL, MAXLEN) comes back with no fields: nothing can use it, so it is
+      // acknowledged here, else every later run would meet it again.
+      const gone = page.filter((e) => e.fields.size === 0).map((e) => e.id);
+      if (gone.length > 0) this.deletedAcked += await this.ack(gone);
       const live = page.filter((e) => e.fields.size > 0);
       if (live.length > 0) return live;
     }

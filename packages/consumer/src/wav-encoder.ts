@@ -22,6 +22,9 @@ export interface WavTrack {
 
 const FORMAT = { pcm: 1, alaw: 6, mulaw: 7 } as const;
 
+/** The largest header written (RIFF, fmt of 18 bytes, fact, data), plus a pad byte. */
+const WAV_HEADER_MAX = 12 + 8 + 18 + 12 + 8 + 1;
+
 /** The byte of silence in each encoding (mu-law 0xFF and A-law 0xD5 decode to zero or next to it). */
 export function silenceByte(encoding: Encoding): number {
   return encoding === 'mulaw' ? 0xff : encoding === 'alaw' ? 0xd5 : 0;
@@ -49,6 +52,14 @@ export function encodeWav(tracks: readonly WavTrack[], output: WavOutput = 'pcm1
       throw new ConsumerError('format_mismatch', `a ${track.channels}-channel track cannot be a channel of a file`);
   }
   const keep = output === 'as_sent' || first.encoding === 'pcm_s16le';
+  // RIFF sizes are 32-bit: refuse before expanding rather than fail half-way (no RF64 here).
+  const longest = Math.max(...tracks.map((t) => t.audio.length));
+  const dataBytes = (tracks.length > 1 ? longest * tracks.length : longest) * (keep ? 1 : 2);
+  if (dataBytes + WAV_HEADER_MAX > 0xffffffff)
+    throw new ConsumerError(
+      'format_unsupported',
+      `${dataBytes} bytes of audio do not fit a WAV file (4 GiB at most); read the records with the module instead`,
+    );
   const samples = tracks.map((t) => (keep ? t.audio : expandG711(first.encoding as 'mulaw' | 'alaw', t.audio)));
   const width = keep ? bytesPerSample(first.encoding) : 2;
   const format = !keep || first.encoding === 'pcm_s16le' ? FORMAT.pcm : FORMAT[first.encoding as 'mulaw' | 'alaw'];

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CallAssembly, parseRecord, type ConsumedRecord } from '../../../packages/consumer/src/index';
+import { CallAssembler, CallAssembly, parseRecord, type ConsumedRecord } from '../../../packages/consumer/src/index';
 
 let position = 0;
 
@@ -168,4 +168,38 @@ test('telephony tracks are their own sequence spaces: inbound first, outbound se
     ],
   );
   assert.equal(result.duplicate_frames, 0, 'the same seq on two tracks is no duplicate');
+});
+
+test('a written call is remembered: a record that repeats it is dropped, one with new frames starts a part', () => {
+  const assembler = new CallAssembler();
+  const first = [started(), audio(1, 5), ended(5, 'shutdown')].map((r) => assembler.add(r))[0]!;
+  assembler.take(first);
+  assert.equal(assembler.add(audio(2, 4)), undefined, 'frames already written: a late copy');
+  assert.equal(assembler.add(ended(5, 'shutdown')), undefined);
+  assert.equal(assembler.repeated, 2);
+  assert.deepEqual(assembler.open(), []);
+  const resumed = assembler.add(started('s2', 6));
+  assert.ok(resumed, 'a resume after the call was written starts it again');
+  assembler.add(audio(6, 8, { stream_id: 's2' }));
+  assert.deepEqual(resumed.assemble().tracks[0].audio, expected(6, 8));
+});
+
+test('a call whose start was not read says so; a telephony stream known to start at 1 has a leading gap', () => {
+  const native = new CallAssembly('call-1');
+  native.add(audio(40, 42));
+  const n = native.assemble();
+  assert.equal(n.start_read, false);
+  assert.deepEqual(n.gaps, [], 'a native client chooses its first seq: no gap is invented');
+  const read = new CallAssembly('call-1');
+  for (const r of [started('s1', 40), audio(40, 42)]) read.add(r);
+  assert.equal(read.assemble().start_read, true);
+
+  const exotel = new CallAssembly('CA1');
+  exotel.add(audio(5, 6, { source: 'exotel', stream_id: 'MZ1' }));
+  const e = exotel.assemble();
+  assert.equal(e.start_read, false);
+  assert.deepEqual(
+    e.gaps.map((g) => [g.from_seq, g.to_seq, g.leading]),
+    [[1, 4, true]],
+  );
 });

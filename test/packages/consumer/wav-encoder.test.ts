@@ -58,3 +58,12 @@ test('opus cannot be a WAV: refused with format_unsupported', () => {
     (err: unknown) => err instanceof ConsumerError && err.code === 'format_unsupported' && /opus/.test(err.message),
   );
 });
+
+test('audio too long for a WAV (4 GiB) is refused with format_unsupported before anything is expanded', () => {
+  // Only the length is read before the refusal: a stand-in spares the test 4 GiB of memory.
+  const huge = { length: 2 ** 31 } as unknown as Buffer;
+  assert.throws(
+    () => encodeWav([{ encoding: 'mulaw', sampleRate: 8000, channels: 1, audio: huge }]),
+    (error: unknown) => error instanceof ConsumerError && error.code === 'format_unsupported',
+  );
+});
