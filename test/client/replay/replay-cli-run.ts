@@ -117,13 +117,17 @@ export interface Sidecar {
   readonly tenant_id: string;
   readonly source: string;
   readonly ended: boolean;
+  readonly start_read: boolean;
+  readonly part: number;
+  readonly earlier_parts?: readonly string[];
+  readonly streams: ReadonlyArray<{ stream: string; number: number; offset_ms: number; wav: string | null }>;
   readonly wav: string | null;
   readonly frames: number;
   readonly missing_frames: number;
   readonly duplicate_frames: number;
   readonly tracks: ReadonlyArray<{ track: string | null; channel: number | null; frames: number }>;
   readonly events: ReadonlyArray<{ type: string; digit?: string; name?: string; after_seq: number; at_ms: number }>;
-  readonly gaps: ReadonlyArray<{ from_seq: number; to_seq: number; frames: number }>;
+  readonly gaps: ReadonlyArray<{ from_seq: number; to_seq: number; frames: number; leading?: true }>;
   readonly metadata: Record<string, Record<string, unknown>>;
 }
 
