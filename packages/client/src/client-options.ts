@@ -1,5 +1,6 @@
 /** What an IngestClient is given, with the defaults and checks in one place. */
 import type { BackoffOptions } from './backoff-policy.js';
+import { IngestClientError } from './errors.js';
 import type { WebSocketConstructor } from './websocket-transport.js';
 
 export type TokenSource = string | (() => string | Promise<string>);
@@ -20,7 +21,7 @@ export interface IngestClientOptions {
   readonly token: TokenSource;
   readonly interactionId: string;
   readonly media?: MediaOptions;
-  /** Sent in every `start` (at most 4 KiB as JSON). */
+  /** Sent in every `start` (at most 4 KiB as JSON); copied once, when the client is made. */
   readonly metadata?: Record<string, unknown>;
   /** Seq of the first frame. Default 1. */
   readonly firstSeq?: number;
@@ -50,22 +51,55 @@ export const DEFAULTS = {
   connectTimeoutMs: 10_000,
 } as const;
 
-/** Throws a RangeError/TypeError for options that cannot work, before anything connects. */
-export function checkOptions(options: IngestClientOptions): void {
+/** The protocol's limit on `start.metadata`, serialised (docs/protocol.md 1.2). */
+export const MAX_METADATA_BYTES = 4096;
+
+/** What checking the options produced that the client keeps. */
+export interface CheckedOptions {
+  /** A JSON copy of `metadata`: serialisable by construction, and untouched by later changes to the caller's object. */
+  readonly metadata: Record<string, unknown> | undefined;
+}
+
+/** Throws `invalid_options` for options that cannot work, before anything connects. */
+export function checkOptions(options: IngestClientOptions): CheckedOptions {
   if (typeof options.url !== 'string' || !/^wss?:\/\//i.test(options.url)) {
-    throw new TypeError('url must be a ws:// or wss:// URL');
+    throw invalid('url must be a ws:// or wss:// URL');
   }
   if (typeof options.token !== 'string' && typeof options.token !== 'function') {
-    throw new TypeError('token must be a string or a function returning one');
+    throw invalid('token must be a string or a function returning one');
   }
   if (typeof options.interactionId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(options.interactionId)) {
-    throw new TypeError('interactionId must be 1-128 characters of [A-Za-z0-9._:-]');
+    throw invalid('interactionId must be 1-128 characters of [A-Za-z0-9._:-]');
   }
   if (options.whenFull !== undefined && options.whenFull !== 'wait' && options.whenFull !== 'reject') {
-    throw new TypeError("whenFull must be 'wait' or 'reject'");
+    throw invalid("whenFull must be 'wait' or 'reject'");
   }
   for (const key of ['maxFrameBytes', 'connectTimeoutMs'] as const) {
     const value = options[key];
-    if (value !== undefined && !(value > 0)) throw new RangeError(`${key} must be positive`);
+    if (value !== undefined && !(value > 0)) throw invalid(`${key} must be positive`);
   }
+  return { metadata: snapshotMetadata(options.metadata) };
+}
+
+function snapshotMetadata(metadata: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (metadata === undefined) return undefined;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw invalid('metadata must be a plain object');
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(metadata);
+  } catch {
+    // JSON.stringify's message can quote the caller's data: say what is wrong without it.
+    throw invalid('metadata cannot be serialised as JSON (a cycle, or a BigInt)');
+  }
+  const bytes = new TextEncoder().encode(json).byteLength;
+  if (bytes > MAX_METADATA_BYTES) {
+    throw invalid(`metadata is ${bytes} bytes as JSON, over the protocol's ${MAX_METADATA_BYTES}`);
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
+function invalid(message: string): IngestClientError {
+  return new IngestClientError('invalid_options', message);
 }

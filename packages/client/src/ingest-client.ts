@@ -73,6 +73,7 @@ export class IngestClient {
   private readonly backoff: BackoffPolicy;
   private readonly transport: Transport;
   private readonly firstSeq: number;
+  private readonly metadata: Record<string, unknown> | undefined;
   private phase: Phase = 'idle';
   private link: Link | undefined;
   private connections = 0;
@@ -96,7 +97,7 @@ export class IngestClient {
     private readonly options: IngestClientOptions,
     transport?: Transport,
   ) {
-    checkOptions(options);
+    ({ metadata: this.metadata } = checkOptions(options));
     this.firstSeq = options.firstSeq ?? DEFAULTS.firstSeq;
     this.window = new FrameWindow(this.firstSeq, options.maxUncommittedBytes ?? DEFAULTS.maxUncommittedBytes);
     this.backoff = new BackoffPolicy(options.backoff);
@@ -144,7 +145,7 @@ export class IngestClient {
       this.onAbort();
     } else {
       this.options.signal?.addEventListener('abort', this.onAbort, { once: true });
-      void this.connect();
+      this.connect();
     }
     return this.starting.promise;
   }
@@ -189,7 +190,14 @@ export class IngestClient {
     this.finish(1000, 'closed by the client', new IngestClientError('closed', 'the client was closed'));
   }
 
-  private async connect(): Promise<void> {
+  /** Opens the next connection; whatever goes wrong in it ends up in `lost` or `finish`, never unhandled. */
+  private connect(): void {
+    this.openLink().catch(() =>
+      this.finish(1006, 'client failure', new IngestClientError('protocol', 'the client failed while connecting')),
+    );
+  }
+
+  private async openLink(): Promise<void> {
     this.phase = 'connecting';
     this.connections++;
     const attempt = this.connections;
@@ -214,25 +222,44 @@ export class IngestClient {
       serverError: undefined,
     };
     this.link = link;
-    const connection = this.transport(this.options.url, token, {
-      onOpen: () => {
-        if (this.link !== link) return;
-        const { interactionId, media, metadata } = this.options;
-        link.connection.send(startMessage({ interactionId, media, metadata, firstSeq }));
-      },
-      onMessage: (text) => {
-        if (this.link === link) this.receive(link, text);
-      },
-      onClose: (close) => {
-        if (this.link === link) this.lost(close);
-      },
-    });
-    (link as { connection: Connection }).connection = connection;
+    // Armed first: a transport that reports a close at once must find its reconnect timer left alone.
     this.armTimer(this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, () => {
       if (this.link !== link || link.started) return;
       link.connection.close(4000, 'no started in time');
       this.lost({ code: 1006, reason: 'the server did not answer start within connectTimeoutMs' });
     });
+    let connection: Connection;
+    try {
+      connection = this.transport(this.options.url, token, {
+        onOpen: () => {
+          if (this.link !== link) return;
+          const { interactionId, media } = this.options;
+          link.connection.send(startMessage({ interactionId, media, metadata: this.metadata, firstSeq }));
+        },
+        onMessage: (text) => {
+          if (this.link === link) this.receive(link, text);
+        },
+        onClose: (close) => {
+          if (this.link === link) this.lost(close);
+        },
+      });
+    } catch (err) {
+      // A malformed URL or a token a subprotocol/header cannot carry: retrying cannot help. The thrown
+      // message is left out on purpose: runtimes quote the offending subprotocol or header, i.e. the token.
+      if (this.link !== link) return;
+      this.link = undefined;
+      const name = err instanceof Error ? err.name : typeof err;
+      return this.finish(
+        1006,
+        'connection refused by the WebSocket',
+        new IngestClientError(
+          'refused',
+          `the WebSocket implementation would not open a connection (${name}): check the url, and that the token ` +
+            'holds only characters a subprotocol or header can carry',
+        ),
+      );
+    }
+    (link as { connection: Connection }).connection = connection;
   }
 
   private receive(link: Link, text: string): void {
@@ -339,7 +366,7 @@ export class IngestClient {
       code: close.status ?? close.code,
       reason: close.reason,
     });
-    if (this.phase === 'waiting') this.armTimer(delayMs, () => void this.connect());
+    if (this.phase === 'waiting') this.armTimer(delayMs, () => this.connect());
   }
 
   private finish(code: number, reason: string, error: IngestClientError | undefined): void {

@@ -87,3 +87,21 @@ test('client: a frame over MAX_FRAME_BYTES is refused locally and the stream goe
   await client.send(new Uint8Array(65536));
   assert.deepEqual(await client.stop(), { lastSeq: 1, frames: 1 });
 });
+
+test('client: a URL or token the WebSocket cannot take rejects start with refused, token unquoted', async () => {
+  const secret = 'eyJ.secret-part';
+  const cases = [
+    // ws: a header value with a newline, a URL with a space; the standard WebSocket: a subprotocol with a space.
+    new NodeIngestClient({ url: 'ws://127.0.0.1:9/v1/ingest', token: `${secret}\nX: y`, interactionId: 'bad-1' }),
+    new NodeIngestClient({ url: 'ws://exa mple/v1/ingest', token: secret, interactionId: 'bad-2' }),
+    new BrowserIngestClient({ url: 'ws://127.0.0.1:9/v1/ingest', token: `${secret} x`, interactionId: 'bad-3' }),
+  ];
+  for (const client of cases) {
+    const err = await client.start().then(
+      () => assert.fail('start resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof IngestClientError && err.code === 'refused', String(err));
+    assert.ok(!err.message.includes('secret'), err.message);
+  }
+});

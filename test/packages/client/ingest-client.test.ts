@@ -311,10 +311,50 @@ test('client: a failing token provider counts as a failed attempt and is retried
   c.close();
 });
 
-test('client: options that cannot work are refused in the constructor', () => {
-  assert.throws(() => client({ url: 'http://x' }), TypeError);
-  assert.throws(() => client({ interactionId: 'has space' }), TypeError);
-  assert.throws(() => client({ maxUncommittedBytes: 0 }), RangeError);
+test('client: options that cannot work are refused in the constructor with invalid_options', () => {
+  assert.throws(() => client({ url: 'http://x' }), isCode('invalid_options'));
+  assert.throws(() => client({ interactionId: 'has space' }), isCode('invalid_options'));
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  assert.throws(() => client({ metadata: circular }), isCode('invalid_options'));
+  assert.throws(() => client({ metadata: { n: 1n } }), isCode('invalid_options'));
+  assert.throws(() => client({ metadata: { note: 'x'.repeat(4096) } }), /over the protocol's 4096/);
+});
+
+test('client: metadata is copied once; changing the object later (even into a cycle) changes no start', async () => {
+  const metadata: Record<string, unknown> = { agent: 'a-7' };
+  const c = client({ metadata });
+  metadata.self = metadata;
+  const ws = await started(c);
+  assert.deepEqual(ws.texts()[0].metadata, { agent: 'a-7' });
+  c.close();
+});
+
+test('client: a WebSocket constructor that throws (a token it cannot carry) ends the stream with refused', async () => {
+  const token = 'eyJhbGciOi with space';
+  class ThrowingWebSocket {
+    constructor(_url: string, protocols?: string | string[]) {
+      throw new SyntaxError(`The subprotocol '${String(protocols?.[1])}' is invalid`);
+    }
+  }
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown): number => unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const c = client({ token, WebSocket: ThrowingWebSocket });
+    const closed = next(c, 'closed');
+    const err = await c.start().then(
+      () => assert.fail('start resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof IngestClientError && err.code === 'refused', String(err));
+    assert.ok(!err.message.includes('with space'), `the token is not in the message: ${err.message}`);
+    assert.equal((await closed).error, err);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });
 
 test('client: the events iterator started after the end yields closed once and ends', async () => {
