@@ -3,6 +3,7 @@
  * `initialDelayMs`, capped at `maxDelayMs`, with "equal jitter" (half the delay fixed,
  * half random) so that the clients a restart dropped together do not come back together.
  */
+import { IngestClientError } from './errors.js';
 
 export interface BackoffOptions {
   /** Delay before the first attempt of an outage (before jitter). Default 250. */
@@ -11,18 +12,25 @@ export interface BackoffOptions {
   readonly maxDelayMs?: number;
   /** Attempts per outage before the client gives up with `reconnect_exhausted`. Default Infinity. */
   readonly maxAttempts?: number;
+  /**
+   * The least delay after a 1011 (the backend refused the data) or a 1013 (the stream's backlog was full):
+   * coming back sooner only meets the same trouble. Default 5000.
+   */
+  readonly backendDelayMs?: number;
 }
 
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = {
   initialDelayMs: 250,
   maxDelayMs: 10_000,
   maxAttempts: Infinity,
+  backendDelayMs: 5000,
 };
 
 export class BackoffPolicy {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
   readonly maxAttempts: number;
+  readonly backendDelayMs: number;
 
   constructor(
     options: BackoffOptions = {},
@@ -31,10 +39,14 @@ export class BackoffPolicy {
     this.initialDelayMs = options.initialDelayMs ?? DEFAULT_BACKOFF.initialDelayMs;
     this.maxDelayMs = options.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs;
     this.maxAttempts = options.maxAttempts ?? DEFAULT_BACKOFF.maxAttempts;
+    this.backendDelayMs = options.backendDelayMs ?? DEFAULT_BACKOFF.backendDelayMs;
     if (!(this.initialDelayMs >= 0) || !(this.maxDelayMs >= this.initialDelayMs)) {
-      throw new RangeError('backoff: need 0 <= initialDelayMs <= maxDelayMs');
+      throw new IngestClientError('invalid_options', 'backoff: need 0 <= initialDelayMs <= maxDelayMs');
     }
-    if (!(this.maxAttempts >= 1)) throw new RangeError('backoff: maxAttempts must be at least 1');
+    if (!(this.maxAttempts >= 1))
+      throw new IngestClientError('invalid_options', 'backoff: maxAttempts must be at least 1');
+    if (!(this.backendDelayMs >= 0))
+      throw new IngestClientError('invalid_options', 'backoff: backendDelayMs must be at least 0');
   }
 
   /** Whether attempt `attempt` (1-based, within one outage) may still be made. */

@@ -1,7 +1,8 @@
 /**
  * What a lost connection means (docs/protocol.md 1.4): resume later, or give up with an
- * error. 1001, 1006, 1011, 1012 and 1013 resume (1012 at once); so does an upgrade the
- * service refused for now (429, 503, or a 5xx from a balancer). 1008/1009 and refusals
+ * error. 1001, 1006, 1011, 1012 and 1013 resume (1012 at once; 1011 and 1013 not before
+ * the backoff's backendDelayMs); so does an upgrade the service refused for now (429, 503,
+ * or a 5xx from a balancer). 1008/1009 and refusals
  * that retrying cannot fix (401, 403, 404, ...) end the stream.
  */
 import { IngestClientError } from './errors.js';
@@ -20,7 +21,13 @@ export interface ServerError {
   readonly message: string;
 }
 
-export function judgeClose(close: TransportClose, serverError: ServerError | undefined): CloseVerdict {
+const BACKEND_TROUBLE_CODES: ReadonlySet<number> = new Set([1011, 1013]);
+
+export function judgeClose(
+  close: TransportClose,
+  serverError: ServerError | undefined,
+  backendDelayMs: number,
+): CloseVerdict {
   if (close.status !== undefined) {
     if (close.status === 429 || close.status >= 500) {
       return { resume: true, immediate: false, minDelayMs: close.retryAfterMs ?? 0 };
@@ -34,7 +41,8 @@ export function judgeClose(close: TransportClose, serverError: ServerError | und
     };
   }
   if (RESUMABLE_CLOSE_CODES.has(close.code)) {
-    return { resume: true, immediate: close.code === 1012, minDelayMs: 0 };
+    const minDelayMs = BACKEND_TROUBLE_CODES.has(close.code) ? backendDelayMs : 0;
+    return { resume: true, immediate: close.code === 1012, minDelayMs };
   }
   const said = serverError ? `${serverError.code}: ${serverError.message}` : close.reason || 'no reason given';
   const details = { closeCode: close.code, ...(serverError ? { serverCode: serverError.code } : {}) };

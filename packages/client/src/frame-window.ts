@@ -24,8 +24,9 @@ export class FrameWindow {
     firstSeq: number,
     readonly maxBytes: number,
   ) {
-    if (!Number.isSafeInteger(firstSeq) || firstSeq < 1) throw new RangeError('firstSeq must be a positive integer');
-    if (!(maxBytes > 0)) throw new RangeError('maxUncommittedBytes must be positive');
+    if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
+      throw new IngestClientError('invalid_options', 'firstSeq must be a positive integer');
+    if (!(maxBytes > 0)) throw new IngestClientError('invalid_options', 'maxUncommittedBytes must be positive');
     this.last = firstSeq - 1;
   }
 

@@ -61,11 +61,21 @@ interface Link {
   readonly connection: Connection;
   readonly firstSeq: number;
   started: boolean;
+  /** When `started` came (Date.now()). */
+  startedAt: number;
+  /** A frame sent on this connection was committed: the path to the backend works. */
+  committedHere: boolean;
   /** Highest seq sent on this connection. */
   sentThrough: number;
   stopSent: boolean;
   serverError: ServerError | undefined;
 }
+
+/**
+ * A connection that lasted this long after `started` proved the service healthy even if nothing
+ * was committed on it (a silent stream): its loss starts a new outage, with the attempts counted from 1.
+ */
+const HEALTHY_AFTER_MS = 10_000;
 
 export class IngestClient {
   private readonly channel = new EventChannel();
@@ -77,7 +87,11 @@ export class IngestClient {
   private phase: Phase = 'idle';
   private link: Link | undefined;
   private connections = 0;
-  /** Attempts in the current outage (0 while connected). */
+  /**
+   * Attempts in the current outage: back to 0 only once a connection proved healthy (a commit of a frame
+   * sent on it, or HEALTHY_AFTER_MS open), so that a service that answers `started` and then fails
+   * every time (1011, 1013) runs into backoff.maxAttempts.
+   */
   private outageAttempts = 0;
   private reconnectAttempts = 0;
   /** Highest seq ever sent, on any connection (to count what a resume sends again). */
@@ -217,6 +231,8 @@ export class IngestClient {
       connection: undefined as unknown as Connection,
       firstSeq,
       started: false,
+      startedAt: 0,
+      committedHere: false,
       sentThrough: firstSeq - 1,
       stopSent: false,
       serverError: undefined,
@@ -279,6 +295,7 @@ export class IngestClient {
         return this.channel.emit({ type: 'ack', seq: message.seq });
       case 'committed':
         this.committed = Math.max(this.committed, message.seq);
+        if (message.seq >= link.firstSeq) link.committedHere = true;
         this.window.commitThrough(message.seq);
         this.channel.emit({ type: 'committed', seq: message.seq });
         return this.pump();
@@ -300,10 +317,10 @@ export class IngestClient {
     }
     this.clearTimer();
     link.started = true;
+    link.startedAt = Date.now();
     this.phase = 'streaming';
     const resumed = this.connections > 1;
     const attempt = this.outageAttempts;
-    this.outageAttempts = 0;
     const resent = Math.max(0, Math.min(this.everSent, this.window.lastSeq) - nextSeq + 1);
     this.channel.emit({ type: 'started', streamId, nextSeq, resumed });
     if (resumed) this.channel.emit({ type: 'reconnected', attempt, nextSeq, resent });
@@ -344,8 +361,11 @@ export class IngestClient {
     this.link = undefined;
     this.clearTimer();
     if (this.phase === 'closed') return;
-    const verdict = judgeClose(close, link?.serverError);
+    const verdict = judgeClose(close, link?.serverError, this.backoff.backendDelayMs);
     if (!verdict.resume) return this.finish(close.code, close.reason, verdict.error);
+    if (link?.started && (link.committedHere || Date.now() - link.startedAt >= HEALTHY_AFTER_MS)) {
+      this.outageAttempts = 0;
+    }
     this.outageAttempts++;
     if (!this.backoff.allows(this.outageAttempts)) {
       const err = new IngestClientError(

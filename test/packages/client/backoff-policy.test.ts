@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BackoffPolicy } from '../../../packages/client/src/backoff-policy';
+import { IngestClientError } from '../../../packages/client/src/errors';
 
 test('backoff: exponential from initialDelayMs, capped at maxDelayMs, jitter within [base/2, base]', () => {
   const low = new BackoffPolicy({ initialDelayMs: 100, maxDelayMs: 1000 }, () => 0);
@@ -26,7 +27,10 @@ test('backoff: maxAttempts bounds the attempts of one outage; the default is unb
   assert.equal(new BackoffPolicy().allows(1e9), true);
 });
 
-test('backoff: options that cannot work are refused', () => {
-  assert.throws(() => new BackoffPolicy({ initialDelayMs: 500, maxDelayMs: 100 }), RangeError);
-  assert.throws(() => new BackoffPolicy({ maxAttempts: 0 }), RangeError);
+const isInvalid = (err: unknown): boolean => err instanceof IngestClientError && err.code === 'invalid_options';
+
+test('backoff: options that cannot work are refused with invalid_options', () => {
+  assert.throws(() => new BackoffPolicy({ initialDelayMs: 500, maxDelayMs: 100 }), isInvalid);
+  assert.throws(() => new BackoffPolicy({ maxAttempts: 0 }), isInvalid);
+  assert.throws(() => new BackoffPolicy({ backendDelayMs: -1 }), isInvalid);
 });

@@ -21,7 +21,7 @@ function client(options: Partial<IngestClientOptions> = {}): IngestClient {
     token: 'jwt-1',
     interactionId: 'call-1',
     WebSocket: FakeWebSocket,
-    backoff: { initialDelayMs: 1, maxDelayMs: 2 },
+    backoff: { initialDelayMs: 1, maxDelayMs: 2, backendDelayMs: 1 },
     ...options,
   });
 }
@@ -149,6 +149,81 @@ test('client: backoff.maxAttempts failed attempts in a row end the stream with r
   assert.equal(event.error?.code, 'reconnect_exhausted');
   await assert.rejects(starting, isCode('reconnect_exhausted'));
   assert.equal(FakeWebSocket.instances.length, 3);
+});
+
+test('client: a service that answers started and then closes 1011 every time runs into maxAttempts', async () => {
+  const c = client({ backoff: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 3, backendDelayMs: 5 } });
+  const attempts: Array<EventOf<'reconnecting'>> = [];
+  c.on('reconnecting', (e) => attempts.push(e));
+  const closed = next(c, 'closed');
+  const first = await started(c);
+  await c.send(frame(1));
+  first.serverClose(1011, 'backend refused the data');
+  for (let i = 1; i <= 3; i++) {
+    const ws = await FakeWebSocket.nth(i);
+    ws.accept();
+    assert.deepEqual(ws.frames(), [frame(1)], 'the refused frame is sent again');
+    ws.serverClose(1011, 'backend refused the data');
+  }
+  const event = await closed;
+  assert.equal(event.error?.code, 'reconnect_exhausted');
+  assert.deepEqual(
+    attempts.map((e) => e.attempt),
+    [1, 2, 3],
+    'a started that is closed again at once does not start a new outage',
+  );
+  assert.ok(
+    attempts.every((e) => e.delayMs >= 5),
+    'never sooner than backendDelayMs',
+  );
+  assert.equal(FakeWebSocket.instances.length, 4);
+});
+
+for (const code of [1011, 1013]) {
+  test(`client: after ${code} the next attempt waits at least backoff.backendDelayMs (default 5000)`, async () => {
+    const c = client({ backoff: { initialDelayMs: 1, maxDelayMs: 2 } });
+    const ws = await started(c);
+    const reconnecting = next(c, 'reconnecting');
+    ws.serverClose(code);
+    assert.ok((await reconnecting).delayMs >= 5000);
+    c.close();
+  });
+}
+
+test('client: a connection that proved healthy (a commit of its own frame) ends the outage count', async () => {
+  const c = client({ backoff: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 2, backendDelayMs: 1 } });
+  const attempts: number[] = [];
+  c.on('reconnecting', (e) => attempts.push(e.attempt));
+  let ws = await started(c);
+  for (let i = 1; i <= 4; i++) {
+    await c.send(frame(i));
+    ws.reply({ type: 'committed', seq: i });
+    ws.serverClose(1011);
+    ws = await FakeWebSocket.nth(i);
+    ws.accept();
+  }
+  assert.deepEqual(attempts, [1, 1, 1, 1]);
+  c.close();
+});
+
+test('client: a connection open for 10 s after started proved healthy even with nothing committed', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const c = client({ backoff: { initialDelayMs: 1, maxDelayMs: 2, backendDelayMs: 1 } });
+  const attempts: number[] = [];
+  c.on('reconnecting', (e) => attempts.push(e.attempt));
+  const first = await started(c);
+  first.serverClose(1013);
+  const second = await FakeWebSocket.nth(1);
+  second.accept();
+  t.mock.timers.setTime(1_000_000 + 9_000);
+  second.serverClose(1013);
+  const third = await FakeWebSocket.nth(2);
+  third.accept();
+  t.mock.timers.setTime(1_000_000 + 20_000);
+  third.serverClose(1013);
+  await FakeWebSocket.nth(3);
+  assert.deepEqual(attempts, [1, 2, 1]);
+  c.close();
 });
 
 for (const code of [1008, 1009]) {
@@ -314,6 +389,8 @@ test('client: a failing token provider counts as a failed attempt and is retried
 test('client: options that cannot work are refused in the constructor with invalid_options', () => {
   assert.throws(() => client({ url: 'http://x' }), isCode('invalid_options'));
   assert.throws(() => client({ interactionId: 'has space' }), isCode('invalid_options'));
+  assert.throws(() => client({ maxUncommittedBytes: 0 }), isCode('invalid_options'));
+  assert.throws(() => client({ backoff: { maxAttempts: 0 } }), isCode('invalid_options'));
   const circular: Record<string, unknown> = {};
   circular.self = circular;
   assert.throws(() => client({ metadata: circular }), isCode('invalid_options'));
