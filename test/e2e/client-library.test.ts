@@ -5,7 +5,8 @@
  * every frame lands in Redis exactly as sent once deduplicated by frame seq
  * (docs/protocol.md), the client's uncommitted bytes never pass its cap, and the token
  * provider is asked once per connection. The outage also runs both `whenFull` modes
- * into the cap: 'reject' gets `buffer_full`, 'wait' blocks until commits free room.
+ * into the cap: 'reject' gets `buffer_full`, 'wait' blocks until commits free room. An
+ * outage longer than IDLE_TIMEOUT_MS shows the keepalive holding a blocked stream open.
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
@@ -189,6 +190,48 @@ test(
       if (i % 2 === 0) assert.equal(r.bufferFull, 0, 'wait mode never refuses');
       else assert.ok(r.bufferFull > 0, 'reject mode refused frames with buffer_full while the window was full');
       assert.ok(r.peakUncommittedBytes > CAP - FRAME_BYTES, `${sent[i].interactionId} filled its window`);
+    }
+  },
+);
+
+test(
+  'client library: a Redis outage longer than IDLE_TIMEOUT_MS; keepalives hold the blocked stream open, ' +
+    'and without them the idle close is resumed, not fatal',
+  { timeout: 120_000 },
+  async (t) => {
+    const IDLE_TIMEOUT_MS = 1500;
+    const proxy = await startTcpProxy(t);
+    const env = { ...ENV, IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS) };
+    const setup = await startRedisCluster(t, 'lib-idle', env, { redisUrl: proxy.url });
+    const sent = streams('lib-idle').slice(0, 4);
+    const allFull = countdown(sent.length);
+    let outageMs = 0;
+    const results = await streamThrough(
+      t,
+      setup,
+      sent,
+      () => {
+        proxy.cut();
+        const cutAt = Date.now();
+        // Every send blocked at the cap, then three idle timeouts more with nothing but keepalives on the wire.
+        void allFull.promise
+          .then(() => new Promise((resolve) => setTimeout(resolve, 3 * IDLE_TIMEOUT_MS)))
+          .then(() => {
+            outageMs = Date.now() - cutAt;
+            proxy.restore();
+          });
+        return Promise.resolve();
+      },
+      (i) => ({ keepaliveIntervalMs: i % 2 === 0 ? 250 : 0, onFull: allFull.tick }),
+    );
+    assert.ok(outageMs >= 3 * IDLE_TIMEOUT_MS, `the outage lasted ${outageMs} ms`);
+    await assertDelivered(setup, sent, results);
+    for (const [i, r] of results.entries()) {
+      if (i % 2 === 0) {
+        assert.deepEqual(reconnectCodes(r), [], `${sent[i].interactionId}: with keepalives the stream never dropped`);
+      } else {
+        assert.ok(reconnectCodes(r).includes(1000), `${sent[i].interactionId}: idle-closed, and resumed`);
+      }
     }
   },
 );

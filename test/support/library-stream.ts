@@ -29,6 +29,8 @@ export interface LibraryStreamOptions {
   readonly hold?: { readonly beforeSeq: number; readonly release: Promise<void>; readonly onReached?: () => void };
   /** Called once, the first time a send finds the window full (it then waits, or is refused). */
   readonly onFull?: () => void;
+  /** The client's keepaliveIntervalMs (its default when absent). */
+  readonly keepaliveIntervalMs?: number;
 }
 
 export interface LibraryStreamResult {
@@ -59,6 +61,7 @@ export async function runLibraryStream(t: TestContext, options: LibraryStreamOpt
     // Connections handed to a worker as it is killed are never answered: give up on them soon.
     connectTimeoutMs: 5_000,
     backoff: { initialDelayMs: 50, maxDelayMs: 500 },
+    ...(options.keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs: options.keepaliveIntervalMs } : {}),
   });
   t.after(() => client.close());
   const checks = new Set<() => void>();

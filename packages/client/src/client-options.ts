@@ -33,6 +33,12 @@ export interface IngestClientOptions {
   readonly maxFrameBytes?: number;
   /** A connection that has not answered `started` within this is dropped and retried. Default 10000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Sends `{"type":"keepalive"}` every this many ms in which nothing else went out on the connection,
+   * so that the service's IDLE_TIMEOUT_MS does not end a stream whose sends wait (a backend outage)
+   * or that is silent. 0 disables. Default 10000.
+   */
+  readonly keepaliveIntervalMs?: number;
   readonly backoff?: BackoffOptions;
   /** Aborting closes the connection and rejects pending calls with `aborted`. */
   readonly signal?: AbortSignal;
@@ -49,6 +55,7 @@ export const DEFAULTS = {
   whenFull: 'wait',
   maxFrameBytes: 65536,
   connectTimeoutMs: 10_000,
+  keepaliveIntervalMs: 10_000,
 } as const;
 
 /** The protocol's limit on `start.metadata`, serialised (docs/protocol.md 1.2). */
@@ -77,6 +84,9 @@ export function checkOptions(options: IngestClientOptions): CheckedOptions {
   for (const key of ['maxFrameBytes', 'connectTimeoutMs'] as const) {
     const value = options[key];
     if (value !== undefined && !(value > 0)) throw invalid(`${key} must be positive`);
+  }
+  if (options.keepaliveIntervalMs !== undefined && !(options.keepaliveIntervalMs >= 0)) {
+    throw invalid('keepaliveIntervalMs must be 0 (off) or positive');
   }
   return { metadata: snapshotMetadata(options.metadata) };
 }

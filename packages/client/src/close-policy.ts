@@ -2,8 +2,9 @@
  * What a lost connection means (docs/protocol.md 1.4): resume later, or give up with an
  * error. 1001, 1006, 1011, 1012 and 1013 resume (1012 at once; 1011 and 1013 not before
  * the backoff's backendDelayMs); so does an upgrade the service refused for now (429, 503,
- * or a 5xx from a balancer). 1008/1009 and refusals
- * that retrying cannot fix (401, 403, 404, ...) end the stream.
+ * or a 5xx from a balancer), and a 1000 without `stopped` (the service's idle timeout)
+ * while the client still holds frames or has sends waiting: ending there would lose them.
+ * 1008/1009 and refusals that retrying cannot fix (401, 403, 404, ...) end the stream.
  */
 import { IngestClientError } from './errors.js';
 import type { TransportClose } from './transport.js';
@@ -23,11 +24,16 @@ export interface ServerError {
 
 const BACKEND_TROUBLE_CODES: ReadonlySet<number> = new Set([1011, 1013]);
 
-export function judgeClose(
-  close: TransportClose,
-  serverError: ServerError | undefined,
-  backendDelayMs: number,
-): CloseVerdict {
+export interface CloseContext {
+  /** The service's `error` message before the close, if any. */
+  readonly serverError: ServerError | undefined;
+  readonly backendDelayMs: number;
+  /** The client holds uncommitted frames or has sends waiting. */
+  readonly holding: boolean;
+}
+
+export function judgeClose(close: TransportClose, context: CloseContext): CloseVerdict {
+  const { serverError, backendDelayMs } = context;
   if (close.status !== undefined) {
     if (close.status === 429 || close.status >= 500) {
       return { resume: true, immediate: false, minDelayMs: close.retryAfterMs ?? 0 };
@@ -40,7 +46,7 @@ export function judgeClose(
       }),
     };
   }
-  if (RESUMABLE_CLOSE_CODES.has(close.code)) {
+  if (RESUMABLE_CLOSE_CODES.has(close.code) || (close.code === 1000 && context.holding)) {
     const minDelayMs = BACKEND_TROUBLE_CODES.has(close.code) ? backendDelayMs : 0;
     return { resume: true, immediate: close.code === 1012, minDelayMs };
   }

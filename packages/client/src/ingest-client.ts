@@ -17,7 +17,13 @@ import { judgeClose, type ServerError } from './close-policy.js';
 import { IngestClientError } from './errors.js';
 import { EventChannel } from './event-channel.js';
 import { FrameWindow } from './frame-window.js';
-import { parseServerMessage, startMessage, STOP_MESSAGE, type ServerMessage } from './protocol-messages.js';
+import {
+  KEEPALIVE_MESSAGE,
+  parseServerMessage,
+  startMessage,
+  STOP_MESSAGE,
+  type ServerMessage,
+} from './protocol-messages.js';
 import type { Connection, Transport, TransportClose } from './transport.js';
 import { globalWebSocket, webSocketTransport } from './websocket-transport.js';
 
@@ -67,6 +73,8 @@ interface Link {
   committedHere: boolean;
   /** Highest seq sent on this connection. */
   sentThrough: number;
+  /** Something went out on this connection since the last keepalive tick. */
+  sentSinceTick: boolean;
   stopSent: boolean;
   serverError: ServerError | undefined;
 }
@@ -100,6 +108,8 @@ export class IngestClient {
   private committed: number;
   private stopRequested = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs while a connection is started: the keepalive ticks of the current link. */
+  private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private starting: Deferred<StartResult> | undefined;
   private stopping: Deferred<StopResult> | undefined;
   private stopResult: StopResult | undefined;
@@ -234,6 +244,7 @@ export class IngestClient {
       startedAt: 0,
       committedHere: false,
       sentThrough: firstSeq - 1,
+      sentSinceTick: false,
       stopSent: false,
       serverError: undefined,
     };
@@ -326,6 +337,24 @@ export class IngestClient {
     if (resumed) this.channel.emit({ type: 'reconnected', attempt, nextSeq, resent });
     this.starting?.resolve({ streamId, nextSeq });
     this.pump();
+    if (this.link === link) this.startKeepalive(link);
+  }
+
+  /** Every keepaliveIntervalMs in which nothing went out, a keepalive (sends blocked at the cap send nothing). */
+  private startKeepalive(link: Link): void {
+    this.stopKeepalive();
+    const intervalMs = this.options.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs;
+    if (intervalMs === 0) return;
+    this.keepaliveTimer = setInterval(() => {
+      if (this.link !== link) return this.stopKeepalive();
+      if (!link.sentSinceTick) link.connection.send(KEEPALIVE_MESSAGE);
+      link.sentSinceTick = false;
+    }, intervalMs);
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
   }
 
   /** Sends what the current connection has not had yet, then `stop` once asked and nothing waits. */
@@ -337,6 +366,7 @@ export class IngestClient {
       if (!frame) break;
       link.connection.send(frame);
       link.sentThrough++;
+      link.sentSinceTick = true;
     }
     this.everSent = Math.max(this.everSent, link.sentThrough);
     if (this.stopRequested && !link.stopSent && this.window.waiting === 0) {
@@ -360,8 +390,13 @@ export class IngestClient {
     const link = this.link;
     this.link = undefined;
     this.clearTimer();
+    this.stopKeepalive();
     if (this.phase === 'closed') return;
-    const verdict = judgeClose(close, link?.serverError, this.backoff.backendDelayMs);
+    const verdict = judgeClose(close, {
+      serverError: link?.serverError,
+      backendDelayMs: this.backoff.backendDelayMs,
+      holding: this.window.count > 0 || this.window.waiting > 0,
+    });
     if (!verdict.resume) return this.finish(close.code, close.reason, verdict.error);
     if (link?.started && (link.committedHere || Date.now() - link.startedAt >= HEALTHY_AFTER_MS)) {
       this.outageAttempts = 0;
@@ -394,6 +429,7 @@ export class IngestClient {
     this.phase = 'closed';
     this.closeError = error;
     this.clearTimer();
+    this.stopKeepalive();
     const link = this.link;
     this.link = undefined;
     link?.connection.close(1000, reason.slice(0, 120));

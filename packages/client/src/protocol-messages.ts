@@ -26,6 +26,8 @@ export function startMessage(request: StartRequest): string {
 
 export const STOP_MESSAGE = JSON.stringify({ type: 'stop' });
 
+export const KEEPALIVE_MESSAGE = JSON.stringify({ type: 'keepalive' });
+
 export type ServerMessage =
   | { readonly type: 'started'; readonly streamId: string; readonly nextSeq: number }
   | { readonly type: 'ack'; readonly seq: number }

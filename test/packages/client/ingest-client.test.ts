@@ -248,6 +248,55 @@ for (const code of [1008, 1009]) {
   });
 }
 
+test('client: a keepalive goes out in each keepaliveIntervalMs in which nothing else was sent', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const c = client({ keepaliveIntervalMs: 1000, maxUncommittedBytes: 4 });
+  const ws = await started(c);
+  const keepalives = (): number => ws.texts().filter((m) => m.type === 'keepalive').length;
+  t.mock.timers.tick(1000);
+  assert.equal(keepalives(), 1, 'a silent stream');
+  await c.send(frame(1, 4));
+  t.mock.timers.tick(1000);
+  assert.equal(keepalives(), 1, 'a frame went out in that interval');
+  const waiting = c.send(frame(2, 4));
+  t.mock.timers.tick(1000);
+  t.mock.timers.tick(1000);
+  assert.equal(keepalives(), 3, 'while a send waits at the cap, nothing else goes out');
+  ws.reply({ type: 'committed', seq: 1 });
+  assert.equal(await waiting, 2);
+  c.close();
+  t.mock.timers.tick(5000);
+  assert.equal(keepalives(), 3, 'none after close');
+});
+
+test('client: keepaliveIntervalMs 0 sends no keepalive', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const c = client({ keepaliveIntervalMs: 0 });
+  const ws = await started(c);
+  t.mock.timers.tick(600_000);
+  assert.deepEqual(
+    ws.texts().map((m) => m.type),
+    ['start'],
+  );
+  c.close();
+});
+
+test('client: 1000 (idle timeout) while frames are held or sends wait resumes instead of losing them', async () => {
+  const c = client({ maxUncommittedBytes: 4 });
+  const first = await started(c);
+  await c.send(frame(1, 4));
+  const waiting = c.send(frame(2, 4));
+  const reconnecting = next(c, 'reconnecting');
+  first.serverClose(1000, 'idle timeout');
+  assert.equal((await reconnecting).code, 1000);
+  const second = await FakeWebSocket.nth(1);
+  assert.equal(second.accept().first_seq, 1);
+  second.reply({ type: 'committed', seq: 1 });
+  assert.equal(await waiting, 2);
+  assert.deepEqual(second.frames(), [frame(1, 4), frame(2, 4)]);
+  c.close();
+});
+
 test('client: 1000 from the server without stop (idle timeout) ends the stream with closed', async () => {
   const c = client();
   const ws = await started(c);
