@@ -380,6 +380,17 @@ export class IngestClient {
       link.connection.close(1000, 'unexpected stopped');
       return this.finish(1002, 'unexpected stopped', new IngestClientError('protocol', 'stopped without a stop'));
     }
+    if (lastSeq !== this.window.lastSeq || this.window.count > 0) {
+      // The service says it is done with frames this client still holds as not committed (or never sent):
+      // resolving stop() would report a stream as delivered that is not.
+      const err = new IngestClientError(
+        'protocol',
+        `stopped.last_seq is ${lastSeq} with ${this.window.count} frames uncommitted; the last frame sent is ` +
+          `${this.window.lastSeq}`,
+      );
+      link.connection.close(1000, 'unexpected stopped');
+      return this.finish(1002, 'unexpected stopped', err);
+    }
     this.stopResult = { lastSeq, frames: lastSeq - this.firstSeq + 1 };
     this.stopping?.resolve(this.stopResult);
     this.finish(1000, 'stream stopped', undefined);

@@ -366,6 +366,35 @@ test('client: stop sends stop after every frame, resolves on stopped, closed is 
   assert.deepEqual(await c.stop(), { lastSeq: 2, frames: 2 }, 'stop again answers the same');
 });
 
+for (const [what, reply] of [
+  [
+    'a last_seq short of the last frame',
+    [
+      { type: 'committed', seq: 1 },
+      { type: 'stopped', last_seq: 1, frames: 1 },
+    ],
+  ],
+  [
+    'frames still uncommitted',
+    [
+      { type: 'committed', seq: 1 },
+      { type: 'stopped', last_seq: 2, frames: 2 },
+    ],
+  ],
+] as const) {
+  test(`client: a stopped with ${what} fails stop() with protocol instead of resolving it`, async () => {
+    const c = client();
+    const ws = await started(c);
+    await c.send(frame(1));
+    await c.send(frame(2));
+    const stopping = c.stop();
+    const closed = next(c, 'closed');
+    for (const message of reply) ws.reply(message);
+    await assert.rejects(stopping, isCode('protocol'));
+    assert.equal((await closed).error?.code, 'protocol');
+  });
+}
+
 test('client: a drop while stopping resumes and sends stop again on the new connection', async () => {
   const c = client();
   const first = await started(c);
