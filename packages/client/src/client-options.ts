@@ -29,7 +29,10 @@ export interface IngestClientOptions {
   readonly maxUncommittedBytes?: number;
   /** At the cap, `send` waits for room (default) or rejects with `buffer_full`. */
   readonly whenFull?: 'wait' | 'reject';
-  /** The service's MAX_FRAME_BYTES: a larger frame is refused locally (`frame_too_large`). Default 65536. */
+  /**
+   * The service's MAX_FRAME_BYTES: a larger frame is refused locally (`frame_too_large`). Default 65536, or
+   * maxUncommittedBytes if that is smaller; given, it must not be over maxUncommittedBytes.
+   */
   readonly maxFrameBytes?: number;
   /** A connection that has not answered `started` within this is dropped and retried. Default 10000. */
   readonly connectTimeoutMs?: number;
@@ -65,6 +68,8 @@ export const MAX_METADATA_BYTES = 4096;
 export interface CheckedOptions {
   /** A JSON copy of `metadata`: serialisable by construction, and untouched by later changes to the caller's object. */
   readonly metadata: Record<string, unknown> | undefined;
+  /** The frame size limit in force: never over the cap, so every frame accepted can fit the window. */
+  readonly maxFrameBytes: number;
 }
 
 /** Throws `invalid_options` for options that cannot work, before anything connects. */
@@ -81,14 +86,23 @@ export function checkOptions(options: IngestClientOptions): CheckedOptions {
   if (options.whenFull !== undefined && options.whenFull !== 'wait' && options.whenFull !== 'reject') {
     throw invalid("whenFull must be 'wait' or 'reject'");
   }
-  for (const key of ['maxFrameBytes', 'connectTimeoutMs'] as const) {
+  for (const key of ['maxFrameBytes', 'connectTimeoutMs', 'maxUncommittedBytes'] as const) {
     const value = options[key];
     if (value !== undefined && !(value > 0)) throw invalid(`${key} must be positive`);
   }
   if (options.keepaliveIntervalMs !== undefined && !(options.keepaliveIntervalMs >= 0)) {
     throw invalid('keepaliveIntervalMs must be 0 (off) or positive');
   }
-  return { metadata: snapshotMetadata(options.metadata) };
+  const cap = options.maxUncommittedBytes ?? DEFAULTS.maxUncommittedBytes;
+  if (options.maxFrameBytes !== undefined && options.maxFrameBytes > cap) {
+    throw invalid(
+      `maxFrameBytes (${options.maxFrameBytes}) is over maxUncommittedBytes (${cap}): such a frame could never be held`,
+    );
+  }
+  return {
+    metadata: snapshotMetadata(options.metadata),
+    maxFrameBytes: options.maxFrameBytes ?? Math.min(DEFAULTS.maxFrameBytes, cap),
+  };
 }
 
 function snapshotMetadata(metadata: Record<string, unknown> | undefined): Record<string, unknown> | undefined {

@@ -2,6 +2,8 @@
  * The frames the client holds until a `committed` covers them, numbered by seq, with
  * their total size capped. A frame enters when there is room: at once, or (for callers
  * that wait) in arrival order as commits free room, so seqs follow the order of `send`.
+ * The frames of waiting callers are capped too, at the same size: a caller that does not
+ * await each send (a worklet's onmessage) is refused instead of growing memory unbounded.
  */
 import { IngestClientError } from './errors.js';
 
@@ -17,6 +19,7 @@ export class FrameWindow {
   private head = 0;
   private heldBytes = 0;
   private readonly waiters: Waiter[] = [];
+  private waitersBytes = 0;
   /** Seq of the newest frame numbered (firstSeq - 1 before the first). */
   private last: number;
 
@@ -52,6 +55,11 @@ export class FrameWindow {
     return this.waiters.length;
   }
 
+  /** The bytes of the frames that wait for room (at most `maxBytes`). */
+  get waitingBytes(): number {
+    return this.waitersBytes;
+  }
+
   /** The frame of `seq`, if held. */
   frame(seq: number): Uint8Array | undefined {
     if (seq < this.firstSeq || seq > this.last) return undefined;
@@ -70,17 +78,22 @@ export class FrameWindow {
     return this.append(frame);
   }
 
-  /** Takes the frame once there is room, after every caller that waited before it. */
+  /**
+   * Takes the frame once there is room, after every caller that waited before it; rejects with
+   * `buffer_full` at once if the waiting frames would pass `maxBytes` (or this one can never fit).
+   */
   pushWhenRoom(frame: Uint8Array): Promise<number> {
-    if (frame.byteLength > this.maxBytes) {
+    if (this.waiters.length === 0 && this.fits(frame.byteLength)) return Promise.resolve(this.append(frame));
+    if (this.waitersBytes + frame.byteLength > this.maxBytes) {
       return Promise.reject(
         new IngestClientError(
           'buffer_full',
-          `a ${frame.byteLength}-byte frame can never fit maxUncommittedBytes (${this.maxBytes})`,
+          `${this.waitersBytes} bytes of sends already wait for room and a ${frame.byteLength}-byte frame would ` +
+            `pass maxUncommittedBytes (${this.maxBytes}) of them: await each send() before the next`,
         ),
       );
     }
-    if (this.waiters.length === 0 && this.fits(frame.byteLength)) return Promise.resolve(this.append(frame));
+    this.waitersBytes += frame.byteLength;
     return new Promise((resolve, reject) => this.waiters.push({ frame, resolve, reject }));
   }
 
@@ -103,6 +116,7 @@ export class FrameWindow {
 
   /** Rejects every waiting caller (the client is closing). */
   rejectWaiters(err: Error): void {
+    this.waitersBytes = 0;
     for (const waiter of this.waiters.splice(0)) waiter.reject(err);
   }
 
@@ -119,6 +133,7 @@ export class FrameWindow {
   private admitWaiters(): void {
     while (this.waiters.length > 0 && this.fits(this.waiters[0].frame.byteLength)) {
       const waiter = this.waiters.shift() as Waiter;
+      this.waitersBytes -= waiter.frame.byteLength;
       waiter.resolve(this.append(waiter.frame));
     }
   }

@@ -92,6 +92,7 @@ export class IngestClient {
   private readonly transport: Transport;
   private readonly firstSeq: number;
   private readonly metadata: Record<string, unknown> | undefined;
+  private readonly maxFrameBytes: number;
   private phase: Phase = 'idle';
   private link: Link | undefined;
   private connections = 0;
@@ -121,7 +122,7 @@ export class IngestClient {
     private readonly options: IngestClientOptions,
     transport?: Transport,
   ) {
-    ({ metadata: this.metadata } = checkOptions(options));
+    ({ metadata: this.metadata, maxFrameBytes: this.maxFrameBytes } = checkOptions(options));
     this.firstSeq = options.firstSeq ?? DEFAULTS.firstSeq;
     this.window = new FrameWindow(this.firstSeq, options.maxUncommittedBytes ?? DEFAULTS.maxUncommittedBytes);
     this.backoff = new BackoffPolicy(options.backoff);
@@ -176,17 +177,17 @@ export class IngestClient {
 
   /**
    * Takes a frame (copied: the caller may reuse its buffer) and resolves with its seq once
-   * it is held, and sent if a connection is open. At the cap it waits or rejects (`whenFull`).
+   * it is held, and sent if a connection is open. At the cap it waits or rejects (`whenFull`);
+   * waiting sends may hold at most maxUncommittedBytes more, past that they reject `buffer_full`.
    */
   async send(frame: FrameData): Promise<number> {
     if (this.phase === 'closed') throw this.closedError();
     if (this.stopRequested) throw new IngestClientError('closed', 'send() after stop()');
     const bytes = copyBytes(frame);
-    const maxFrameBytes = this.options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
-    if (bytes.byteLength > maxFrameBytes) {
+    if (bytes.byteLength > this.maxFrameBytes) {
       throw new IngestClientError(
         'frame_too_large',
-        `a ${bytes.byteLength}-byte frame is over maxFrameBytes (${maxFrameBytes}); it was not sent`,
+        `a ${bytes.byteLength}-byte frame is over maxFrameBytes (${this.maxFrameBytes}); it was not sent`,
       );
     }
     const whenFull = this.options.whenFull ?? DEFAULTS.whenFull;

@@ -20,6 +20,15 @@ interface ResamplerModule {
 interface LevelModule {
   pcmLevel: (samples: Int16Array) => { rmsDb: number; peakDb: number };
 }
+export interface FrameQueue<T> extends AsyncIterable<T> {
+  readonly dropped: number;
+  push(frame: T): boolean;
+  end(): void;
+  cancel(): void;
+}
+interface FrameQueueModule {
+  FrameQueue: new <T>(limit?: number) => FrameQueue<T>;
+}
 interface WavFormatModule {
   wavFormat: (bytes: Uint8Array) => { channels: number; sampleRate: number };
 }
@@ -30,3 +39,4 @@ const script = <T>(name: string): T => load(path.join(REPO_ROOT, 'src', 'client'
 export const { PcmResampler, toInt16 } = script<ResamplerModule>('pcm-resampler.mjs');
 export const { pcmLevel } = script<LevelModule>('pcm-level.mjs');
 export const { wavFormat } = script<WavFormatModule>('wav-format.mjs');
+export const { FrameQueue } = script<FrameQueueModule>('frame-queue.mjs');

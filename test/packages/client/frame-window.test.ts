@@ -48,11 +48,30 @@ test('frame window: waiting callers get in, in order, as commits free room', asy
 
 test('frame window: a frame larger than the cap is refused at once, waiters are rejected on close', async () => {
   const window = new FrameWindow(1, 100);
-  await assert.rejects(window.pushWhenRoom(bytes(101)), /never fit/);
+  await assert.rejects(window.pushWhenRoom(bytes(101)), /await each send/);
   window.push(bytes(100));
   const waiting = window.pushWhenRoom(bytes(1));
   window.rejectWaiters(new IngestClientError('closed', 'gone'));
   await assert.rejects(waiting, /gone/);
+});
+
+test('frame window: at most maxBytes of frames wait; past that pushWhenRoom refuses with buffer_full', async () => {
+  const window = new FrameWindow(1, 100);
+  window.push(bytes(100));
+  const waiting = [window.pushWhenRoom(bytes(60)), window.pushWhenRoom(bytes(40))];
+  assert.equal(window.waitingBytes, 100);
+  await assert.rejects(
+    window.pushWhenRoom(bytes(1)),
+    (err: unknown) =>
+      err instanceof IngestClientError && err.code === 'buffer_full' && /await each send/.test(err.message),
+  );
+  window.commitThrough(1);
+  assert.deepEqual(await Promise.all(waiting), [2, 3]);
+  assert.equal(window.waitingBytes, 0);
+  const next = window.pushWhenRoom(bytes(1));
+  assert.equal(window.waitingBytes, 1, 'room to wait again');
+  window.rejectWaiters(new IngestClientError('closed', 'gone'));
+  await assert.rejects(next, /gone/);
 });
 
 test('frame window: a long stream does not keep committed frames', () => {

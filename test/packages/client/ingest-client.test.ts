@@ -346,6 +346,31 @@ test("client: whenFull 'wait' holds send until a commit frees room; the cap is n
   c.close();
 });
 
+test("client: whenFull 'wait' bounds waiting sends too: a caller not awaiting send gets buffer_full", async () => {
+  const c = client({ maxUncommittedBytes: 40, whenFull: 'wait' });
+  const ws = await started(c);
+  // A worklet's onmessage calling send for every frame without awaiting it, while nothing is committed.
+  const sends = Array.from({ length: 1000 }, (_, i) => c.send(frame(i + 1, 4)));
+  const outcomes = await Promise.allSettled(sends.slice(0, 10));
+  assert.ok(outcomes.every((o) => o.status === 'fulfilled'));
+  const refused = await Promise.allSettled(sends.slice(20));
+  assert.ok(refused.every((o) => o.status === 'rejected' && isCode('buffer_full')(o.reason)));
+  assert.match(String((refused[0] as PromiseRejectedResult).reason), /await each send/);
+  assert.equal(c.stats.uncommittedBytes, 40);
+  ws.reply({ type: 'committed', seq: 10 });
+  assert.deepEqual(await Promise.all(sends.slice(10, 20)), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+  c.close();
+});
+
+test('client: maxFrameBytes over maxUncommittedBytes is refused; by default it is lowered to the cap', async () => {
+  assert.throws(() => client({ maxUncommittedBytes: 100, maxFrameBytes: 101 }), isCode('invalid_options'));
+  const c = client({ maxUncommittedBytes: 100 });
+  await started(c);
+  await assert.rejects(c.send(new Uint8Array(101)), isCode('frame_too_large'));
+  assert.equal(await c.send(new Uint8Array(100)), 1);
+  c.close();
+});
+
 test('client: stop sends stop after every frame, resolves on stopped, closed is the last event', async () => {
   const c = client();
   const seen: string[] = [];

@@ -14,9 +14,12 @@
  * (`window.demo.sentPcmBase64()`).
  */
 import { IngestClient } from '@ingest/client';
+import { FrameQueue } from './frame-queue.mjs';
 import { wavFormat } from './wav-format.mjs';
 
 const FRAME_MS = 20;
+/** The microphone's frames held while sends wait: 10 s of audio (320 KB); past it frames are dropped. */
+const LIVE_QUEUE_FRAMES = 500;
 const MEDIA = { encoding: 'pcm_s16le', sampleRate: 16000, channels: 1 };
 const RECORD = new URLSearchParams(location.search).get('record') === '1';
 const WORKLET_OPTIONS = {
@@ -39,6 +42,7 @@ const state = {
   interactionId: null,
   sent: 0,
   sentBytes: 0,
+  dropped: 0,
   acked: 0,
   committed: 0,
   reconnects: 0,
@@ -75,6 +79,7 @@ function log(text) {
 function render() {
   $('state').textContent = state.error ? `${state.state}: ${state.error}` : state.state;
   $('sent').textContent = `${state.sent} (${state.sentBytes} bytes)`;
+  $('dropped').textContent = String(state.dropped);
   $('acked').textContent = String(state.acked);
   $('committed').textContent = String(state.committed);
   $('reconnects').textContent = String(state.reconnects);
@@ -97,43 +102,6 @@ function setState(name) {
   render();
 }
 
-/** Frames from the worklet, in order, until it ends (or the page stops taking them). */
-class FrameQueue {
-  frames = [];
-  ended = false;
-  waiting = null;
-
-  push(frame) {
-    if (this.ended) return;
-    this.frames.push(frame);
-    this.wake();
-  }
-
-  end() {
-    this.ended = true;
-    this.wake();
-  }
-
-  /** Stop now: frames not yet taken are dropped. */
-  cancel() {
-    this.frames.length = 0;
-    this.end();
-  }
-
-  wake() {
-    this.waiting?.();
-    this.waiting = null;
-  }
-
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      if (this.frames.length > 0) yield this.frames.shift();
-      else if (this.ended) return;
-      else await new Promise((resolve) => (this.waiting = resolve));
-    }
-  }
-}
-
 async function fetchJson(path) {
   const response = await fetch(path, { cache: 'no-store' });
   if (!response.ok) throw new Error(`${path} answered ${response.status}`);
@@ -147,8 +115,12 @@ async function fetchToken() {
 
 function connectWorklet(node, queue) {
   node.port.onmessage = ({ data }) => {
-    if (data.type === 'frame') queue.push(data);
-    else if (data.type === 'end') {
+    if (data.type === 'frame') {
+      if (!queue.push(data)) {
+        state.dropped = queue.dropped;
+        render();
+      }
+    } else if (data.type === 'end') {
       state.resampled = { inputs: data.inputs, outputs: data.outputs };
       queue.end();
     }
@@ -198,6 +170,7 @@ async function prepareMicrophone() {
   state.sourceRate = stream.getAudioTracks()[0]?.getSettings().sampleRate ?? null;
   state.contextRate = context.sampleRate;
   return {
+    live: true,
     async begin(queue) {
       connectWorklet(node, queue);
       input.connect(node).connect(context.destination);
@@ -259,6 +232,7 @@ function reset(kind) {
     source: kind,
     sent: 0,
     sentBytes: 0,
+    dropped: 0,
     acked: 0,
     committed: 0,
     reconnects: 0,
@@ -301,7 +275,7 @@ async function run(kind) {
     setState('connecting');
     await client.start();
     setState('streaming');
-    const queue = new FrameQueue();
+    const queue = new FrameQueue(session.source.live ? LIVE_QUEUE_FRAMES : Infinity);
     await session.source.begin(queue);
     await sendAll(client, queue);
     setState('stopping');
