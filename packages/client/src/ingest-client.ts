@@ -226,6 +226,15 @@ export class IngestClient {
     this.phase = 'connecting';
     this.connections++;
     const attempt = this.connections;
+    try {
+      await this.transport.ready();
+    } catch (err) {
+      if (this.phase !== 'connecting' || this.connections !== attempt) return;
+      const error =
+        err instanceof IngestClientError ? err : new IngestClientError('refused', 'the transport cannot connect');
+      return this.finish(1006, 'no transport', error);
+    }
+    if (this.phase !== 'connecting' || this.connections !== attempt) return;
     let token: string;
     try {
       // Through a promise even for a string: connect never reports before start() has returned.
@@ -258,7 +267,7 @@ export class IngestClient {
     });
     let connection: Connection;
     try {
-      connection = this.transport(this.options.url, token, {
+      connection = this.transport.open(this.options.url, token, {
         onOpen: () => {
           if (this.link !== link) return;
           const { interactionId, media } = this.options;

@@ -31,7 +31,15 @@ export interface Connection {
   close(code: number, reason: string): void;
 }
 
-export type Transport = (url: string, token: string, handlers: TransportHandlers) => Connection;
+export interface Transport {
+  /**
+   * Resolves once connections can be opened (the Node entry loads `ws` here, only when it is
+   * used); rejects with an IngestClientError when they never can.
+   */
+  ready(): Promise<void>;
+  /** Opens a connection; may throw (a URL or token the implementation refuses). */
+  open(url: string, token: string, handlers: TransportHandlers): Connection;
+}
 
 /** Parses a Retry-After value (seconds, or an HTTP date) into ms from now. */
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {

@@ -29,9 +29,12 @@ export function globalWebSocket(): WebSocketConstructor | undefined {
 }
 
 export function webSocketTransport(WebSocketImpl: WebSocketConstructor): Transport {
-  return (url, token, handlers) => {
-    const ws = new WebSocketImpl(url, [PROTOCOL, `bearer.${token}`]) as WebSocketLike;
-    return adaptWebSocket(ws, handlers);
+  return {
+    ready: () => Promise.resolve(),
+    open: (url, token, handlers) => {
+      const ws = new WebSocketImpl(url, [PROTOCOL, `bearer.${token}`]) as WebSocketLike;
+      return adaptWebSocket(ws, handlers);
+    },
   };
 }
 

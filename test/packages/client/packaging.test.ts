@@ -2,7 +2,8 @@
  * @ingest/client as an integrator gets it: `npm pack` of the built package, installed
  * into a scratch project as node_modules/@ingest/client (with `ws` beside it). `require`
  * and `import` load the Node entry, and the browser entry's import graph holds nothing
- * a browser lacks: no `node:` or `ws` import, no Buffer, process or require.
+ * a browser lacks: no `node:` or `ws` import, no Buffer, process or require. Without `ws`
+ * (an optional peer) the Node entry still loads, and works with an injected WebSocket.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ const PACKAGE_DIR = path.join(REPO_ROOT, 'packages', 'client');
 const NODE_ONLY_GLOBALS = new Set(['Buffer', 'process', 'require', '__dirname', '__filename', 'global', 'module']);
 
 /** Packs and installs the package into a fresh scratch project; returns the project's folder. */
-function install(t: { after: (fn: () => void) => void }): string {
+function install(t: { after: (fn: () => void) => void }, withWs = true): string {
   const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-client-pack-'));
   t.after(() => fs.rmSync(project, { recursive: true, force: true }));
   const [packed] = JSON.parse(
@@ -34,7 +35,7 @@ function install(t: { after: (fn: () => void) => void }): string {
   const target = path.join(project, 'node_modules', '@ingest', 'client');
   fs.mkdirSync(target, { recursive: true });
   execFileSync('tar', ['-xzf', path.join(project, packed.filename), '-C', target, '--strip-components=1']);
-  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'ws'), path.join(project, 'node_modules', 'ws'));
+  if (withWs) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'ws'), path.join(project, 'node_modules', 'ws'));
   return project;
 }
 
@@ -64,6 +65,26 @@ test('packaging: npm pack installs; require and import load the Node entry, the 
       "console.log(typeof c.IngestClient, typeof c.IngestClientError, 'IngestClient' in c)",
   ]);
   assert.equal(browser, 'function function true');
+});
+
+test('packaging: without ws the Node entry loads, takes an injected WebSocket, and says what is missing', (t) => {
+  const project = install(t, false);
+  // Outside the repository, so that nothing resolves the repository's own node_modules/ws.
+  const resolved = "try { require.resolve('ws'); console.log('found'); } catch { console.log('missing'); }";
+  assert.equal(runNode(project, ['-e', resolved]), 'missing', 'ws is not installed');
+  const script = (loader: string): string =>
+    `const { IngestClient } = ${loader};` +
+    "const opts = { url: 'ws://127.0.0.1:9/v1/ingest', token: 't', interactionId: 'no-ws' };" +
+    'const injected = new IngestClient({ ...opts, WebSocket: globalThis.WebSocket });' +
+    "new IngestClient(opts).start().then(() => console.log('started'), (e) => { injected.close();" +
+    'console.log(e.code, e.message); });';
+  for (const [args, loader] of [
+    [['-e'], "require('@ingest/client')"],
+    [['--input-type=module', '-e'], "await import('@ingest/client')"],
+  ] as const) {
+    const out = runNode(project, [...args, script(loader)]);
+    assert.match(out, /^invalid_options .*needs the ws package/, `${loader}: ${out}`);
+  }
 });
 
 test('packaging: the browser entry imports only its own files, and uses no Node.js global', () => {
