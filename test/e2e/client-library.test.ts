@@ -84,7 +84,13 @@ async function assertDelivered(setup: RedisCluster, sent: SentStream[], results:
       result.peakUncommittedBytes <= CAP,
       `${s.interactionId}: ${result.peakUncommittedBytes} uncommitted bytes, over the cap of ${CAP}`,
     );
-    assert.equal(result.tokenCalls, 1 + result.reconnects, `${s.interactionId}: one token per connection attempt`);
+    assert.equal(
+      result.tokenCalls,
+      1 + result.reconnectAttempts,
+      `${s.interactionId}: one token per connection attempt`,
+    );
+    const survived = result.events.filter((e) => e.type === 'reconnected').length;
+    assert.equal(result.reconnects, survived, `${s.interactionId}: stats.reconnects counts the reconnected events`);
     const records = grouped.get(s.interactionId);
     assert.ok(records, `${s.interactionId} has records`);
     assertResumedAudioCovers(records, s, FRAMES);

@@ -41,7 +41,10 @@ export interface LibraryStreamResult {
   readonly peakUncommittedBytes: number;
   /** `buffer_full` refusals (whenFull 'reject'), each retried once room came back. */
   readonly bufferFull: number;
+  /** Outages survived (`stats.reconnects`). */
   readonly reconnects: number;
+  /** Connection attempts after the first (`stats.reconnectAttempts`). */
+  readonly reconnectAttempts: number;
 }
 
 export async function runLibraryStream(t: TestContext, options: LibraryStreamOptions): Promise<LibraryStreamResult> {
@@ -127,5 +130,6 @@ export async function runLibraryStream(t: TestContext, options: LibraryStreamOpt
     peakUncommittedBytes: peak,
     bufferFull,
     reconnects: client.stats.reconnects,
+    reconnectAttempts: client.stats.reconnectAttempts,
   };
 }

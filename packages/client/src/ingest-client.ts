@@ -50,8 +50,10 @@ export interface ClientStats {
   readonly lastSeq: number;
   readonly uncommittedFrames: number;
   readonly uncommittedBytes: number;
-  /** Reconnect attempts made (one per `reconnecting` event). */
+  /** Successful resumptions: outages survived (one per `reconnected` event). */
   readonly reconnects: number;
+  /** Reconnect attempts made, failed ones included (one per `reconnecting` event). */
+  readonly reconnectAttempts: number;
 }
 
 type Phase = 'idle' | 'connecting' | 'streaming' | 'waiting' | 'closed';
@@ -103,6 +105,7 @@ export class IngestClient {
    */
   private outageAttempts = 0;
   private reconnectAttempts = 0;
+  private resumptions = 0;
   /** Highest seq ever sent, on any connection (to count what a resume sends again). */
   private everSent: number;
   private acked: number;
@@ -141,7 +144,8 @@ export class IngestClient {
       lastSeq: this.window.lastSeq,
       uncommittedFrames: this.window.count,
       uncommittedBytes: this.window.bytes,
-      reconnects: this.reconnectAttempts,
+      reconnects: this.resumptions,
+      reconnectAttempts: this.reconnectAttempts,
     };
   }
 
@@ -344,7 +348,10 @@ export class IngestClient {
     const attempt = this.outageAttempts;
     const resent = Math.max(0, Math.min(this.everSent, this.window.lastSeq) - nextSeq + 1);
     this.channel.emit({ type: 'started', streamId, nextSeq, resumed });
-    if (resumed) this.channel.emit({ type: 'reconnected', attempt, nextSeq, resent });
+    if (resumed) {
+      this.resumptions++;
+      this.channel.emit({ type: 'reconnected', attempt, nextSeq, resent });
+    }
     this.starting?.resolve({ streamId, nextSeq });
     this.pump();
     if (this.link === link) this.startKeepalive(link);

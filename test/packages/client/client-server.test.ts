@@ -72,7 +72,7 @@ test('client: a 1008 from the server (interaction not allowed by the token) is f
   const closed = new Promise<number>((resolve) => client.on('closed', (e) => resolve(e.code)));
   await assert.rejects(client.start(), (err: unknown) => err instanceof IngestClientError && err.code === 'protocol');
   assert.equal(await closed, 1008);
-  assert.equal(client.stats.reconnects, 0);
+  assert.equal(client.stats.reconnectAttempts, 0);
 });
 
 test('client: a frame over MAX_FRAME_BYTES is refused locally and the stream goes on', async (t) => {

@@ -78,6 +78,7 @@ test('client: frames are held until committed, acks and commits are reported and
     uncommittedFrames: 3,
     uncommittedBytes: 60,
     reconnects: 0,
+    reconnectAttempts: 0,
   });
   const acked = next(c, 'ack');
   ws.reply({ type: 'ack', seq: 2 });
@@ -121,6 +122,7 @@ for (const code of [1001, 1006, 1011, 1012, 1013]) {
     await c.send(frame(6));
     assert.deepEqual(second.frames().at(-1), frame(6));
     assert.equal(c.stats.reconnects, 1);
+    assert.equal(c.stats.reconnectAttempts, 1);
     c.close();
   });
 }
@@ -135,6 +137,20 @@ test('client: a connection that never answers started is dropped after connectTi
   assert.ok(first.closedByClient, 'the silent connection is closed');
   (await FakeWebSocket.nth(1)).accept();
   assert.equal((await starting).nextSeq, 1);
+  c.close();
+});
+
+test('client: stats.reconnects counts resumptions, stats.reconnectAttempts every attempt', async () => {
+  const c = client();
+  const first = await started(c);
+  first.serverClose(1006);
+  (await FakeWebSocket.nth(1)).serverClose(1006);
+  (await FakeWebSocket.nth(2)).serverClose(1006);
+  const reconnected = next(c, 'reconnected');
+  (await FakeWebSocket.nth(3)).accept();
+  await reconnected;
+  assert.equal(c.stats.reconnects, 1);
+  assert.equal(c.stats.reconnectAttempts, 3);
   c.close();
 });
 
