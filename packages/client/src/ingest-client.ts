@@ -433,13 +433,18 @@ export class IngestClient {
     if (!this.backoff.allows(this.outageAttempts)) {
       const err = new IngestClientError(
         'reconnect_exhausted',
-        `gave up after ${this.outageAttempts - 1} reconnect attempts (last close ${close.code} ${close.reason})`,
-        { closeCode: close.code },
+        `gave up after ${this.outageAttempts - 1} reconnect attempts (last ` +
+          `${close.status !== undefined ? `HTTP ${close.status}` : `close ${close.code} ${close.reason}`})`,
+        { closeCode: close.code, ...(close.status !== undefined ? { status: close.status } : {}) },
       );
       return this.finish(close.code, close.reason, err);
     }
-    const backoffMs = verdict.immediate && this.outageAttempts === 1 ? 0 : this.backoff.delayMs(this.outageAttempts);
-    const delayMs = Math.max(backoffMs, verdict.minDelayMs);
+    // A floor (Retry-After, backendDelayMs) gets the jittered backoff on top: the clients one draining
+    // instance refused with the same Retry-After must not all come back in the same instant.
+    const delayMs =
+      verdict.immediate && this.outageAttempts === 1
+        ? 0
+        : verdict.minDelayMs + this.backoff.delayMs(this.outageAttempts);
     this.reconnectAttempts++;
     this.phase = 'waiting';
     this.channel.emit({

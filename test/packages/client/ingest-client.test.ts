@@ -11,6 +11,7 @@ import {
   type IngestClientEventType,
   type IngestClientOptions,
 } from '../../../packages/client/src/index';
+import type { Transport } from '../../../packages/client/src/transport';
 import { FakeWebSocket } from './fake-websocket';
 
 beforeEach(() => FakeWebSocket.reset());
@@ -240,6 +241,59 @@ test('client: a connection open for 10 s after started proved healthy even with 
   await FakeWebSocket.nth(3);
   assert.deepEqual(attempts, [1, 2, 1]);
   c.close();
+});
+
+/** A transport whose every upgrade is refused with `status` (what ws reports: a 1006 with the status). */
+function refusing(status: number, retryAfterMs?: number): Transport {
+  return {
+    ready: () => Promise.resolve(),
+    open: (_url, _token, handlers) => {
+      queueMicrotask(() =>
+        handlers.onClose({ code: 1006, reason: '', status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }),
+      );
+      return { send: () => undefined, close: () => undefined };
+    },
+  };
+}
+
+const options = { url: 'ws://ingest.test/v1/ingest', token: 'jwt-1', interactionId: 'call-1' } as const;
+
+for (const status of [429, 503]) {
+  test(`client: ${status} with Retry-After waits that plus a jittered backoff: refused clients spread`, async () => {
+    const delays = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const c = new IngestClient(
+          { ...options, backoff: { initialDelayMs: 200, maxDelayMs: 200 } },
+          refusing(status, 1000),
+        );
+        const reconnecting = next(c, 'reconnecting');
+        void c.start().catch(() => undefined);
+        const event = await reconnecting;
+        c.close();
+        assert.equal(event.code, status);
+        return event.delayMs;
+      }),
+    );
+    assert.ok(
+      delays.every((d) => d >= 1100 && d <= 1200),
+      delays.join(' '),
+    );
+    assert.ok(new Set(delays).size > 1, 'not all at the same instant');
+  });
+}
+
+test('client: reconnect_exhausted after refused upgrades carries the last HTTP status', async () => {
+  const c = new IngestClient(
+    { ...options, backoff: { initialDelayMs: 1, maxDelayMs: 1, maxAttempts: 2 } },
+    refusing(503, 0),
+  );
+  const err = await c.start().then(
+    () => assert.fail('started'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof IngestClientError && err.code === 'reconnect_exhausted', String(err));
+  assert.equal(err.status, 503);
+  assert.match(err.message, /HTTP 503/);
 });
 
 for (const code of [1008, 1009]) {
