@@ -2,20 +2,23 @@
 /**
  * `npm run demo`: the browser demo in one command, for development only.
  * Without --url it starts the service's development setup (dev-service.ts)
- * and hands the page the token the primary made; with --url and --token it
- * points the page at a service already running. Then it serves the page
+ * and hands the page the token the primary made; with --url it points the page
+ * at a service already running, with the token in INGEST_TOKEN (an environment
+ * variable, not a flag: a flag shows in ps and the shell's history). Then it serves the page
  * (demo-server.ts) and prints its URL. Ctrl-C stops both.
  *
  * Exit codes: 0 stopped by a signal; 1 the service or the server failed;
- * 2 bad usage; 78 NODE_ENV=production (the demo serves a token to any page).
+ * 2 bad usage (also a --host that is not a loopback address: the page's server
+ * hands out the token); 78 NODE_ENV=production (the demo serves a token to any page).
  */
 import { parseArgs } from 'node:util';
 import { EXIT } from '../../shared/process/exit-codes';
-import { DemoServer } from './demo-server';
+import { DemoServer, isLoopbackHost } from './demo-server';
 import { DevService } from './dev-service';
 
-const USAGE = `usage: npm run demo -- [--url <ws(s)://host:port/v1/ingest> --token <jwt>] [--host 127.0.0.1] [--port 8090]
-  Without --url, starts the service (npm start's setup, with this environment) and uses its development token.`;
+const USAGE = `usage: [INGEST_TOKEN=<jwt>] npm run demo -- [--url <ws(s)://host:port/v1/ingest>] [--host 127.0.0.1] [--port 8090]
+  Without --url, starts the service (npm start's setup, with this environment) and uses its development token.
+  With --url, the page gets the token in INGEST_TOKEN. --host must be a loopback address.`;
 const DEFAULT_PORT = 8090;
 const USAGE_EXIT = 2;
 
@@ -33,7 +36,6 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         url: { type: 'string' },
-        token: { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: String(DEFAULT_PORT) },
         help: { type: 'boolean', default: false },
@@ -44,8 +46,18 @@ async function main(): Promise<number> {
     return USAGE_EXIT;
   }
   const port = Number(values.port);
-  if (values.help || (values.url !== undefined) !== (values.token !== undefined) || !Number.isInteger(port)) {
-    process.stderr.write(`${values.help ? '' : 'error: --url and --token go together\n'}${USAGE}\n`);
+  const token = process.env.INGEST_TOKEN;
+  const problem = values.help
+    ? ''
+    : values.url !== undefined && !token
+      ? 'error: --url needs the token in INGEST_TOKEN\n'
+      : !isLoopbackHost(values.host)
+        ? `error: --host ${values.host} is not a loopback address; the demo hands its token to whoever asks\n`
+        : !Number.isInteger(port)
+          ? `error: --port ${values.port} is not a port\n`
+          : undefined;
+  if (problem !== undefined) {
+    process.stderr.write(`${problem}${USAGE}\n`);
     return values.help ? EXIT.ok : USAGE_EXIT;
   }
 
@@ -56,8 +68,9 @@ async function main(): Promise<number> {
     await service?.close();
   };
   try {
-    const { serviceUrl, token } = service ? await service.start() : { serviceUrl: values.url!, token: values.token! };
-    server = new DemoServer({ serviceUrl, token: () => token, host: values.host, port });
+    const target = service ? await service.start() : { serviceUrl: values.url!, token: token! };
+    const { serviceUrl } = target;
+    server = new DemoServer({ serviceUrl, token: () => target.token, host: values.host, port });
     const pageUrl = await server.start();
     process.stdout.write(`demo: streaming to ${serviceUrl}\ndemo: open ${pageUrl} (Ctrl-C stops)\n`);
   } catch (err) {

@@ -4,14 +4,15 @@
  * @ingest/client ES module build under /client/, the service's URL at
  * /config.json and a token at /token for the page's token provider.
  *
- * It hands a token to whoever asks, so it listens on 127.0.0.1 by default and
- * answers only requests whose Host names the address it listens on (a page of
- * another site reaching it through a rebound DNS name is refused).
+ * It hands a token to whoever asks, so it listens only on a loopback address
+ * (127.0.0.1 by default; any other host is refused) and answers only requests
+ * whose Host names the address it listens on (a page of another site reaching it
+ * through a rebound DNS name is refused).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv4, type AddressInfo } from 'node:net';
 import path from 'node:path';
 
 /** The repository root: this file runs from dist/src/client/demo. */
@@ -31,7 +32,7 @@ export interface DemoServerOptions {
   readonly serviceUrl: string;
   /** A token for the page, asked for before each of its connections. */
   readonly token: () => string | Promise<string>;
-  /** Default 127.0.0.1. */
+  /** Default 127.0.0.1; only a loopback address (127.x.x.x, ::1, localhost). */
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
@@ -39,7 +40,7 @@ export interface DemoServerOptions {
 
 export class DemoServerError extends Error {
   constructor(
-    readonly code: 'client_build_missing' | 'listen_failed',
+    readonly code: 'client_build_missing' | 'listen_failed' | 'host_not_loopback',
     message: string,
   ) {
     super(message);
@@ -63,6 +64,12 @@ export class DemoServer {
       );
     }
     const host = this.options.host ?? '127.0.0.1';
+    if (!isLoopbackHost(host)) {
+      throw new DemoServerError(
+        'host_not_loopback',
+        `the demo server hands a token to whoever asks, so it listens only on a loopback address, not ${host}`,
+      );
+    }
     const server = http.createServer((req, res) => void this.answer(req, res));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -112,6 +119,11 @@ export class DemoServer {
       return send(res, 500, 'text/plain', `${(err as Error).message}\n`);
     }
   }
+}
+
+/** Whether `host` is reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 /** `relative` resolved under `dir`, or undefined when it would leave it. */
