@@ -155,24 +155,30 @@ test('a 16 kHz WAV file streamed by the page lands in Redis byte for byte; all o
 });
 
 test('the microphone (a fake capture device playing the WAV) is resampled to 16 kHz and stored as sent', async (t) => {
-  const wav = toneWav(t, 3);
+  const wav = toneWav(t, 5);
   const demo = await openDemo(t, 'browser-mic', wav.file);
   await startStream(demo, 'browser-mic', '#start-mic');
-  await waitFor(demo, '2 s of audio sent', 'window.demo.state.sent >= 100');
+  await waitFor(demo, '3 s of audio sent', 'window.demo.state.sent >= 150');
   await demo.page.click('#stop');
   const shown = await waitUntilDone(demo);
   const pcm = await sentPcm(demo.page);
   await assertStored(demo.redis, 'browser-mic', pcm, shown.sent);
   t.diagnostic(`microphone: ${shown.sourceRate} Hz track, ${shown.contextRate} Hz context, ${shown.sent} frames`);
-  // The tone made it through both resamplings (Chromium's to the context rate, the worklet's to 16 kHz):
-  // over the loud part, 440 Hz by its zero crossings, at about the file's level.
+  // The tone made it through both resamplings (Chromium's to the context rate, the worklet's to 16 kHz),
+  // at about the file's level. Chromium's fake capture can skip audio when the machine is starved, which
+  // puts a phase jump where it does: the median period between rising zero crossings (interpolated) is
+  // blind to a few such jumps, where a count of crossings over a second is not.
   const samples = Array.from({ length: pcm.length / 2 }, (_, i) => pcm.readInt16LE(i * 2));
   const start = samples.findIndex((s) => Math.abs(s) > 5000) + 1600;
   assert.ok(start > 1600 && start + 16000 <= samples.length, `a second of tone after the onset (at ${start})`);
   const second = samples.slice(start, start + 16000);
-  let crossings = 0;
-  for (let i = 1; i < second.length; i++) if (second[i - 1] < 0 !== second[i] < 0) crossings++;
-  assert.ok(Math.abs(crossings / 2 - 440) <= 3, `${crossings / 2} Hz`);
+  const rising: number[] = [];
+  for (let i = 1; i < second.length; i++) {
+    if (second[i - 1] < 0 && second[i] >= 0) rising.push(i - 1 + -second[i - 1] / (second[i] - second[i - 1]));
+  }
+  const periods = rising.slice(1).map((at, i) => at - rising[i]);
+  const median = periods.sort((a, b) => a - b)[Math.floor(periods.length / 2)];
+  assert.ok(Math.abs(16000 / median - 440) <= 5, `${(16000 / median).toFixed(1)} Hz`);
   const peak = Math.max(...second.map(Math.abs));
   assert.ok(peak > 8000 && peak < 12000, `peak ${peak}`);
 });
