@@ -505,6 +505,57 @@ test('client: a drop while stopping resumes and sends stop again on the new conn
   assert.deepEqual(await stopping, { lastSeq: 1, frames: 1 });
 });
 
+test('client: a late committed or stopped from the connection it left changes nothing', async () => {
+  const c = client();
+  const first = await started(c);
+  for (let seq = 1; seq <= 3; seq++) await c.send(frame(seq));
+  first.serverClose(1006);
+  const second = await FakeWebSocket.nth(1);
+  second.accept();
+  first.reply({ type: 'committed', seq: 3 });
+  first.reply({ type: 'stopped', last_seq: 3, frames: 3 });
+  assert.equal(c.stats.committed, 0);
+  assert.equal(c.stats.uncommittedFrames, 3);
+  assert.deepEqual(second.frames(), [frame(1), frame(2), frame(3)]);
+  second.reply({ type: 'committed', seq: 3 });
+  assert.equal(c.stats.uncommittedFrames, 0);
+  c.close();
+});
+
+test('client: close() while connecting rejects start, closes the socket, and sends nothing when it opens', async () => {
+  const c = client();
+  const starting = c.start();
+  const ws = await FakeWebSocket.nth(0);
+  c.close();
+  await assert.rejects(starting, isCode('closed'));
+  assert.equal(ws.closedByClient?.code, 1000);
+  ws.open();
+  assert.deepEqual(ws.sent, []);
+});
+
+test('client: an abort while the token provider is pending opens no connection once the token comes', async () => {
+  const controller = new AbortController();
+  let giveToken!: (token: string) => void;
+  const c = client({ signal: controller.signal, token: () => new Promise<string>((resolve) => (giveToken = resolve)) });
+  const starting = c.start();
+  await new Promise((resolve) => setImmediate(resolve));
+  controller.abort();
+  giveToken('jwt-late');
+  await assert.rejects(starting, isCode('aborted'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(FakeWebSocket.instances.length, 0);
+});
+
+test('client: a started whose next_seq is not the first_seq asked for ends the stream with protocol', async () => {
+  const c = client({ firstSeq: 5 });
+  const starting = c.start();
+  const ws = await FakeWebSocket.nth(0);
+  ws.open();
+  ws.reply({ type: 'started', stream_id: 's', interaction_id: 'call-1', next_seq: 1 });
+  await assert.rejects(starting, (err) => isCode('protocol')(err) && /next_seq is 1, asked for 5/.test(String(err)));
+  assert.ok(ws.closedByClient);
+});
+
 test('client: close() is idempotent, closes the socket, and rejects what waits with closed', async () => {
   const c = client({ maxUncommittedBytes: 4 });
   const ws = await started(c);
