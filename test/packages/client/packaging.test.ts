@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
+import { installPacked } from '../../support/packed-package';
 import { REPO_ROOT } from '../../support/repo-root';
 
 const PACKAGE_DIR = path.join(REPO_ROOT, 'packages', 'client');
@@ -20,23 +20,12 @@ const NODE_ONLY_GLOBALS = new Set(['Buffer', 'process', 'require', '__dirname', 
 
 /** Packs and installs the package into a fresh scratch project; returns the project's folder. */
 function install(t: { after: (fn: () => void) => void }, withWs = true): string {
-  const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-client-pack-'));
-  t.after(() => fs.rmSync(project, { recursive: true, force: true }));
-  const [packed] = JSON.parse(
-    execFileSync('npm', ['pack', PACKAGE_DIR, '--pack-destination', project, '--json', '--ignore-scripts'], {
-      encoding: 'utf8',
-      cwd: project,
-    }),
-  ) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  const paths = packed.files.map((f) => f.path);
+  const project = installPacked(t, ['client'], withWs ? ['ws'] : []);
+  const paths = project.packed.get('client') ?? [];
   assert.ok(paths.includes('dist/esm/index.js') && paths.includes('dist/cjs/node.js'), 'the build is packed');
   assert.ok(paths.includes('dist/types/index.d.ts') && paths.includes('dist/types/node.d.ts'), 'types are packed');
   assert.ok(!paths.some((p) => p.startsWith('src/')), 'sources are not packed');
-  const target = path.join(project, 'node_modules', '@ingest', 'client');
-  fs.mkdirSync(target, { recursive: true });
-  execFileSync('tar', ['-xzf', path.join(project, packed.filename), '-C', target, '--strip-components=1']);
-  if (withWs) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'ws'), path.join(project, 'node_modules', 'ws'));
-  return project;
+  return project.dir;
 }
 
 function runNode(project: string, args: string[]): string {
