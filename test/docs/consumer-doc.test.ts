@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { parseWav } from '../../src/client/loadgen/wav-file';
 import { docExample } from '../support/doc-examples';
-import { entryFields, field, messageFields } from '../support/field-map';
+import { entryFields, messageFields } from '../support/field-map';
 import { frameBytes } from '../support/ingest-server';
 import { deleteTopicAfter, readTopic, SHARED_BROKERS } from '../support/kafka';
 import { startKafkaService } from '../support/kafka-service';
@@ -30,7 +30,7 @@ import { installPacked } from '../support/packed-package';
 import { readStream, REDIS_URL } from '../support/redis';
 import { startRedisCluster } from '../support/redis-cluster';
 import { REPO_ROOT } from '../support/repo-root';
-import type { SentStream } from '../support/stream-check';
+import { waitForStreamEnded, type SentStream } from '../support/stream-check';
 import { uniqueName } from '../support/unique-name';
 
 const DOC = 'docs/consumer.md';
@@ -48,17 +48,6 @@ async function streamCall(t: TestContext, url: string, sign: () => string, index
   const result = await runLibraryStream(t, { url, sign, sent, maxUncommittedBytes: 1 << 20, whenFull: 'wait' });
   assert.deepEqual(result.stopped, { lastSeq: FRAMES, frames: FRAMES });
   return sent;
-}
-
-/** Polls `read` until it holds the call's stream_ended record (the service publishes it after `stopped`). */
-async function waitForEnded(read: () => Promise<Array<Map<string, Buffer>>>, id: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const records = await read();
-    if (records.some((r) => field(r, 'interaction_id') === id && field(r, 'type') === 'stream_ended')) return;
-    assert.ok(Date.now() < deadline, `${id}: stream_ended within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** The block's commands: comments and `npm run build` dropped, continued lines joined. */
@@ -160,11 +149,14 @@ test('docs/consumer.md: its ingest-replay command lines and Node.js examples run
     streamCall(t, kafka.url, () => kafka.sign(tenant), 2),
   ]);
   await Promise.all([
-    waitForEnded(
+    waitForStreamEnded(
       async () => (await readStream(redis.admin, redis.streamKey)).map(entryFields),
       redisCall.interactionId,
     ),
-    waitForEnded(async () => (await readTopic(SHARED_BROKERS, topic)).map(messageFields), kafkaCall.interactionId),
+    waitForStreamEnded(
+      async () => (await readTopic(SHARED_BROKERS, topic)).map(messageFields),
+      kafkaCall.interactionId,
+    ),
   ]);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'doc-consumer-'));
   t.after(() => fs.rmSync(scratch, { recursive: true, force: true }));

@@ -59,3 +59,23 @@ export function assertAudioCovers(records: FieldMap[], sent: SentStream, upTo: n
     `${sent.interactionId}: frames published up to ${expected - 1}, expected at least ${upTo}`,
   );
 }
+
+/**
+ * Polls `read` (a backend's records, as FieldMaps) until it holds the stream_ended of `interactionId`: the
+ * service publishes it after answering `stopped`, so a client's stop can resolve before it is there.
+ */
+export async function waitForStreamEnded(
+  read: () => Promise<FieldMap[]>,
+  interactionId: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const records = await read();
+    const ended = (r: FieldMap): boolean =>
+      field(r, 'interaction_id') === interactionId && field(r, 'type') === 'stream_ended';
+    if (records.some(ended)) return;
+    assert.ok(Date.now() < deadline, `${interactionId}: stream_ended within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
