@@ -3,7 +3,8 @@
  * under it: a worker SIGKILLed mid-stream, a SIGHUP rolling restart, the whole service
  * stopped with SIGTERM and started again on the same port, and a Redis outage. In each,
  * every frame lands in Redis exactly as sent once deduplicated by frame seq
- * (docs/protocol.md), and the token provider is asked once per connection attempt. The
+ * (docs/protocol.md), the client's uncommitted bytes (sampled after every event and send)
+ * never pass its cap, and the token provider is asked once per connection attempt. The
  * outage runs both `whenFull` modes into the cap: 'reject' gets `buffer_full`, 'wait'
  * blocks until commits free room (that held and waiting bytes stay bounded is the frame
  * window's guarantee, tested in test/packages/client). An outage longer than
@@ -73,7 +74,7 @@ async function streamThrough(
   return running;
 }
 
-/** What every scenario must show: all frames in Redis after dedup by seq, stop answered, a token per try. */
+/** What every scenario must show: all frames in Redis after dedup by seq, stop answered, cap held, a token per try. */
 async function assertDelivered(setup: RedisCluster, sent: SentStream[], results: LibraryStreamResult[]): Promise<void> {
   const grouped = byInteraction(await readStream(setup.admin, setup.streamKey));
   for (const [i, s] of sent.entries()) {
@@ -81,6 +82,12 @@ async function assertDelivered(setup: RedisCluster, sent: SentStream[], results:
     assert.deepEqual(result.stopped, { lastSeq: FRAMES, frames: FRAMES });
     assert.equal(result.closed?.code, 1000);
     assert.equal(result.closed?.error, undefined, `${s.interactionId}: ended as asked`);
+    // The issue's promise on the real service: memory held for uncommitted frames stays under the cap through every
+    // fault. The frame window enforces it, so this guards against a change that lets frames bypass the window.
+    assert.ok(
+      result.peakUncommittedBytes <= CAP,
+      `${s.interactionId}: ${result.peakUncommittedBytes} uncommitted bytes, over the cap of ${CAP}`,
+    );
     assert.equal(
       result.tokenCalls,
       1 + result.reconnectAttempts,
