@@ -127,22 +127,9 @@ export class RedisGroupReader {
    * none came within `blockMs` (0: do not wait).
    */
   async read(blockMs = 0): Promise<RedisEntry[]> {
-    const { key, group, consumer, count = 500 } = this.options;
     while (this.pendingAfter !== null) {
       // Pending entries come back until acknowledged: page through them by id, then switch to new ones.
-      const reply = await call(
-        this.client,
-        'XREADGROUP',
-        'GROUP',
-        group,
-        consumer,
-        'COUNT',
-        count,
-        'STREAMS',
-        key,
-        this.pendingAfter,
-      );
-      const page = streamEntriesOf(reply);
+      const page = await this.readGroup(this.pendingAfter, []);
       this.pendingAfter = page.length === 0 ? null : page.at(-1)!.id;
       // A pending entry deleted since (XDEL, MAXLEN) comes back with no fields: nothing can use it, so it is
       // acknowledged here, else every later run would meet it again.
@@ -151,7 +138,12 @@ export class RedisGroupReader {
       const live = page.filter((e) => e.fields.size > 0);
       if (live.length > 0) return live;
     }
-    const block: Array<string | number> = blockMs > 0 ? ['BLOCK', blockMs] : [];
+    return this.readGroup('>', blockMs > 0 ? ['BLOCK', blockMs] : []);
+  }
+
+  /** One XREADGROUP of this consumer from `id` (`>`: entries never delivered; an id: its own pending after it). */
+  private async readGroup(id: string, block: Array<string | number>): Promise<RedisEntry[]> {
+    const { key, group, consumer, count = 500 } = this.options;
     const reply = await call(
       this.client,
       'XREADGROUP',
@@ -163,7 +155,7 @@ export class RedisGroupReader {
       ...block,
       'STREAMS',
       key,
-      '>',
+      id,
     );
     return streamEntriesOf(reply);
   }

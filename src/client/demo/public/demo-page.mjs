@@ -34,27 +34,29 @@ const WORKLET_OPTIONS = {
 
 const $ = (id) => document.getElementById(id);
 
+/** One run's counters, all zero: the page's start and every new run begin from them. */
+function freshRun(kind) {
+  return {
+    source: kind,
+    sent: 0,
+    sentBytes: 0,
+    dropped: 0,
+    acked: 0,
+    committed: 0,
+    reconnects: 0,
+    sourceRate: null,
+    contextRate: null,
+    resampled: null,
+    rmsDb: -Infinity,
+    peakDb: -Infinity,
+    maxPeakDb: -Infinity,
+    stopped: null,
+    error: null,
+  };
+}
+
 /** What the page shows (and the test reads). */
-const state = {
-  state: 'loading',
-  source: null,
-  serviceUrl: null,
-  interactionId: null,
-  sent: 0,
-  sentBytes: 0,
-  dropped: 0,
-  acked: 0,
-  committed: 0,
-  reconnects: 0,
-  sourceRate: null,
-  contextRate: null,
-  resampled: null,
-  rmsDb: -Infinity,
-  peakDb: -Infinity,
-  maxPeakDb: -Infinity,
-  stopped: null,
-  error: null,
-};
+const state = { state: 'loading', serviceUrl: null, interactionId: null, ...freshRun(null) };
 const recorded = [];
 let current = null;
 
@@ -228,23 +230,7 @@ async function sendAll(client, queue) {
 }
 
 function reset(kind) {
-  Object.assign(state, {
-    source: kind,
-    sent: 0,
-    sentBytes: 0,
-    dropped: 0,
-    acked: 0,
-    committed: 0,
-    reconnects: 0,
-    sourceRate: null,
-    contextRate: null,
-    resampled: null,
-    rmsDb: -Infinity,
-    peakDb: -Infinity,
-    maxPeakDb: -Infinity,
-    stopped: null,
-    error: null,
-  });
+  Object.assign(state, freshRun(kind));
   recorded.length = 0;
   $('events').replaceChildren();
 }
